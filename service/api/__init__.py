@@ -1,0 +1,1 @@
+"""gRPC edge: servicers that translate, the error table and the interceptor that applies it."""

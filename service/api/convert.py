@@ -1,0 +1,97 @@
+"""Protobuf <-> domain values, field masks and timestamps. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
+from wellspring.v1 import resources_pb2 as pb
+
+from service.domain.errors import InvalidInput
+from service.domain.models import Post, PostFields, User, UserFields
+from service.domain.validation import MAX_TIME_US, MIN_TIME_US
+
+_Timestamp = timestamp_pb2.Timestamp
+
+
+def _ts(us: int) -> timestamp_pb2.Timestamp:
+    seconds, micros = divmod(us, 1_000_000)
+    return _Timestamp(seconds=seconds, nanos=micros * 1000)
+
+
+def user_to_proto(user: User) -> pb.User:
+    return pb.User(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        bio=user.bio,
+        create_time=_ts(user.create_time_us),
+        update_time=_ts(user.update_time_us),
+        etag=user.etag,
+    )
+
+
+def post_to_proto(post: Post) -> pb.Post:
+    return pb.Post(
+        id=post.id,
+        author_id=post.author_id,
+        title=post.title,
+        body=post.body,
+        tags=post.tags,
+        create_time=_ts(post.create_time_us),
+        update_time=_ts(post.update_time_us),
+        etag=post.etag,
+    )
+
+
+def user_fields(user: pb.User) -> UserFields:
+    return UserFields(email=user.email, display_name=user.display_name, bio=user.bio)
+
+
+def post_fields(post: pb.Post) -> PostFields:
+    return PostFields(author_id=post.author_id, title=post.title, body=post.body, tags=tuple(post.tags))
+
+
+def time_us(ts: timestamp_pb2.Timestamp, field: str) -> int:
+    """A Timestamp as microseconds; INVALID_ARGUMENT outside years 0001-9999 or with bad nanos."""
+    if not 0 <= ts.nanos < 1_000_000_000:
+        raise InvalidInput.of(field, "nanos must be in [0, 999999999]")
+    us = ts.seconds * 1_000_000 + ts.nanos // 1000
+    if not MIN_TIME_US <= us <= MAX_TIME_US:
+        raise InvalidInput.of(field, "timestamp out of range (years 0001-9999)")
+    return us
+
+
+def optional_time_us(request: Message, field: str) -> int | None:
+    return time_us(getattr(request, field), field) if request.HasField(field) else None
+
+
+def read_mask(request: Message, descriptor: Descriptor, field: str = "read_mask") -> field_mask_pb2.FieldMask | None:
+    """The request's read mask, validated; None means every field (absent, empty or ``*``)."""
+    if not request.HasField(field):
+        return None
+    mask: field_mask_pb2.FieldMask = getattr(request, field)
+    paths = list(mask.paths)
+    if not paths or paths == ["*"]:
+        return None
+    if "*" in paths or not mask.IsValidForDescriptor(descriptor):
+        raise InvalidInput.of(field, f"unknown field in read mask; fields: {', '.join(descriptor.fields_by_name)}")
+    return mask
+
+
+def masked(message: Message, mask: field_mask_pb2.FieldMask | None) -> Message:
+    if mask is None:
+        return message
+    out = type(message)()
+    mask.MergeMessage(message, out)
+    return out
+
+
+def update_mask(request: Message, field: str = "update_mask") -> tuple[str, ...] | None:
+    if not request.HasField(field):
+        return None
+    return tuple(getattr(request, field).paths) or None
+
+
+def mask_paths(mask: field_mask_pb2.FieldMask | None) -> tuple[str, ...]:
+    return () if mask is None else tuple(mask.paths)

@@ -1,0 +1,109 @@
+"""The one table from domain errors to gRPC statuses with AIP-193 details (google.rpc.Status)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from service.domain import errors as d
+
+DOMAIN = "wellspring"
+
+Details = Callable[[d.DomainError], list[object]]
+
+
+def _bad_request(error: d.DomainError) -> list[object]:
+    assert isinstance(error, d.InvalidInput)
+    violations = [
+        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+        for v in error.violations
+    ]
+    return [error_details_pb2.BadRequest(field_violations=violations)]
+
+
+def _precondition(error: d.DomainError) -> list[object]:
+    violations = [
+        error_details_pb2.PreconditionFailure.Violation(type=v.type, subject=v.subject, description=v.description)
+        for v in getattr(error, "violations", [])
+    ]
+    return [error_details_pb2.PreconditionFailure(violations=violations)]
+
+
+def _resource_info(error: d.DomainError) -> list[object]:
+    assert isinstance(error, d.NotFound)
+    return [
+        error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=i, description="not found")
+        for i in error.ids[: error.MAX_NAMED]
+    ]
+
+
+def _retry(error: d.DomainError) -> list[object]:
+    delay = getattr(error, "retry_after_s", 1.0)
+    seconds = int(delay)
+    return [
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=seconds, nanos=int((delay - seconds) * 1e9))
+        )
+    ]
+
+
+def _none(_: d.DomainError) -> list[object]:
+    return []
+
+
+# The table. Subclasses are looked up along the MRO, so the most specific entry wins.
+TABLE: dict[type[d.DomainError], tuple[grpc.StatusCode, Details]] = {
+    d.InvalidInput: (grpc.StatusCode.INVALID_ARGUMENT, _bad_request),
+    d.NotFound: (grpc.StatusCode.NOT_FOUND, _resource_info),
+    d.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, _none),
+    d.EtagMismatch: (grpc.StatusCode.ABORTED, _precondition),
+    d.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, _precondition),
+    d.Unavailable: (grpc.StatusCode.UNAVAILABLE, _retry),
+    d.NotImplementedYet: (grpc.StatusCode.UNIMPLEMENTED, _none),
+    d.DomainError: (grpc.StatusCode.FAILED_PRECONDITION, _none),
+}
+
+
+def lookup(error: d.DomainError) -> tuple[grpc.StatusCode, Details]:
+    for kind in type(error).__mro__:
+        entry = TABLE.get(kind)
+        if entry is not None:
+            return entry
+    raise LookupError(type(error))  # unreachable: DomainError is in the table
+
+
+def build_status(
+    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str], details: list[object]
+) -> grpc.Status:
+    proto = status_pb2.Status(code=code.value[0], message=message)
+    proto.details.add().Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
+    for detail in details:
+        proto.details.add().Pack(detail)
+    return rpc_status.to_status(proto)
+
+
+def to_status(error: d.DomainError) -> grpc.Status:
+    code, details = lookup(error)
+    return build_status(code, error.message, error.reason, error.metadata, details(error))
+
+
+def internal_status() -> grpc.Status:
+    """For bugs: no message, SQL or trace from the exception reaches the client."""
+    return build_status(grpc.StatusCode.INTERNAL, "internal error; it has been logged", "INTERNAL", {}, [])
+
+
+def malformed_request_status() -> grpc.Status:
+    violation = error_details_pb2.BadRequest.FieldViolation(
+        field="", description="request bytes are not a valid protobuf message of the expected type"
+    )
+    return build_status(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "malformed request",
+        "MALFORMED_REQUEST",
+        {},
+        [error_details_pb2.BadRequest(field_violations=[violation])],
+    )

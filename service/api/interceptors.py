@@ -1,0 +1,158 @@
+"""One server interceptor: decodes requests (bad bytes -> INVALID_ARGUMENT), maps domain errors through the
+error table, hides internals of unexpected ones, counts calls and writes one access-log line per call."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc.aio import AbortError
+
+from service.api.errors import internal_status, malformed_request_status, to_status
+from service.domain.errors import DomainError
+
+access_log = logging.getLogger("wellspring.access")
+error_log = logging.getLogger("wellspring.errors")
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    if deserialize is None:
+        return lambda raw: raw
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return deserialize(raw)
+        except Exception:
+            raise _Malformed from None
+
+    return decode
+
+
+async def _decoded(raw_requests: AsyncIterator[bytes], decode: Callable[[bytes], Any]) -> AsyncIterator[Any]:
+    async for raw in raw_requests:
+        yield decode(raw)
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    """Applied to every service, health and reflection included, so every call pays the same overhead."""
+
+    def __init__(self, *, log_calls: bool = True) -> None:
+        self._log_calls = log_calls
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+        # (method, status name) -> completed calls; read by tests and benchmarks.
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        try:
+            return self._wrapped[method]
+        except KeyError:
+            handler = await continuation(handler_call_details)
+            wrapped = None if handler is None else self._wrap(method, handler)
+            self._wrapped[method] = wrapped
+            return wrapped
+
+    def _finish(self, method: str, code: str, started: float, context: grpc.aio.ServicerContext) -> None:
+        self.calls[method, code] += 1
+        if self._log_calls and access_log.isEnabledFor(logging.INFO):
+            fields = {
+                "method": method,
+                "status": code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "peer": context.peer(),
+            }
+            access_log.info("rpc", extra={"fields": fields})
+
+    def _status_for(self, method: str, error: BaseException) -> grpc.Status:
+        if isinstance(error, DomainError):
+            return to_status(error)
+        if isinstance(error, _Malformed):
+            return malformed_request_status()
+        error_log.error("unhandled error in %s", method, exc_info=error)
+        return internal_status()
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        decode = _decoder(handler.request_deserializer)
+        serializer = handler.response_serializer
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary, decode), response_serializer=serializer
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._streaming(method, handler.unary_stream, lambda raw: decode(raw)), response_serializer=serializer
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary(method, handler.stream_unary, lambda raws: _decoded(raws, decode)),
+                response_serializer=serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._streaming(method, handler.stream_stream, lambda raws: _decoded(raws, decode)),
+            response_serializer=serializer,
+        )
+
+    def _unary(self, method: str, behavior: Any, decode: Callable[[Any], Any]) -> Any:
+        async def call(raw: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                return await behavior(decode(raw), context)
+            except AbortError:
+                code = _code_name(context)
+                raise
+            except (asyncio.CancelledError, GeneratorExit):
+                code = "CANCELLED"
+                raise
+            except Exception as error:
+                status = self._status_for(method, error)
+                code = status.code.name
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                self._finish(method, code, started, context)
+
+        return call
+
+    def _streaming(self, method: str, behavior: Any, decode: Callable[[Any], Any]) -> Any:
+        if inspect.isasyncgenfunction(behavior):
+
+            async def stream(raw: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                started = time.perf_counter()
+                code = "OK"
+                try:
+                    async for response in behavior(decode(raw), context):
+                        yield response
+                except AbortError:
+                    code = _code_name(context)
+                    raise
+                except (asyncio.CancelledError, GeneratorExit):
+                    code = "CANCELLED"
+                    raise
+                except Exception as error:
+                    status = self._status_for(method, error)
+                    code = status.code.name
+                    await context.abort(status.code, status.details, status.trailing_metadata)
+                finally:
+                    self._finish(method, code, started, context)
+
+            return stream
+        return self._unary(method, behavior, decode)
+
+
+def _code_name(context: grpc.aio.ServicerContext) -> str:
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"

@@ -1,0 +1,75 @@
+"""PostService: protobuf in, one use case, protobuf out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+from wellspring.v1 import post_service_pb2 as api
+from wellspring.v1 import post_service_pb2_grpc as rpc
+from wellspring.v1 import resources_pb2 as pb
+
+from service.api.convert import (
+    mask_paths,
+    masked,
+    optional_time_us,
+    post_fields,
+    post_to_proto,
+    read_mask,
+    update_mask,
+)
+from service.domain import commands
+from service.domain.errors import NotImplementedYet
+from service.handlers.posts import PostHandlers
+
+_POST = pb.Post.DESCRIPTOR
+Context = grpc.aio.ServicerContext
+
+
+class PostServicer(rpc.PostServiceServicer):
+    def __init__(self, posts: PostHandlers) -> None:
+        self._posts = posts
+
+    async def GetPost(self, request: api.GetPostRequest, context: Context) -> pb.Post:
+        mask = read_mask(request, _POST)
+        return masked(post_to_proto(await self._posts.get(request.id)), mask)  # type: ignore[return-value]
+
+    async def BatchGetPosts(self, request: api.BatchGetPostsRequest, context: Context) -> api.BatchGetPostsResponse:
+        mask = read_mask(request, _POST)
+        posts = await self._posts.batch_get(list(request.ids))
+        return api.BatchGetPostsResponse(posts=[masked(post_to_proto(p), mask) for p in posts])
+
+    async def ListPosts(self, request: api.ListPostsRequest, context: Context) -> api.ListPostsResponse:
+        mask = read_mask(request, _POST)
+        cmd = commands.ListPosts(
+            page_size=request.page_size,
+            page_token=request.page_token,
+            author_id=request.author_id,
+            tag=request.tag,
+            create_time_after_us=optional_time_us(request, "create_time_after"),
+            create_time_before_us=optional_time_us(request, "create_time_before"),
+            order_by=request.order_by,
+            read_mask=mask_paths(mask),
+        )
+        posts, token = await self._posts.list(cmd)
+        return api.ListPostsResponse(posts=[masked(post_to_proto(p), mask) for p in posts], next_page_token=token)
+
+    async def CreatePost(self, request: api.CreatePostRequest, context: Context) -> pb.Post:
+        cmd = commands.CreatePost(post_fields(request.post), request.post_id, request.request_id)
+        return post_to_proto(await self._posts.create(cmd))
+
+    async def UpdatePost(self, request: api.UpdatePostRequest, context: Context) -> pb.Post:
+        post = request.post
+        cmd = commands.UpdatePost(post.id, post_fields(post), update_mask(request), post.etag, request.allow_missing)
+        return post_to_proto(await self._posts.update(cmd))
+
+    async def DeletePost(self, request: api.DeletePostRequest, context: Context) -> empty_pb2.Empty:
+        await self._posts.delete(commands.DeletePost(request.id, request.etag, request.allow_missing))
+        return empty_pb2.Empty()
+
+    async def ImportPosts(self, request_iterator: Any, context: Context) -> api.ImportPostsResponse:
+        raise NotImplementedYet("ImportPosts arrives with the streaming milestone")
+
+    async def ExportPosts(self, request: api.ExportPostsRequest, context: Context) -> Any:
+        raise NotImplementedYet("ExportPosts arrives with the streaming milestone")

@@ -1,0 +1,61 @@
+"""UserService: protobuf in, one use case, protobuf out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+from wellspring.v1 import resources_pb2 as pb
+from wellspring.v1 import user_service_pb2 as api
+from wellspring.v1 import user_service_pb2_grpc as rpc
+
+from service.api.convert import mask_paths, masked, read_mask, update_mask, user_fields, user_to_proto
+from service.domain import commands
+from service.domain.errors import NotImplementedYet
+from service.handlers.users import UserHandlers
+
+_USER = pb.User.DESCRIPTOR
+Context = grpc.aio.ServicerContext
+
+
+class UserServicer(rpc.UserServiceServicer):
+    def __init__(self, users: UserHandlers) -> None:
+        self._users = users
+
+    async def GetUser(self, request: api.GetUserRequest, context: Context) -> pb.User:
+        mask = read_mask(request, _USER)
+        return masked(user_to_proto(await self._users.get(request.id)), mask)  # type: ignore[return-value]
+
+    async def BatchGetUsers(self, request: api.BatchGetUsersRequest, context: Context) -> api.BatchGetUsersResponse:
+        mask = read_mask(request, _USER)
+        users = await self._users.batch_get(list(request.ids))
+        return api.BatchGetUsersResponse(users=[masked(user_to_proto(u), mask) for u in users])
+
+    async def ListUsers(self, request: api.ListUsersRequest, context: Context) -> api.ListUsersResponse:
+        mask = read_mask(request, _USER)
+        cmd = commands.ListUsers(
+            request.page_size, request.page_token, request.query, request.order_by, mask_paths(mask)
+        )
+        users, token = await self._users.list(cmd)
+        return api.ListUsersResponse(users=[masked(user_to_proto(u), mask) for u in users], next_page_token=token)
+
+    async def CreateUser(self, request: api.CreateUserRequest, context: Context) -> pb.User:
+        cmd = commands.CreateUser(user_fields(request.user), request.user_id, request.request_id)
+        return user_to_proto(await self._users.create(cmd))
+
+    async def UpdateUser(self, request: api.UpdateUserRequest, context: Context) -> pb.User:
+        user = request.user
+        cmd = commands.UpdateUser(user.id, user_fields(user), update_mask(request), user.etag, request.allow_missing)
+        return user_to_proto(await self._users.update(cmd))
+
+    async def DeleteUser(self, request: api.DeleteUserRequest, context: Context) -> empty_pb2.Empty:
+        cmd = commands.DeleteUser(request.id, request.etag, request.force, request.allow_missing)
+        await self._users.delete(cmd)
+        return empty_pb2.Empty()
+
+    async def ImportUsers(self, request_iterator: Any, context: Context) -> api.ImportUsersResponse:
+        raise NotImplementedYet("ImportUsers arrives with the streaming milestone")
+
+    async def ExportUsers(self, request: api.ExportUsersRequest, context: Context) -> Any:
+        raise NotImplementedYet("ExportUsers arrives with the streaming milestone")

@@ -1,0 +1,132 @@
+"""The composition root: builds database, use cases, servicers and the server. Nothing runs at import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from wellspring.v1 import post_service_pb2, user_service_pb2, watch_service_pb2
+from wellspring.v1 import post_service_pb2_grpc as post_rpc
+from wellspring.v1 import user_service_pb2_grpc as user_rpc
+from wellspring.v1 import watch_service_pb2_grpc as watch_rpc
+
+from service.api.interceptors import ServerInterceptor
+from service.api.posts import PostServicer
+from service.api.users import UserServicer
+from service.api.watch import WatchServicer
+from service.config import Settings
+from service.handlers.common import Clock, wall_clock_us
+from service.handlers.page_tokens import PageTokens
+from service.handlers.posts import PostHandlers
+from service.handlers.users import UserHandlers
+from service.repository.base import Database
+from service.repository.database import open_database
+from service.repository.migrate import upgrade
+
+log = logging.getLogger("wellspring")
+
+SERVICE_NAMES = (
+    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+    post_service_pb2.DESCRIPTOR.services_by_name["PostService"].full_name,
+    watch_service_pb2.DESCRIPTOR.services_by_name["WatchService"].full_name,
+)
+
+
+@dataclass
+class App:
+    """A built, not yet started, service."""
+
+    settings: Settings
+    server: grpc.aio.Server
+    port: int
+    database: Database
+    health: health.aio.HealthServicer
+    interceptor: ServerInterceptor
+    users: UserHandlers
+    posts: PostHandlers
+
+    @property
+    def address(self) -> str:
+        host = self.settings.addr.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
+        await self.database.ping()
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving on %s (database: %s)", self.address, self.settings.database_url.split("://")[0])
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Health goes NOT_SERVING first, in-flight calls get ``grace_s`` to finish, then the database closes."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        await self.database.close()
+
+    async def _set_all(self, status: int) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+
+async def bootstrap(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Clock = wall_clock_us,
+) -> App:
+    if database is None:
+        if settings.migrate_on_start:
+            await asyncio.to_thread(upgrade, settings.database_url)
+        database = open_database(
+            settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s
+        )
+    tokens = PageTokens(settings.page_token_secret)
+    users = UserHandlers(database, tokens, clock=clock)
+    posts = PostHandlers(database, tokens, clock=clock)
+
+    interceptor = ServerInterceptor(log_calls=settings.access_log)
+    limit = settings.max_message_bytes
+    server = grpc.aio.server(
+        interceptors=[interceptor],
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", 4 * limit),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    user_rpc.add_UserServiceServicer_to_server(UserServicer(users), server)
+    post_rpc.add_PostServiceServicer_to_server(PostServicer(posts), server)
+    watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(settings.addr)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.addr}")
+    return App(settings, server, port, database, health_servicer, interceptor, users, posts)
+
+
+async def serve(settings: Settings, *, seed_demo: bool = False) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    app = await bootstrap(settings)
+    if seed_demo:
+        from service.seed import seed_if_empty
+
+        await seed_if_empty(app.users, app.posts)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    await stop.wait()
+    log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
+    await app.stop()
+    log.info("stopped")

@@ -1,0 +1,97 @@
+"""Settings: one frozen value, read once from an injected mapping (the environment by default)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///var/wellspring.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment. See the README's configuration table."""
+
+    addr: str = "127.0.0.1:50051"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    migrate_on_start: bool = True
+    shutdown_grace_s: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    db_pool_size: int = 10
+    db_pool_timeout_s: float = 5.0
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        database_url = env.get("WELLSPRING_DATABASE_URL") or DEFAULT_DATABASE_URL
+        secret = env.get("WELLSPRING_PAGE_TOKEN_SECRET")
+        if secret is not None and len(secret) < 16:
+            raise ConfigError("WELLSPRING_PAGE_TOKEN_SECRET must be at least 16 characters")
+        log_level = env.get("WELLSPRING_LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"WELLSPRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        return cls(
+            addr=env.get("WELLSPRING_ADDR") or "127.0.0.1:50051",
+            database_url=database_url,
+            redis_url=env.get("WELLSPRING_REDIS_URL") or None,
+            page_token_secret=secret.encode() if secret else secrets.token_bytes(32),
+            # The embedded default migrates itself; shared databases are migrated by `make migrate`.
+            migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
+            shutdown_grace_s=_float(env, "WELLSPRING_SHUTDOWN_GRACE_S", 10.0),
+            max_message_bytes=_int(env, "WELLSPRING_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024),
+            db_pool_size=_int(env, "WELLSPRING_DB_POOL_SIZE", 10, minimum=1),
+            db_pool_timeout_s=_float(env, "WELLSPRING_DB_POOL_TIMEOUT_S", 5.0),
+            log_level=log_level,
+            access_log=_bool(env, "WELLSPRING_ACCESS_LOG", True),
+        )

@@ -1,0 +1,1 @@
+"""Plain values and domain errors. Imports nothing of ours and no framework."""

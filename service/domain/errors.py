@@ -1,0 +1,125 @@
+"""Domain errors: raised where the fact is known, mapped to gRPC statuses in one table (api.errors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One invalid field of a request: its path (``user.email``) and why."""
+
+    field: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreconditionViolation:
+    """One unmet precondition: a type (``ETAG``), the subject and why."""
+
+    type: str
+    subject: str
+    description: str
+
+
+class DomainError(Exception):
+    """Base of every error a client may see; ``reason`` is an UPPER_SNAKE machine-readable code."""
+
+    reason = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = metadata or {}
+
+
+class InvalidInput(DomainError):
+    """The request is malformed; nothing was changed."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: list[FieldViolation] | FieldViolation, *, reason: str | None = None) -> None:
+        self.violations = [violations] if isinstance(violations, FieldViolation) else list(violations)
+        summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations[:5])
+        super().__init__(f"invalid request: {summary}")
+        if reason:
+            self.reason = reason
+
+    @classmethod
+    def of(cls, field_path: str, description: str, *, reason: str | None = None) -> InvalidInput:
+        return cls(FieldViolation(field_path, description), reason=reason)
+
+
+class NotFound(DomainError):
+    """One or more resources do not exist."""
+
+    reason = "RESOURCE_NOT_FOUND"
+    MAX_NAMED = 20
+
+    def __init__(self, resource_type: str, ids: list[str] | tuple[str, ...] | str) -> None:
+        self.resource_type = resource_type
+        self.ids = (ids,) if isinstance(ids, str) else tuple(ids)
+        shown = ", ".join(self.ids[:10]) + (" …" if len(self.ids) > 10 else "")
+        # Status details travel in trailers (8 KiB by default): name at most MAX_NAMED ids.
+        super().__init__(
+            f"{resource_type} not found: {shown}",
+            metadata={
+                "resource_type": resource_type,
+                "missing_ids": ",".join(self.ids[: self.MAX_NAMED]),
+                "missing_count": str(len(self.ids)),
+            },
+        )
+
+
+class AlreadyExists(DomainError):
+    """A resource with the same id (or another unique field) exists."""
+
+    reason = "RESOURCE_ALREADY_EXISTS"
+
+    def __init__(self, resource_type: str, field_name: str, value: str) -> None:
+        self.resource_type = resource_type
+        self.field_name = field_name
+        super().__init__(
+            f"a {resource_type} with this {field_name} already exists",
+            metadata={"resource_type": resource_type, "field": field_name},
+        )
+
+
+class FailedPrecondition(DomainError):
+    """The system is not in the state the request requires; the caller must change it first."""
+
+    reason = "FAILED_PRECONDITION"
+
+    def __init__(self, violation: PreconditionViolation, *, reason: str | None = None) -> None:
+        self.violations = [violation]
+        if reason:
+            self.reason = reason
+        super().__init__(violation.description)
+
+
+class EtagMismatch(DomainError):
+    """The caller's etag is stale: someone else changed the resource. Re-read and retry."""
+
+    reason = "ETAG_MISMATCH"
+
+    def __init__(self, resource_type: str, resource_id: str) -> None:
+        self.violations = [
+            PreconditionViolation("ETAG", f"{resource_type}/{resource_id}", "the etag does not match the current one")
+        ]
+        super().__init__(f"{resource_type} {resource_id} was changed concurrently; re-read and retry")
+
+
+class Unavailable(DomainError):
+    """A backing service (the database) cannot be reached; the request may be retried."""
+
+    reason = "BACKEND_UNAVAILABLE"
+
+    def __init__(self, message: str = "the database is unavailable; retry later", retry_after_s: float = 1.0):
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class NotImplementedYet(DomainError):
+    """The method is declared in the contract but not served by this version."""
+
+    reason = "NOT_IMPLEMENTED"

@@ -1,0 +1,115 @@
+"""Resources and query values as plain dataclasses. Times are integer microseconds since the epoch (UTC)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    display_name: str
+    bio: str
+    create_time_us: int
+    update_time_us: int
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return make_etag(self.id, self.create_time_us, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: str
+    author_id: str
+    title: str
+    body: str
+    tags: tuple[str, ...]
+    create_time_us: int
+    update_time_us: int
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return make_etag(self.id, self.create_time_us, self.version)
+
+
+def make_etag(resource_id: str, create_time_us: int, version: int) -> str:
+    """Opaque and different for every (incarnation, version): a re-created id never reuses an old etag."""
+    digest = hashlib.blake2b(f"{resource_id}\0{create_time_us}\0{version}".encode(), digest_size=9).hexdigest()
+    return digest
+
+
+@dataclass(frozen=True, slots=True)
+class UserFields:
+    """The client-writable fields of a user, as given on Create or Update."""
+
+    email: str = ""
+    display_name: str = ""
+    bio: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PostFields:
+    """The client-writable fields of a post, as given on Create or Update."""
+
+    author_id: str = ""
+    title: str = ""
+    body: str = ""
+    tags: tuple[str, ...] = ()
+
+
+class SortDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    """An allow-listed sort key; the id always breaks ties in the same direction."""
+
+    field: str
+    direction: SortDirection = SortDirection.ASC
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a keyset page starts: strictly after (sort value, id)."""
+
+    sort_value: str | int
+    last_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    query_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PostFilter:
+    author_id: str = ""
+    tag: str = ""
+    create_time_after_us: int | None = None
+    create_time_before_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What the repository needs to fetch one page: the filter, the order, the start and the size."""
+
+    ordering: Ordering
+    limit: int
+    cursor: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: Cursor | None = field(default=None)

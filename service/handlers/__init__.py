@@ -1,0 +1,1 @@
+"""Use cases: reads, and writes that validate, commit and report domain errors."""

@@ -1,0 +1,125 @@
+"""Helpers shared by the use cases: ordering allow-lists, update masks, idempotency, ids and time."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from service.domain.errors import AlreadyExists, FieldViolation, InvalidInput
+from service.domain.models import Ordering, SortDirection
+from service.domain.validation import check_request_id, raise_if
+from service.repository.base import Database, IdempotencyRecord, UnitOfWork
+
+T = TypeVar("T")
+Clock = Callable[[], int]
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+def new_id() -> str:
+    """Server-generated ids: time-ordered (index locality) and random, matching [a-z0-9-]{1,63}."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
+
+
+def parse_order_by(order_by: str, allowed: Iterable[str], default: str = "create_time") -> Ordering:
+    """AIP-132 ``order_by``: one allow-listed field, optionally followed by ``asc`` or ``desc``."""
+    words = order_by.split()
+    if not words:
+        return Ordering(default)
+    allowed = tuple(allowed)
+    if len(words) > 2 or words[0] not in allowed or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+        options = ", ".join(f"`{f}`, `{f} desc`" for f in allowed)
+        raise InvalidInput.of("order_by", f"unsupported ordering; use one of {options}", reason="INVALID_ORDER_BY")
+    direction = SortDirection.DESC if len(words) == 2 and words[1].lower() == "desc" else SortDirection.ASC
+    return Ordering(words[0], direction)
+
+
+def resolve_update_mask(
+    mask: tuple[str, ...] | None,
+    fields: Any,
+    writable: tuple[str, ...],
+    output_only: tuple[str, ...],
+    prefix: str,
+) -> tuple[str, ...]:
+    """The writable fields an Update changes (AIP-134)."""
+    if mask is None:
+        return tuple(f for f in writable if getattr(fields, f))
+    if mask == ("*",):
+        return writable
+    violations = []
+    for path in mask:
+        if path in output_only:
+            violations.append(FieldViolation("update_mask", f"{path!r} is output only"))
+        elif path not in writable:
+            violations.append(FieldViolation("update_mask", f"unknown field {path!r} in {prefix}"))
+    raise_if(violations)
+    return tuple(dict.fromkeys(mask))
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of a request's payload, to tell a retry from a different request with the same key."""
+    canonical = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(dataclasses.asdict(value), sort_keys=True)
+
+
+def from_json(kind: type[T], text: str) -> T:
+    data = json.loads(text)
+    if "tags" in data:
+        data["tags"] = tuple(data["tags"])
+    return kind(**data)
+
+
+async def _replay(db: Database, scope: str, request_id: str, payload_fingerprint: str, kind: type[T]) -> T | None:
+    async with db.reading() as uow:
+        record = await uow.idempotency.get(scope, request_id)
+    if record is None:
+        return None
+    if record.fingerprint != payload_fingerprint:
+        raise InvalidInput.of("request_id", "already used for a different request", reason="REQUEST_ID_REUSED")
+    return from_json(kind, record.result)
+
+
+async def idempotent_create(
+    db: Database,
+    scope: str,
+    request_id: str,
+    payload_fingerprint: str,
+    kind: type[T],
+    create: Callable[[UnitOfWork], Awaitable[T]],
+    now: Clock,
+) -> T:
+    """Run ``create`` once per ``request_id``: a retry with the same payload gets the original result.
+
+    The key is stored in the same transaction as the resource. Two concurrent first attempts race on the
+    key's (or the client-chosen id's) unique constraint; the loser reads the winner's stored result.
+    """
+    raise_if(check_request_id(request_id))
+    if request_id:
+        replay = await _replay(db, scope, request_id, payload_fingerprint, kind)
+        if replay is not None:
+            return replay
+    try:
+        async with db.writing() as uow:
+            result = await create(uow)
+            if request_id:
+                record = IdempotencyRecord(payload_fingerprint, to_json(result))
+                await uow.idempotency.put(scope, request_id, record, now())
+            await uow.commit()
+            return result
+    except AlreadyExists:
+        if request_id:
+            replay = await _replay(db, scope, request_id, payload_fingerprint, kind)
+            if replay is not None:
+                return replay
+        raise

@@ -1,0 +1,160 @@
+"""Post use cases."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
+from service.domain.errors import EtagMismatch, FieldViolation, NotFound
+from service.domain.models import PageRequest, Post, PostFields, PostFilter
+from service.domain.validation import (
+    MAX_TAG,
+    check_batch_ids,
+    check_filter_text,
+    check_id,
+    check_post,
+    check_time_us,
+    normalize_tags,
+    page_size,
+    raise_if,
+    require_id,
+)
+from service.handlers.common import (
+    Clock,
+    fingerprint,
+    idempotent_create,
+    new_id,
+    parse_order_by,
+    resolve_update_mask,
+    wall_clock_us,
+)
+from service.handlers.page_tokens import PageTokens
+from service.repository.base import Database, UnitOfWork
+
+WRITABLE = ("author_id", "title", "body", "tags")
+OUTPUT_ONLY = ("id", "create_time", "update_time", "etag")
+ORDERINGS = ("create_time", "title")
+_SORT_TYPES = {"create_time": int, "title": str}
+
+
+def _fields(post: Post) -> PostFields:
+    return PostFields(post.author_id, post.title, post.body, post.tags)
+
+
+def _normalized(fields: PostFields) -> PostFields:
+    return dataclasses.replace(fields, tags=normalize_tags(fields.tags))
+
+
+def _check_filter(cmd: ListPosts) -> list[FieldViolation]:
+    violations = check_id(cmd.author_id, "author_id") if cmd.author_id else []
+    violations += check_filter_text(cmd.tag, "tag", MAX_TAG)
+    after, before = cmd.create_time_after_us, cmd.create_time_before_us
+    if after is not None:
+        violations += check_time_us(after, "create_time_after")
+    if before is not None:
+        violations += check_time_us(before, "create_time_before")
+    if after is not None and before is not None and after >= before:
+        violations.append(FieldViolation("create_time_before", "must be later than create_time_after"))
+    return violations
+
+
+class PostHandlers:
+    def __init__(self, db: Database, tokens: PageTokens, *, clock: Clock = wall_clock_us) -> None:
+        self._db = db
+        self._tokens = tokens
+        self._clock = clock
+
+    async def get(self, post_id: str) -> Post:
+        require_id(post_id, "id")
+        async with self._db.reading() as uow:
+            post = await uow.posts.get(post_id)
+        if post is None:
+            raise NotFound("post", post_id)
+        return post
+
+    async def batch_get(self, ids: list[str]) -> list[Post]:
+        check_batch_ids(ids)
+        async with self._db.reading() as uow:
+            found = await uow.posts.get_many(ids)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            raise NotFound("post", missing)
+        return [found[i] for i in ids]
+
+    async def list(self, cmd: ListPosts) -> tuple[list[Post], str]:
+        size = page_size(cmd.page_size)
+        raise_if(_check_filter(cmd))
+        ordering = parse_order_by(cmd.order_by, ORDERINGS)
+        flt = PostFilter(cmd.author_id, cmd.tag, cmd.create_time_after_us, cmd.create_time_before_us)
+        binding: dict[str, Any] = {
+            "c": "posts",
+            "filter": dataclasses.asdict(flt),
+            "order": [ordering.field, ordering.direction.value],
+            "mask": sorted(cmd.read_mask),
+        }
+        cursor = None
+        if cmd.page_token:
+            cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
+        async with self._db.reading() as uow:
+            page = await uow.posts.list(flt, PageRequest(ordering, size, cursor))
+        token = self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
+        return page.items, token
+
+    async def create(self, cmd: CreatePost) -> Post:
+        fields = _normalized(cmd.fields)
+        violations = check_post(fields)
+        if cmd.post_id:
+            violations += check_id(cmd.post_id, "post_id")
+        raise_if(violations)
+
+        async def create(uow: UnitOfWork) -> Post:
+            now = self._clock()
+            post = Post(cmd.post_id or new_id(), fields.author_id, fields.title, fields.body, fields.tags, now, now, 1)
+            await uow.posts.add(post)
+            return post
+
+        fp = fingerprint(cmd.post_id, fields)
+        return await idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
+
+    async def update(self, cmd: UpdatePost) -> Post:
+        require_id(cmd.id, "post.id")
+        paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "post")
+        given = _normalized(cmd.fields)
+        async with self._db.writing() as uow:
+            current = await uow.posts.get(cmd.id, for_update=True)
+            if current is None:
+                if not cmd.allow_missing:
+                    raise NotFound("post", cmd.id)
+                raise_if(check_post(given))
+                now = self._clock()
+                created = Post(cmd.id, given.author_id, given.title, given.body, given.tags, now, now, 1)
+                await uow.posts.add(created)
+                await uow.commit()
+                return created
+            if cmd.etag and cmd.etag != current.etag:
+                raise EtagMismatch("post", cmd.id)
+            fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
+            if fields == _fields(current):
+                return current
+            raise_if(check_post(fields))
+            updated = dataclasses.replace(
+                current, **dataclasses.asdict(fields), update_time_us=self._clock(), version=current.version + 1
+            )
+            if not await uow.posts.update(updated, current.version):
+                raise EtagMismatch("post", cmd.id)
+            await uow.commit()
+            return updated
+
+    async def delete(self, cmd: DeletePost) -> None:
+        require_id(cmd.id, "id")
+        async with self._db.writing() as uow:
+            current = await uow.posts.get(cmd.id, for_update=True)
+            if current is None:
+                if cmd.allow_missing:
+                    return
+                raise NotFound("post", cmd.id)
+            if cmd.etag and cmd.etag != current.etag:
+                raise EtagMismatch("post", cmd.id)
+            await uow.posts.delete(cmd.id)
+            await uow.commit()

@@ -1,0 +1,148 @@
+"""User use cases."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
+from service.domain.errors import EtagMismatch, FailedPrecondition, NotFound, PreconditionViolation
+from service.domain.models import PageRequest, User, UserFields, UserFilter
+from service.domain.validation import (
+    MAX_QUERY,
+    check_batch_ids,
+    check_filter_text,
+    check_id,
+    check_user,
+    page_size,
+    raise_if,
+    require_id,
+)
+from service.handlers.common import (
+    Clock,
+    fingerprint,
+    idempotent_create,
+    new_id,
+    parse_order_by,
+    resolve_update_mask,
+    wall_clock_us,
+)
+from service.handlers.page_tokens import PageTokens
+from service.repository.base import Database, UnitOfWork
+
+WRITABLE = ("email", "display_name", "bio")
+OUTPUT_ONLY = ("id", "create_time", "update_time", "etag")
+ORDERINGS = ("create_time", "display_name")
+_SORT_TYPES = {"create_time": int, "display_name": str}
+
+
+def _fields(user: User) -> UserFields:
+    return UserFields(user.email, user.display_name, user.bio)
+
+
+class UserHandlers:
+    def __init__(self, db: Database, tokens: PageTokens, *, clock: Clock = wall_clock_us) -> None:
+        self._db = db
+        self._tokens = tokens
+        self._clock = clock
+
+    async def get(self, user_id: str) -> User:
+        require_id(user_id, "id")
+        async with self._db.reading() as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return user
+
+    async def batch_get(self, ids: list[str]) -> list[User]:
+        check_batch_ids(ids)
+        async with self._db.reading() as uow:
+            found = await uow.users.get_many(ids)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            raise NotFound("user", missing)
+        return [found[i] for i in ids]
+
+    async def list(self, cmd: ListUsers) -> tuple[list[User], str]:
+        size = page_size(cmd.page_size)
+        raise_if(check_filter_text(cmd.query, "query", MAX_QUERY))
+        ordering = parse_order_by(cmd.order_by, ORDERINGS)
+        binding: dict[str, Any] = {
+            "c": "users",
+            "query": cmd.query,
+            "order": [ordering.field, ordering.direction.value],
+            "mask": sorted(cmd.read_mask),
+        }
+        cursor = None
+        if cmd.page_token:
+            cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
+        async with self._db.reading() as uow:
+            page = await uow.users.list(UserFilter(cmd.query), PageRequest(ordering, size, cursor))
+        token = self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
+        return page.items, token
+
+    async def create(self, cmd: CreateUser) -> User:
+        violations = check_user(cmd.fields)
+        if cmd.user_id:
+            violations += check_id(cmd.user_id, "user_id")
+        raise_if(violations)
+
+        async def create(uow: UnitOfWork) -> User:
+            now = self._clock()
+            f = cmd.fields
+            user = User(cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, 1)
+            await uow.users.add(user)
+            return user
+
+        fp = fingerprint(cmd.user_id, cmd.fields)
+        return await idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
+
+    async def update(self, cmd: UpdateUser) -> User:
+        require_id(cmd.id, "user.id")
+        paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "user")
+        async with self._db.writing() as uow:
+            current = await uow.users.get(cmd.id, for_update=True)
+            if current is None:
+                if not cmd.allow_missing:
+                    raise NotFound("user", cmd.id)
+                raise_if(check_user(cmd.fields))
+                now = self._clock()
+                f = cmd.fields
+                created = User(cmd.id, f.email, f.display_name, f.bio, now, now, 1)
+                await uow.users.add(created)
+                await uow.commit()
+                return created
+            if cmd.etag and cmd.etag != current.etag:
+                raise EtagMismatch("user", cmd.id)
+            fields = dataclasses.replace(_fields(current), **{p: getattr(cmd.fields, p) for p in paths})
+            if fields == _fields(current):
+                return current
+            raise_if(check_user(fields))
+            updated = dataclasses.replace(
+                current, **dataclasses.asdict(fields), update_time_us=self._clock(), version=current.version + 1
+            )
+            if not await uow.users.update(updated, current.version):
+                raise EtagMismatch("user", cmd.id)
+            await uow.commit()
+            return updated
+
+    async def delete(self, cmd: DeleteUser) -> None:
+        require_id(cmd.id, "id")
+        async with self._db.writing() as uow:
+            current = await uow.users.get(cmd.id, for_update=True)
+            if current is None:
+                if cmd.allow_missing:
+                    return
+                raise NotFound("user", cmd.id)
+            if cmd.etag and cmd.etag != current.etag:
+                raise EtagMismatch("user", cmd.id)
+            if await uow.posts.any_by_author(cmd.id):
+                if not cmd.force:
+                    raise FailedPrecondition(
+                        PreconditionViolation("HAS_POSTS", f"users/{cmd.id}", "the user has posts; set force"),
+                        reason="USER_HAS_POSTS",
+                    )
+                await uow.posts.delete_by_author(cmd.id)
+            await uow.users.delete(cmd.id)
+            await uow.commit()
+

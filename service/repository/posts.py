@@ -1,0 +1,148 @@
+"""Posts in SQL. Tags live in the row (JSON, for reading) and in post_tags (indexed, for filtering)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.domain.errors import AlreadyExists, InvalidInput
+from service.domain.models import Page, PageRequest, Post, PostFilter
+from service.repository.sql import ConstraintError, Executor, keyset_page, to_page
+from service.repository.tables import post_tags, posts
+
+_COLUMNS = (
+    posts.c.id,
+    posts.c.author_id,
+    posts.c.title,
+    posts.c.body,
+    posts.c.tags,
+    posts.c.create_time_us,
+    posts.c.update_time_us,
+    posts.c.version,
+)
+_SELECT = sa.select(*_COLUMNS)
+_GET = _SELECT.where(posts.c.id == sa.bindparam("id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_GET_MANY = _SELECT.where(posts.c.id.in_(sa.bindparam("ids", expanding=True)))
+_INSERT = posts.insert()
+_UPDATE = (
+    posts.update()
+    .where(posts.c.id == sa.bindparam("b_id"), posts.c.version == sa.bindparam("b_version"))
+    .values(
+        author_id=sa.bindparam("author_id"),
+        title=sa.bindparam("title"),
+        body=sa.bindparam("body"),
+        tags=sa.bindparam("tags"),
+        update_time_us=sa.bindparam("update_time_us"),
+        version=sa.bindparam("version"),
+    )
+)
+_DELETE = posts.delete().where(posts.c.id == sa.bindparam("id"))
+_INSERT_TAGS = post_tags.insert()
+_DELETE_TAGS = post_tags.delete().where(post_tags.c.post_id == sa.bindparam("id"))
+_BY_AUTHOR = sa.select(posts.c.id).where(posts.c.author_id == sa.bindparam("author_id"))
+_ANY_BY_AUTHOR = _BY_AUTHOR.limit(1)
+_DELETE_TAGS_BY_AUTHOR = post_tags.delete().where(post_tags.c.post_id.in_(_BY_AUTHOR.scalar_subquery()))
+_DELETE_BY_AUTHOR = posts.delete().where(posts.c.author_id == sa.bindparam("author_id"))
+
+_SORT_COLUMNS = {"create_time": posts.c.create_time_us, "title": posts.c.title}
+
+
+def _post(row: Sequence[Any]) -> Post:
+    pid, author_id, title, body, tags, create_us, update_us, version = row
+    return Post(pid, author_id, title, body, tuple(json.loads(tags)), create_us, update_us, version)
+
+
+def _row(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "author_id": post.author_id,
+        "title": post.title,
+        "body": post.body,
+        "tags": json.dumps(list(post.tags), ensure_ascii=False),
+        "create_time_us": post.create_time_us,
+        "update_time_us": post.update_time_us,
+        "version": post.version,
+    }
+
+
+def _conflict(error: ConstraintError, post: Post) -> Exception:
+    if "foreign key" in error.detail.lower():
+        return InvalidInput.of("post.author_id", f"no user with id {post.author_id!r}", reason="AUTHOR_NOT_FOUND")
+    return AlreadyExists("post", "id", post.id)
+
+
+def _sort_value(ordering_field: str) -> Any:
+    if ordering_field == "title":
+        return lambda p: p.title
+    return lambda p: p.create_time_us
+
+
+class SqlPostRepository:
+    __slots__ = ("_ex",)
+
+    def __init__(self, executor: Executor) -> None:
+        self._ex = executor
+
+    async def get(self, post_id: str, *, for_update: bool = False) -> Post | None:
+        row = (await self._ex.execute(_GET_FOR_UPDATE if for_update else _GET, {"id": post_id})).first()
+        return None if row is None else _post(row)
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Post]:
+        rows = (await self._ex.execute(_GET_MANY, {"ids": list(set(ids))})).all()
+        return {row[0]: _post(row) for row in rows}
+
+    async def list(self, flt: PostFilter, page: PageRequest) -> Page[Post]:
+        stmt = _SELECT
+        if flt.author_id:
+            stmt = stmt.where(posts.c.author_id == flt.author_id)
+        if flt.tag:
+            tagged = sa.select(post_tags.c.post_id).where(post_tags.c.tag == flt.tag, post_tags.c.post_id == posts.c.id)
+            stmt = stmt.where(tagged.exists())
+        if flt.create_time_after_us is not None:
+            stmt = stmt.where(posts.c.create_time_us > flt.create_time_after_us)
+        if flt.create_time_before_us is not None:
+            stmt = stmt.where(posts.c.create_time_us < flt.create_time_before_us)
+        stmt = keyset_page(stmt, posts.c.id, _SORT_COLUMNS[page.ordering.field], page)
+        rows = (await self._ex.execute(stmt)).all()
+        return to_page([_post(r) for r in rows], page.limit, _sort_value(page.ordering.field), lambda p: p.id)
+
+    async def add(self, post: Post) -> None:
+        try:
+            await self._ex.execute(_INSERT, _row(post))
+            await self._write_tags(post)
+        except ConstraintError as error:
+            raise _conflict(error, post) from None
+
+    async def update(self, post: Post, expected_version: int) -> bool:
+        params = _row(post) | {"b_id": post.id, "b_version": expected_version}
+        del params["id"], params["create_time_us"]
+        try:
+            result = await self._ex.execute(_UPDATE, params)
+            if result.rowcount != 1:
+                return False
+            await self._ex.execute(_DELETE_TAGS, {"id": post.id})
+            await self._write_tags(post)
+        except ConstraintError as error:
+            raise _conflict(error, post) from None
+        return True
+
+    async def _write_tags(self, post: Post) -> None:
+        if post.tags:
+            await self._ex.execute(_INSERT_TAGS, [{"post_id": post.id, "tag": t} for t in post.tags])
+
+    async def delete(self, post_id: str) -> bool:
+        await self._ex.execute(_DELETE_TAGS, {"id": post_id})
+        result = await self._ex.execute(_DELETE, {"id": post_id})
+        return bool(result.rowcount == 1)
+
+    async def any_by_author(self, author_id: str) -> bool:
+        return (await self._ex.execute(_ANY_BY_AUTHOR, {"author_id": author_id})).first() is not None
+
+    async def delete_by_author(self, author_id: str) -> int:
+        await self._ex.execute(_DELETE_TAGS_BY_AUTHOR, {"author_id": author_id})
+        result = await self._ex.execute(_DELETE_BY_AUTHOR, {"author_id": author_id})
+        return int(result.rowcount)

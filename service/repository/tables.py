@@ -1,0 +1,73 @@
+"""SQLAlchemy Core tables. Times are BIGINT microseconds since the epoch: exact and portable keyset keys."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def _binary_order(length: int) -> sa.types.TypeEngine[str]:
+    # Prefix ranges (col >= p AND col < p || U+10FFFF) need code-point order; PostgreSQL's default
+    # collation is linguistic, SQLite's BINARY already is code-point order for UTF-8.
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_norm", _binary_order(320), nullable=False),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("display_name_norm", _binary_order(100), nullable=False),
+    sa.Column("bio", sa.Text(), nullable=False),
+    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
+    sa.Column("update_time_us", sa.BigInteger(), nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Index(None, "email_norm", unique=True),
+    sa.Index(None, "create_time_us", "id"),
+    sa.Index(None, "display_name_norm", "id"),
+)
+
+posts = sa.Table(
+    "posts",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("author_id", sa.String(63), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("tags", sa.Text(), nullable=False),
+    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
+    sa.Column("update_time_us", sa.BigInteger(), nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Index(None, "create_time_us", "id"),
+    sa.Index(None, "title", "id"),
+    sa.Index(None, "author_id", "create_time_us", "id"),
+)
+
+post_tags = sa.Table(
+    "post_tags",
+    metadata,
+    sa.Column("post_id", sa.String(63), sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(50), primary_key=True),
+    sa.Index(None, "tag", "post_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(32), primary_key=True),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("result", sa.Text(), nullable=False),
+    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
+    sa.Index(None, "create_time_us"),
+)

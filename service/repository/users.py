@@ -1,0 +1,131 @@
+"""Users in SQL. Statements are built once at import (they are immutable) and executed with parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.domain.errors import AlreadyExists
+from service.domain.models import Page, PageRequest, User, UserFilter
+from service.repository.sql import ConstraintError, Executor, keyset_page, prefix_range, to_page
+from service.repository.tables import users
+
+_COLUMNS = (
+    users.c.id,
+    users.c.email,
+    users.c.display_name,
+    users.c.bio,
+    users.c.create_time_us,
+    users.c.update_time_us,
+    users.c.version,
+)
+_SELECT = sa.select(*_COLUMNS)
+_GET = _SELECT.where(users.c.id == sa.bindparam("id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_GET_MANY = _SELECT.where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
+_INSERT = users.insert()
+_UPDATE = (
+    users.update()
+    .where(users.c.id == sa.bindparam("b_id"), users.c.version == sa.bindparam("b_version"))
+    .values(
+        email=sa.bindparam("email"),
+        email_norm=sa.bindparam("email_norm"),
+        display_name=sa.bindparam("display_name"),
+        display_name_norm=sa.bindparam("display_name_norm"),
+        bio=sa.bindparam("bio"),
+        update_time_us=sa.bindparam("update_time_us"),
+        version=sa.bindparam("version"),
+    )
+)
+_DELETE = users.delete().where(users.c.id == sa.bindparam("id"))
+
+_SORT_COLUMNS = {"create_time": users.c.create_time_us, "display_name": users.c.display_name_norm}
+
+
+def fold(text: str) -> str:
+    """The case-insensitive form stored for uniqueness, prefix search and ordering."""
+    return text.lower()
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(*row)
+
+
+def _sort_value(ordering_field: str) -> Any:
+    if ordering_field == "display_name":
+        return lambda u: fold(u.display_name)
+    return lambda u: u.create_time_us
+
+
+def _row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "email_norm": fold(user.email),
+        "display_name": user.display_name,
+        "display_name_norm": fold(user.display_name),
+        "bio": user.bio,
+        "create_time_us": user.create_time_us,
+        "update_time_us": user.update_time_us,
+        "version": user.version,
+    }
+
+
+def _conflict(error: ConstraintError, user: User) -> AlreadyExists:
+    if "email" in error.detail:
+        return AlreadyExists("user", "email", user.email)
+    return AlreadyExists("user", "id", user.id)
+
+
+class SqlUserRepository:
+    __slots__ = ("_ex",)
+
+    def __init__(self, executor: Executor) -> None:
+        self._ex = executor
+
+    async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
+        row = (await self._ex.execute(_GET_FOR_UPDATE if for_update else _GET, {"id": user_id})).first()
+        return None if row is None else User(*row)
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, User]:
+        rows = (await self._ex.execute(_GET_MANY, {"ids": list(set(ids))})).all()
+        return {row[0]: User(*row) for row in rows}
+
+    async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
+        stmt = _SELECT
+        if flt.query_prefix:
+            prefix = fold(flt.query_prefix)
+            stmt = stmt.where(
+                sa.or_(prefix_range(users.c.display_name_norm, prefix), prefix_range(users.c.email_norm, prefix))
+            )
+        sort_column = _SORT_COLUMNS[page.ordering.field]
+        stmt = keyset_page(stmt, users.c.id, sort_column, page)
+        rows = (await self._ex.execute(stmt)).all()
+        return to_page([User(*r) for r in rows], page.limit, _sort_value(page.ordering.field), lambda u: u.id)
+
+    async def add(self, user: User) -> None:
+        try:
+            await self._ex.execute(_INSERT, _row(user))
+        except ConstraintError as error:
+            raise _conflict(error, user) from None
+
+    async def update(self, user: User, expected_version: int) -> bool:
+        params = _row(user) | {"b_id": user.id, "b_version": expected_version}
+        del params["id"], params["create_time_us"]
+        try:
+            result = await self._ex.execute(_UPDATE, params)
+        except ConstraintError as error:
+            raise _conflict(error, user) from None
+        return bool(result.rowcount == 1)
+
+    async def delete(self, user_id: str) -> bool:
+        result = await self._ex.execute(_DELETE, {"id": user_id})
+        return bool(result.rowcount == 1)
+
+    async def count(self) -> int:
+        return int((await self._ex.execute(sa.select(sa.func.count()).select_from(users))).scalar_one())
+
+
+__all__ = ["SqlUserRepository", "fold"]
