@@ -1,0 +1,47 @@
+# Wellspring. `make run` and `make test` work on a fresh machine: they create .venv and install first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test generate check-generated migrate lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: migrate, seed demo data when empty, serve on WELLSPRING_ADDR (default 127.0.0.1:50051)
+run: $(STAMP)
+	$(PY) -m service serve --seed-demo
+
+## test: the whole suite (unit, integration against PostgreSQL, end-to-end over real channels)
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## generate: rebuild generated/ from protos/ (deterministic)
+generate: $(STAMP)
+	$(VENV)/bin/buf lint
+	$(PY) scripts/generate.py
+
+check-generated: $(STAMP)
+	$(PY) scripts/generate.py --check
+
+## migrate: apply Alembic migrations to WELLSPRING_DATABASE_URL
+migrate: $(STAMP)
+	$(PY) -m service migrate
+
+lint: $(STAMP)
+	$(VENV)/bin/buf lint
+	$(VENV)/bin/ruff check service tests bench scripts
+	$(VENV)/bin/lint-imports
+
+## bench: ratios measured in one run against a real server process
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Make sure the system tools and services the test suite needs are installed and running:
+# PostgreSQL on 127.0.0.1:5432 reachable as user postgres without a password, and the redis-server
+# binary (tests start their own). Installs Debian packages only when they are missing.
+set -euo pipefail
+
+need_apt=()
+command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+fresh_postgres=0
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "ensure-services: installing ${need_apt[*]}"
+  [[ " ${need_apt[*]} " == *" postgresql "* ]] && fresh_postgres=1
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+if ! pg_ready; then
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  echo "ensure-services: starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do pg_ready && break; sleep 0.5; done
+  pg_ready || { echo "ensure-services: PostgreSQL did not start" >&2; exit 1; }
+fi
+
+# A cluster we just installed uses password auth on TCP; the tests connect as postgres without one.
+if [ "$fresh_postgres" = 1 ] || ! psql "postgresql://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+    echo "ensure-services: allowing trust auth for postgres on 127.0.0.1 ($hba)"
+    sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    su postgres -c "psql -qc 'select pg_reload_conf()'" >/dev/null
+  fi
+fi
+psql "postgresql://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null
+echo "ensure-services: PostgreSQL ready; redis-server at $(command -v redis-server)"

@@ -1,0 +1,127 @@
+"""Shared fixtures: a fresh PostgreSQL database per run, SQLite files per test, a real server on 127.0.0.1:0.
+
+With REQUIRE_SERVICES=1 (CI) a PostgreSQL that cannot be reached fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from wellspring.v1 import post_service_pb2_grpc, user_service_pb2_grpc
+
+from service.bootstrap import App, bootstrap
+from service.config import Settings
+from service.repository.database import open_database
+from service.repository.migrate import upgrade
+
+ADMIN_PG_URL = os.environ.get("WELLSPRING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _missing(what: str, error: BaseException) -> None:
+    message = f"{what} is not reachable ({type(error).__name__}: {error})"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + "; REQUIRE_SERVICES=1 makes this a failure", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """A PostgreSQL database created for this run, migrated, and dropped at the end."""
+    import asyncpg
+
+    admin_dsn = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        admin = await asyncpg.connect(admin_dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        _missing("PostgreSQL", error)
+    name = f"wellspring_test_{secrets.token_hex(6)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def sqlite_url_for(tmp: Path) -> str:
+    url = f"sqlite:///{tmp / 'wellspring.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return sqlite_url_for(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[object]:
+    """The real database behind the repository, once per backend; every test starts empty."""
+    if request.param == "sqlite":
+        db = open_database(sqlite_url_for(tmp_path))
+    else:
+        url = request.getfixturevalue("pg_url")
+        db = open_database(url)
+        await _truncate(db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def _truncate(db: object) -> None:
+    from service.repository.tables import metadata
+
+    async with db.engine.begin() as conn:  # type: ignore[attr-defined]
+        names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
+        await conn.exec_driver_sql(f"TRUNCATE {names}")
+
+
+async def start_app(database_url: str, **overrides: object) -> App:
+    settings = Settings(
+        addr="127.0.0.1:0",
+        database_url=database_url,
+        migrate_on_start=False,
+        shutdown_grace_s=1.0,
+        access_log=False,
+        **overrides,  # type: ignore[arg-type]
+    )
+    app = await bootstrap(settings)
+    await app.start()
+    return app
+
+
+@pytest.fixture(scope="session")
+async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
+    """One real server for the end-to-end tests, on the embedded default, on a free port."""
+    url = sqlite_url_for(tmp_path_factory.mktemp("e2e"))
+    app = await start_app(url)
+    try:
+        yield app
+    finally:
+        await app.stop(0)
+
+
+@pytest.fixture(scope="session")
+async def channel(app: App) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(app.address) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="session")
+def users_stub(channel: grpc.aio.Channel) -> user_service_pb2_grpc.UserServiceStub:
+    return user_service_pb2_grpc.UserServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def posts_stub(channel: grpc.aio.Channel) -> post_service_pb2_grpc.PostServiceStub:
+    return post_service_pb2_grpc.PostServiceStub(channel)

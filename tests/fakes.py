@@ -1,0 +1,178 @@
+"""In-memory implementations of the repository ports (service.repository.base), for unit tests."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from service.domain.errors import AlreadyExists, InvalidInput
+from service.domain.models import Cursor, Page, PageRequest, Post, PostFilter, SortDirection, User, UserFilter
+from service.repository.base import IdempotencyRecord
+
+
+def _page(items: list[Any], page: PageRequest, key: Any) -> Page[Any]:
+    desc = page.ordering.direction is SortDirection.DESC
+    items = sorted(items, key=lambda i: (key(i), i.id), reverse=desc)
+    if page.cursor is not None:
+        start = (page.cursor.sort_value, page.cursor.last_id)
+        items = [i for i in items if ((key(i), i.id) < start if desc else (key(i), i.id) > start)]
+    if len(items) <= page.limit:
+        return Page(items)
+    kept = items[: page.limit]
+    return Page(kept, Cursor(key(kept[-1]), kept[-1].id))
+
+
+class _State:
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.posts: dict[str, Post] = {}
+        self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
+
+
+class FakeUsers:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
+        return self._s.users.get(user_id)
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, User]:
+        return {i: self._s.users[i] for i in ids if i in self._s.users}
+
+    async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
+        p = flt.query_prefix.lower()
+        items = [
+            u for u in self._s.users.values() if u.display_name.lower().startswith(p) or u.email.lower().startswith(p)
+        ]
+        key = (lambda u: u.display_name.lower()) if page.ordering.field == "display_name" else (lambda u: u.create_time_us)
+        return _page(items, page, key)
+
+    def _check_unique(self, user: User) -> None:
+        for other in self._s.users.values():
+            if other.id != user.id and other.email.lower() == user.email.lower():
+                raise AlreadyExists("user", "email", user.email)
+
+    async def add(self, user: User) -> None:
+        if user.id in self._s.users:
+            raise AlreadyExists("user", "id", user.id)
+        self._check_unique(user)
+        self._s.users[user.id] = user
+
+    async def update(self, user: User, expected_version: int) -> bool:
+        current = self._s.users.get(user.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._check_unique(user)
+        self._s.users[user.id] = user
+        return True
+
+    async def delete(self, user_id: str) -> bool:
+        return self._s.users.pop(user_id, None) is not None
+
+
+class FakePosts:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def get(self, post_id: str, *, for_update: bool = False) -> Post | None:
+        return self._s.posts.get(post_id)
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Post]:
+        return {i: self._s.posts[i] for i in ids if i in self._s.posts}
+
+    async def list(self, flt: PostFilter, page: PageRequest) -> Page[Post]:
+        def keep(p: Post) -> bool:
+            return (
+                (not flt.author_id or p.author_id == flt.author_id)
+                and (not flt.tag or flt.tag in p.tags)
+                and (flt.create_time_after_us is None or p.create_time_us > flt.create_time_after_us)
+                and (flt.create_time_before_us is None or p.create_time_us < flt.create_time_before_us)
+            )
+
+        key = (lambda p: p.title) if page.ordering.field == "title" else (lambda p: p.create_time_us)
+        return _page([p for p in self._s.posts.values() if keep(p)], page, key)
+
+    def _check_author(self, post: Post) -> None:
+        if post.author_id not in self._s.users:
+            raise InvalidInput.of("post.author_id", "no such user", reason="AUTHOR_NOT_FOUND")
+
+    async def add(self, post: Post) -> None:
+        if post.id in self._s.posts:
+            raise AlreadyExists("post", "id", post.id)
+        self._check_author(post)
+        self._s.posts[post.id] = post
+
+    async def update(self, post: Post, expected_version: int) -> bool:
+        current = self._s.posts.get(post.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._check_author(post)
+        self._s.posts[post.id] = post
+        return True
+
+    async def delete(self, post_id: str) -> bool:
+        return self._s.posts.pop(post_id, None) is not None
+
+    async def any_by_author(self, author_id: str) -> bool:
+        return any(p.author_id == author_id for p in self._s.posts.values())
+
+    async def delete_by_author(self, author_id: str) -> int:
+        doomed = [i for i, p in self._s.posts.items() if p.author_id == author_id]
+        for i in doomed:
+            del self._s.posts[i]
+        return len(doomed)
+
+
+class FakeIdempotency:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def get(self, scope: str, request_id: str) -> IdempotencyRecord | None:
+        return self._s.keys.get((scope, request_id))
+
+    async def put(self, scope: str, request_id: str, record: IdempotencyRecord, now_us: int) -> None:
+        if (scope, request_id) in self._s.keys:
+            raise AlreadyExists("request", "request_id", request_id)
+        self._s.keys[scope, request_id] = record
+
+
+class FakeUnitOfWork:
+    def __init__(self, state: _State, writable: bool) -> None:
+        self.users = FakeUsers(state)
+        self.posts = FakePosts(state)
+        self.idempotency = FakeIdempotency(state)
+        self._writable = writable
+        self.committed = False
+
+    async def commit(self) -> None:
+        assert self._writable, "commit on a read-only unit of work"
+        self.committed = True
+
+
+class FakeDatabase:
+    """Copy-on-write transactions: a unit of work works on a copy that replaces the state only on commit."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self.commits = 0
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[FakeUnitOfWork]:
+        yield FakeUnitOfWork(self.state, writable=False)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[FakeUnitOfWork]:
+        draft = copy.deepcopy(self.state)
+        uow = FakeUnitOfWork(draft, writable=True)
+        yield uow
+        if uow.committed:
+            self.state.__dict__.update(draft.__dict__)
+            self.commits += 1
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

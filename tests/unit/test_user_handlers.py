@@ -1,0 +1,210 @@
+"""User use cases against the in-memory fakes and a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
+from service.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, InvalidInput, NotFound
+from service.domain.models import Post, UserFields
+from service.handlers.page_tokens import PageTokens
+from service.handlers.users import UserHandlers
+from tests.fakes import FakeDatabase
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000_000_000
+
+    def __call__(self) -> int:
+        self.now += 1000
+        return self.now
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def users(db: FakeDatabase) -> UserHandlers:
+    return UserHandlers(db, PageTokens(b"k" * 32), clock=FakeClock())
+
+
+def fields(n: int = 1, **kw: str) -> UserFields:
+    return UserFields(**({"email": f"u{n}@example.com", "display_name": f"User {n}"} | kw))
+
+
+async def test_create_then_get(users: UserHandlers) -> None:
+    created = await users.create(CreateUser(fields(), user_id="alice"))
+    assert (await users.get("alice")) == created
+    assert created.version == 1 and created.create_time_us == created.update_time_us
+
+
+async def test_create_generates_valid_id(users: UserHandlers) -> None:
+    created = await users.create(CreateUser(fields()))
+    assert created.id and len(created.id) <= 63 and created.id == created.id.lower()
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        (UserFields("", "Name"), "user.email"),
+        (UserFields("not-an-email", "Name"), "user.email"),
+        (UserFields("a@b.co", ""), "user.display_name"),
+        (UserFields("a@b.co", "x" * 101), "user.display_name"),
+        (UserFields("a@b.co", "Name", "b" * 2001), "user.bio"),
+        (UserFields("a@b.co", "Na\x00me"), "user.display_name"),
+    ],
+)
+async def test_create_rejects_invalid_fields(users: UserHandlers, given: UserFields, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await users.create(CreateUser(given))
+    assert field in [v.field for v in info.value.violations]
+
+
+async def test_create_rejects_bad_client_id(users: UserHandlers) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await users.create(CreateUser(fields(), user_id="Not_Valid"))
+    assert info.value.violations[0].field == "user_id"
+
+
+async def test_duplicate_id_and_email_case_insensitive(users: UserHandlers) -> None:
+    await users.create(CreateUser(fields(1), user_id="a"))
+    with pytest.raises(AlreadyExists):
+        await users.create(CreateUser(fields(2), user_id="a"))
+    with pytest.raises(AlreadyExists) as info:
+        await users.create(CreateUser(fields(2, email="U1@EXAMPLE.com")))
+    assert info.value.field_name == "email"
+
+
+async def test_request_id_replays_original_and_rejects_other_payload(users: UserHandlers, db: FakeDatabase) -> None:
+    first = await users.create(CreateUser(fields(), request_id="req-1"))
+    again = await users.create(CreateUser(fields(), request_id="req-1"))
+    assert again == first and len(db.state.users) == 1
+    with pytest.raises(InvalidInput) as info:
+        await users.create(CreateUser(fields(2), request_id="req-1"))
+    assert info.value.reason == "REQUEST_ID_REUSED"
+
+
+async def test_update_mask_absent_means_set_fields(users: UserHandlers) -> None:
+    await users.create(CreateUser(fields(bio="old"), user_id="a"))
+    updated = await users.update(UpdateUser("a", UserFields(bio="new")))
+    assert (updated.bio, updated.display_name, updated.version) == ("new", "User 1", 2)
+
+
+async def test_update_star_replaces_everything(users: UserHandlers) -> None:
+    await users.create(CreateUser(fields(bio="old"), user_id="a"))
+    updated = await users.update(UpdateUser("a", fields(2), update_mask=("*",)))
+    assert (updated.email, updated.bio) == ("u2@example.com", "")
+
+
+@pytest.mark.parametrize("path", ["create_time", "etag", "id", "nonsense"])
+async def test_update_rejects_output_only_and_unknown_paths(users: UserHandlers, path: str) -> None:
+    await users.create(CreateUser(fields(), user_id="a"))
+    with pytest.raises(InvalidInput) as info:
+        await users.update(UpdateUser("a", fields(), update_mask=(path,)))
+    assert info.value.violations[0].field == "update_mask"
+
+
+async def test_update_with_stale_etag_aborts_and_changes_nothing(users: UserHandlers) -> None:
+    created = await users.create(CreateUser(fields(), user_id="a"))
+    await users.update(UpdateUser("a", UserFields(bio="one"), etag=created.etag))
+    with pytest.raises(EtagMismatch):
+        await users.update(UpdateUser("a", UserFields(bio="two"), etag=created.etag))
+    assert (await users.get("a")).bio == "one"
+
+
+async def test_noop_update_keeps_version(users: UserHandlers) -> None:
+    created = await users.create(CreateUser(fields(), user_id="a"))
+    assert await users.update(UpdateUser("a", UserFields(display_name="User 1"))) == created
+
+
+async def test_update_missing_and_allow_missing(users: UserHandlers) -> None:
+    with pytest.raises(NotFound):
+        await users.update(UpdateUser("ghost", fields()))
+    created = await users.update(UpdateUser("ghost", fields(), allow_missing=True))
+    assert created.id == "ghost" and (await users.get("ghost")) == created
+
+
+async def test_delete_with_posts_needs_force(users: UserHandlers, db: FakeDatabase) -> None:
+    await users.create(CreateUser(fields(), user_id="a"))
+    db.state.posts["p"] = Post("p", "a", "t", "", (), 1, 1, 1)
+    with pytest.raises(FailedPrecondition):
+        await users.delete(DeleteUser("a"))
+    await users.delete(DeleteUser("a", force=True))
+    assert db.state.posts == {} and db.state.users == {}
+
+
+async def test_delete_etag_and_allow_missing(users: UserHandlers) -> None:
+    await users.create(CreateUser(fields(), user_id="a"))
+    with pytest.raises(EtagMismatch):
+        await users.delete(DeleteUser("a", etag="stale"))
+    await users.delete(DeleteUser("a"))
+    with pytest.raises(NotFound):
+        await users.delete(DeleteUser("a"))
+    await users.delete(DeleteUser("a", allow_missing=True))
+
+
+async def test_batch_get_keeps_order_and_names_missing(users: UserHandlers) -> None:
+    for n in (1, 2, 3):
+        await users.create(CreateUser(fields(n), user_id=f"u{n}"))
+    got = await users.batch_get(["u3", "u1", "u3"])
+    assert [u.id for u in got] == ["u3", "u1", "u3"]
+    with pytest.raises(NotFound) as info:
+        await users.batch_get(["u1", "x", "y", "x"])
+    assert info.value.ids == ("x", "y")
+
+
+@pytest.mark.parametrize("ids", [[], ["a"] * 1001, ["BAD"]])
+async def test_batch_get_limits(users: UserHandlers, ids: list[str]) -> None:
+    with pytest.raises(InvalidInput):
+        await users.batch_get(ids)
+
+
+async def test_list_pages_through_everything_once(users: UserHandlers) -> None:
+    for n in range(7):
+        await users.create(CreateUser(fields(n), user_id=f"u{n}"))
+    seen, token = [], ""
+    while True:
+        page, token = await users.list(ListUsers(page_size=3, page_token=token, order_by="display_name desc"))
+        seen += [u.id for u in page]
+        if not token:
+            break
+    assert seen == [f"u{n}" for n in reversed(range(7))]
+
+
+async def test_list_token_is_bound_to_the_query(users: UserHandlers) -> None:
+    for n in range(3):
+        await users.create(CreateUser(fields(n), user_id=f"u{n}"))
+    _, token = await users.list(ListUsers(page_size=1))
+    with pytest.raises(InvalidInput) as info:
+        await users.list(ListUsers(page_size=1, page_token=token, query="u"))
+    assert info.value.reason == "INVALID_PAGE_TOKEN"
+    # page_size may change between pages (AIP-158)
+    page, _ = await users.list(ListUsers(page_size=2, page_token=token))
+    assert [u.id for u in page] == ["u1", "u2"]
+
+
+@pytest.mark.parametrize("order_by", ["email", "create_time sideways", "create_time, display_name", "id desc"])
+async def test_list_rejects_unlisted_ordering(users: UserHandlers, order_by: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        await users.list(ListUsers(order_by=order_by))
+    assert info.value.violations[0].field == "order_by"
+
+
+async def test_list_page_size_rules(users: UserHandlers) -> None:
+    with pytest.raises(InvalidInput):
+        await users.list(ListUsers(page_size=-1))
+    for n in range(3):
+        await users.create(CreateUser(fields(n)))
+    page, token = await users.list(ListUsers(page_size=5000))
+    assert len(page) == 3 and token == ""
+
+
+async def test_list_query_prefix(users: UserHandlers) -> None:
+    await users.create(CreateUser(UserFields("zed@x.io", "Alpha"), user_id="a"))
+    await users.create(CreateUser(UserFields("alpha@x.io", "Zed"), user_id="b"))
+    await users.create(CreateUser(UserFields("q@x.io", "Quinn"), user_id="c"))
+    page, _ = await users.list(ListUsers(query="AL"))
+    assert sorted(u.id for u in page) == ["a", "b"]
