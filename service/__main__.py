@@ -33,18 +33,38 @@ def _logging(level: str) -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
+def _health(addr: str) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(addr) as channel:
+        try:
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
+        except grpc.RpcError as error:
+            print(f"unhealthy: {error.code().name}", file=sys.stderr)
+            return 1
+    serving = response.status == health_pb2.HealthCheckResponse.SERVING
+    print("SERVING" if serving else health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+    return 0 if serving else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wellspring", description="The Wellspring gRPC data service")
     sub = parser.add_subparsers(dest="command")
     serve_cmd = sub.add_parser("serve", help="run the server (default)")
-    serve_cmd.add_argument("--seed-demo", action="store_true", help="add demo data when the database is empty")
+    serve_cmd.add_argument(
+        "--seed-demo", action="store_true", help="add demo data when the database is empty"
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser("health", help="exit 0 if the server on WELLSPRING_ADDR reports SERVING (container probes)")
     opts = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    if opts.command == "health":
+        return _health(settings.addr)
     _logging(settings.log_level)
     if opts.command == "migrate":
         from service.repository.migrate import upgrade

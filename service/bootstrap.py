@@ -63,7 +63,7 @@ class App:
         log.info("serving on %s (database: %s)", self.address, self.settings.database_url.split("://")[0])
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Health goes NOT_SERVING first, in-flight calls get ``grace_s`` to finish, then the database closes."""
+        """Health goes NOT_SERVING, in-flight calls get ``grace_s`` to finish, then the database closes."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         await self.database.close()

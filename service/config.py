@@ -80,7 +80,9 @@ class Settings:
             raise ConfigError("WELLSPRING_PAGE_TOKEN_SECRET must be at least 16 characters")
         log_level = env.get("WELLSPRING_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"WELLSPRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+            raise ConfigError(
+                f"WELLSPRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
+            )
         return cls(
             addr=env.get("WELLSPRING_ADDR") or "127.0.0.1:50051",
             database_url=database_url,

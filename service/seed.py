@@ -18,7 +18,12 @@ DEMO_USERS = [
     ("barbara", "barbara@example.com", "Barbara Liskov", "Substituted subtypes."),
 ]
 DEMO_POSTS = [
-    ("ada", "Notes on the Analytical Engine", "It might act upon other things besides number.", ("history", "math")),
+    (
+        "ada",
+        "Notes on the Analytical Engine",
+        "It might act upon other things besides number.",
+        ("history", "math"),
+    ),
     ("grace", "A moth in the relay", "First actual case of bug being found.", ("history", "debugging")),
     ("grace", "It's easier to ask forgiveness", "...than it is to get permission.", ("culture",)),
     ("edsger", "Go To Statement Considered Harmful", "The quality of programmers...", ("languages",)),

@@ -44,9 +44,15 @@ class FakeUsers:
     async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
         p = flt.query_prefix.lower()
         items = [
-            u for u in self._s.users.values() if u.display_name.lower().startswith(p) or u.email.lower().startswith(p)
+            u
+            for u in self._s.users.values()
+            if u.display_name.lower().startswith(p) or u.email.lower().startswith(p)
         ]
-        key = (lambda u: u.display_name.lower()) if page.ordering.field == "display_name" else (lambda u: u.create_time_us)
+        key = (
+            (lambda u: u.display_name.lower())
+            if page.ordering.field == "display_name"
+            else (lambda u: u.create_time_us)
+        )
         return _page(items, page, key)
 
     def _check_unique(self, user: User) -> None:

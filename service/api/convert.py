@@ -66,7 +66,9 @@ def optional_time_us(request: Message, field: str) -> int | None:
     return time_us(getattr(request, field), field) if request.HasField(field) else None
 
 
-def read_mask(request: Message, descriptor: Descriptor, field: str = "read_mask") -> field_mask_pb2.FieldMask | None:
+def read_mask(
+    request: Message, descriptor: Descriptor, field: str = "read_mask"
+) -> field_mask_pb2.FieldMask | None:
     """The request's read mask, validated; None means every field (absent, empty or ``*``)."""
     if not request.HasField(field):
         return None
@@ -75,7 +77,9 @@ def read_mask(request: Message, descriptor: Descriptor, field: str = "read_mask"
     if not paths or paths == ["*"]:
         return None
     if "*" in paths or not mask.IsValidForDescriptor(descriptor):
-        raise InvalidInput.of(field, f"unknown field in read mask; fields: {', '.join(descriptor.fields_by_name)}")
+        raise InvalidInput.of(
+            field, f"unknown field in read mask; fields: {', '.join(descriptor.fields_by_name)}"
+        )
     return mask
 
 

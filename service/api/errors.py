@@ -27,7 +27,9 @@ def _bad_request(error: d.DomainError) -> list[object]:
 
 def _precondition(error: d.DomainError) -> list[object]:
     violations = [
-        error_details_pb2.PreconditionFailure.Violation(type=v.type, subject=v.subject, description=v.description)
+        error_details_pb2.PreconditionFailure.Violation(
+            type=v.type, subject=v.subject, description=v.description
+        )
         for v in getattr(error, "violations", [])
     ]
     return [error_details_pb2.PreconditionFailure(violations=violations)]
@@ -36,7 +38,9 @@ def _precondition(error: d.DomainError) -> list[object]:
 def _resource_info(error: d.DomainError) -> list[object]:
     assert isinstance(error, d.NotFound)
     return [
-        error_details_pb2.ResourceInfo(resource_type=error.resource_type, resource_name=i, description="not found")
+        error_details_pb2.ResourceInfo(
+            resource_type=error.resource_type, resource_name=i, description="not found"
+        )
         for i in error.ids[: error.MAX_NAMED]
     ]
 

@@ -94,7 +94,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, handler.unary_stream, lambda raw: decode(raw)), response_serializer=serializer
+                self._streaming(method, handler.unary_stream, lambda raw: decode(raw)),
+                response_serializer=serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(

@@ -35,7 +35,9 @@ class PostServicer(rpc.PostServiceServicer):
         mask = read_mask(request, _POST)
         return masked(post_to_proto(await self._posts.get(request.id)), mask)  # type: ignore[return-value]
 
-    async def BatchGetPosts(self, request: api.BatchGetPostsRequest, context: Context) -> api.BatchGetPostsResponse:
+    async def BatchGetPosts(
+        self, request: api.BatchGetPostsRequest, context: Context
+    ) -> api.BatchGetPostsResponse:
         mask = read_mask(request, _POST)
         posts = await self._posts.batch_get(list(request.ids))
         return api.BatchGetPostsResponse(posts=[masked(post_to_proto(p), mask) for p in posts])
@@ -53,7 +55,9 @@ class PostServicer(rpc.PostServiceServicer):
             read_mask=mask_paths(mask),
         )
         posts, token = await self._posts.list(cmd)
-        return api.ListPostsResponse(posts=[masked(post_to_proto(p), mask) for p in posts], next_page_token=token)
+        return api.ListPostsResponse(
+            posts=[masked(post_to_proto(p), mask) for p in posts], next_page_token=token
+        )
 
     async def CreatePost(self, request: api.CreatePostRequest, context: Context) -> pb.Post:
         cmd = commands.CreatePost(post_fields(request.post), request.post_id, request.request_id)
@@ -61,7 +65,9 @@ class PostServicer(rpc.PostServiceServicer):
 
     async def UpdatePost(self, request: api.UpdatePostRequest, context: Context) -> pb.Post:
         post = request.post
-        cmd = commands.UpdatePost(post.id, post_fields(post), update_mask(request), post.etag, request.allow_missing)
+        cmd = commands.UpdatePost(
+            post.id, post_fields(post), update_mask(request), post.etag, request.allow_missing
+        )
         return post_to_proto(await self._posts.update(cmd))
 
     async def DeletePost(self, request: api.DeletePostRequest, context: Context) -> empty_pb2.Empty:

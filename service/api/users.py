@@ -27,7 +27,9 @@ class UserServicer(rpc.UserServiceServicer):
         mask = read_mask(request, _USER)
         return masked(user_to_proto(await self._users.get(request.id)), mask)  # type: ignore[return-value]
 
-    async def BatchGetUsers(self, request: api.BatchGetUsersRequest, context: Context) -> api.BatchGetUsersResponse:
+    async def BatchGetUsers(
+        self, request: api.BatchGetUsersRequest, context: Context
+    ) -> api.BatchGetUsersResponse:
         mask = read_mask(request, _USER)
         users = await self._users.batch_get(list(request.ids))
         return api.BatchGetUsersResponse(users=[masked(user_to_proto(u), mask) for u in users])
@@ -38,7 +40,9 @@ class UserServicer(rpc.UserServiceServicer):
             request.page_size, request.page_token, request.query, request.order_by, mask_paths(mask)
         )
         users, token = await self._users.list(cmd)
-        return api.ListUsersResponse(users=[masked(user_to_proto(u), mask) for u in users], next_page_token=token)
+        return api.ListUsersResponse(
+            users=[masked(user_to_proto(u), mask) for u in users], next_page_token=token
+        )
 
     async def CreateUser(self, request: api.CreateUserRequest, context: Context) -> pb.User:
         cmd = commands.CreateUser(user_fields(request.user), request.user_id, request.request_id)
@@ -46,7 +50,9 @@ class UserServicer(rpc.UserServiceServicer):
 
     async def UpdateUser(self, request: api.UpdateUserRequest, context: Context) -> pb.User:
         user = request.user
-        cmd = commands.UpdateUser(user.id, user_fields(user), update_mask(request), user.etag, request.allow_missing)
+        cmd = commands.UpdateUser(
+            user.id, user_fields(user), update_mask(request), user.etag, request.allow_missing
+        )
         return user_to_proto(await self._users.update(cmd))
 
     async def DeleteUser(self, request: api.DeleteUserRequest, context: Context) -> empty_pb2.Empty:

@@ -38,7 +38,9 @@ class InvalidInput(DomainError):
 
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: list[FieldViolation] | FieldViolation, *, reason: str | None = None) -> None:
+    def __init__(
+        self, violations: list[FieldViolation] | FieldViolation, *, reason: str | None = None
+    ) -> None:
         self.violations = [violations] if isinstance(violations, FieldViolation) else list(violations)
         summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations[:5])
         super().__init__(f"invalid request: {summary}")
@@ -104,7 +106,9 @@ class EtagMismatch(DomainError):
 
     def __init__(self, resource_type: str, resource_id: str) -> None:
         self.violations = [
-            PreconditionViolation("ETAG", f"{resource_type}/{resource_id}", "the etag does not match the current one")
+            PreconditionViolation(
+                "ETAG", f"{resource_type}/{resource_id}", "the etag does not match the current one"
+            )
         ]
         super().__init__(f"{resource_type} {resource_id} was changed concurrently; re-read and retry")
 

@@ -43,7 +43,9 @@ class Post:
 
 def make_etag(resource_id: str, create_time_us: int, version: int) -> str:
     """Opaque and different for every (incarnation, version): a re-created id never reuses an old etag."""
-    digest = hashlib.blake2b(f"{resource_id}\0{create_time_us}\0{version}".encode(), digest_size=9).hexdigest()
+    digest = hashlib.blake2b(
+        f"{resource_id}\0{create_time_us}\0{version}".encode(), digest_size=9
+    ).hexdigest()
     return digest
 
 

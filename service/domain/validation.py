@@ -1,4 +1,4 @@
-"""Resource rules (DESIGN §2). Each check returns violations; callers raise one InvalidInput with all of them."""
+"""Resource rules (DESIGN §2). Checks return violations; callers raise one InvalidInput with all of them."""
 
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ def check_user(fields: UserFields, prefix: str = "user") -> list[FieldViolation]
     violations = _text(fields.email, f"{prefix}.email", required=True, max_len=MAX_EMAIL)
     if not violations and not EMAIL_PATTERN.fullmatch(fields.email):
         violations.append(FieldViolation(f"{prefix}.email", "not an email address"))
-    violations += _text(fields.display_name, f"{prefix}.display_name", required=True, max_len=MAX_DISPLAY_NAME)
+    violations += _text(
+        fields.display_name, f"{prefix}.display_name", required=True, max_len=MAX_DISPLAY_NAME
+    )
     violations += _text(fields.bio, f"{prefix}.bio", required=False, max_len=MAX_BIO)
     return violations
 

@@ -34,9 +34,15 @@ def parse_order_by(order_by: str, allowed: Iterable[str], default: str = "create
     if not words:
         return Ordering(default)
     allowed = tuple(allowed)
-    if len(words) > 2 or words[0] not in allowed or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+    if (
+        len(words) > 2
+        or words[0] not in allowed
+        or (len(words) == 2 and words[1].lower() not in ("asc", "desc"))
+    ):
         options = ", ".join(f"`{f}`, `{f} desc`" for f in allowed)
-        raise InvalidInput.of("order_by", f"unsupported ordering; use one of {options}", reason="INVALID_ORDER_BY")
+        raise InvalidInput.of(
+            "order_by", f"unsupported ordering; use one of {options}", reason="INVALID_ORDER_BY"
+        )
     direction = SortDirection.DESC if len(words) == 2 and words[1].lower() == "desc" else SortDirection.ASC
     return Ordering(words[0], direction)
 
@@ -65,7 +71,9 @@ def resolve_update_mask(
 
 def fingerprint(*parts: Any) -> str:
     """A stable hash of a request's payload, to tell a retry from a different request with the same key."""
-    canonical = json.dumps([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True)
+    canonical = json.dumps(
+        [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -80,13 +88,17 @@ def from_json(kind: type[T], text: str) -> T:
     return kind(**data)
 
 
-async def _replay(db: Database, scope: str, request_id: str, payload_fingerprint: str, kind: type[T]) -> T | None:
+async def _replay(
+    db: Database, scope: str, request_id: str, payload_fingerprint: str, kind: type[T]
+) -> T | None:
     async with db.reading() as uow:
         record = await uow.idempotency.get(scope, request_id)
     if record is None:
         return None
     if record.fingerprint != payload_fingerprint:
-        raise InvalidInput.of("request_id", "already used for a different request", reason="REQUEST_ID_REUSED")
+        raise InvalidInput.of(
+            "request_id", "already used for a different request", reason="REQUEST_ID_REUSED"
+        )
     return from_json(kind, record.result)
 
 

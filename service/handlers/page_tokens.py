@@ -44,7 +44,9 @@ class PageTokens:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def encode(self, query: dict[str, Any], cursor: Cursor) -> str:
-        payload = json.dumps({"q": self._binding(query), "s": cursor.sort_value, "i": cursor.last_id}).encode()
+        payload = json.dumps(
+            {"q": self._binding(query), "s": cursor.sort_value, "i": cursor.last_id}
+        ).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
     def decode(self, token: str, query: dict[str, Any], sort_type: type) -> Cursor:

@@ -110,7 +110,9 @@ class PostHandlers:
 
         async def create(uow: UnitOfWork) -> Post:
             now = self._clock()
-            post = Post(cmd.post_id or new_id(), fields.author_id, fields.title, fields.body, fields.tags, now, now, 1)
+            post = Post(
+                cmd.post_id or new_id(), fields.author_id, fields.title, fields.body, fields.tags, now, now, 1
+            )
             await uow.posts.add(post)
             return post
 
@@ -139,7 +141,10 @@ class PostHandlers:
                 return current
             raise_if(check_post(fields))
             updated = dataclasses.replace(
-                current, **dataclasses.asdict(fields), update_time_us=self._clock(), version=current.version + 1
+                current,
+                **dataclasses.asdict(fields),
+                update_time_us=self._clock(),
+                version=current.version + 1,
             )
             if not await uow.posts.update(updated, current.version):
                 raise EtagMismatch("post", cmd.id)

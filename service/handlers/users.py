@@ -119,7 +119,10 @@ class UserHandlers:
                 return current
             raise_if(check_user(fields))
             updated = dataclasses.replace(
-                current, **dataclasses.asdict(fields), update_time_us=self._clock(), version=current.version + 1
+                current,
+                **dataclasses.asdict(fields),
+                update_time_us=self._clock(),
+                version=current.version + 1,
             )
             if not await uow.users.update(updated, current.version):
                 raise EtagMismatch("user", cmd.id)
@@ -139,10 +142,11 @@ class UserHandlers:
             if await uow.posts.any_by_author(cmd.id):
                 if not cmd.force:
                     raise FailedPrecondition(
-                        PreconditionViolation("HAS_POSTS", f"users/{cmd.id}", "the user has posts; set force"),
+                        PreconditionViolation(
+                            "HAS_POSTS", f"users/{cmd.id}", "the user has posts; set force"
+                        ),
                         reason="USER_HAS_POSTS",
                     )
                 await uow.posts.delete_by_author(cmd.id)
             await uow.users.delete(cmd.id)
             await uow.commit()
-

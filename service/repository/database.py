@@ -48,7 +48,9 @@ class _SyncExecutor(Executor):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def execute(self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> Any:
+    async def execute(
+        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+    ) -> Any:
         try:
             return self._conn.execute(stmt, params)
         except Exception as error:  # translated for the domain; the original stays as __cause__
@@ -61,7 +63,9 @@ class _AsyncExecutor(Executor):
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def execute(self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> Any:
+    async def execute(
+        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+    ) -> Any:
         try:
             return await self._conn.execute(stmt, params)
         except Exception as error:
@@ -204,7 +208,9 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def open_database(url: str, *, pool_size: int = 10, pool_timeout_s: float = 5.0) -> SqliteDatabase | PostgresDatabase:
+def open_database(
+    url: str, *, pool_size: int = 10, pool_timeout_s: float = 5.0
+) -> SqliteDatabase | PostgresDatabase:
     """Build the database for a URL: ``sqlite:///path`` (inline driver) or ``postgresql://…`` (asyncpg)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -71,7 +71,9 @@ def _row(post: Post) -> dict[str, Any]:
 
 def _conflict(error: ConstraintError, post: Post) -> Exception:
     if "foreign key" in error.detail.lower():
-        return InvalidInput.of("post.author_id", f"no user with id {post.author_id!r}", reason="AUTHOR_NOT_FOUND")
+        return InvalidInput.of(
+            "post.author_id", f"no user with id {post.author_id!r}", reason="AUTHOR_NOT_FOUND"
+        )
     return AlreadyExists("post", "id", post.id)
 
 
@@ -100,7 +102,9 @@ class SqlPostRepository:
         if flt.author_id:
             stmt = stmt.where(posts.c.author_id == flt.author_id)
         if flt.tag:
-            tagged = sa.select(post_tags.c.post_id).where(post_tags.c.tag == flt.tag, post_tags.c.post_id == posts.c.id)
+            tagged = sa.select(post_tags.c.post_id).where(
+                post_tags.c.tag == flt.tag, post_tags.c.post_id == posts.c.id
+            )
             stmt = stmt.where(tagged.exists())
         if flt.create_time_after_us is not None:
             stmt = stmt.where(posts.c.create_time_us > flt.create_time_after_us)

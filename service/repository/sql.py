@@ -15,7 +15,9 @@ PREFIX_END = "\U0010ffff"
 
 
 class Executor(Protocol):
-    async def execute(self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> Any: ...
+    async def execute(
+        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+    ) -> Any: ...
 
 
 class ConstraintError(Exception):
@@ -45,7 +47,9 @@ def keyset_page(
     return stmt.limit(page.limit + 1)
 
 
-def to_page(items: Sequence[T], limit: int, sort_value: Callable[[T], str | int], item_id: Callable[[T], str]) -> Page[T]:
+def to_page(
+    items: Sequence[T], limit: int, sort_value: Callable[[T], str | int], item_id: Callable[[T], str]
+) -> Page[T]:
     if len(items) <= limit:
         return Page(list(items))
     kept = list(items[:limit])

@@ -98,7 +98,9 @@ class SqlUserRepository:
         if flt.query_prefix:
             prefix = fold(flt.query_prefix)
             stmt = stmt.where(
-                sa.or_(prefix_range(users.c.display_name_norm, prefix), prefix_range(users.c.email_norm, prefix))
+                sa.or_(
+                    prefix_range(users.c.display_name_norm, prefix), prefix_range(users.c.email_norm, prefix)
+                )
             )
         sort_column = _SORT_COLUMNS[page.ordering.field]
         stmt = keyset_page(stmt, users.c.id, sort_column, page)

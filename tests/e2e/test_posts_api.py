@@ -40,7 +40,9 @@ async def test_crud_round_trip(users_stub, posts_stub) -> None:  # type: ignore[
     )
     assert list(updated.tags) == ["z"] and updated.title == "Hi"
     await fails(
-        posts_stub.UpdatePost(api.UpdatePostRequest(post=pb.Post(id=created.id, title="no", etag=created.etag))),
+        posts_stub.UpdatePost(
+            api.UpdatePostRequest(post=pb.Post(id=created.id, title="no", etag=created.etag))
+        ),
         Code.ABORTED,
     )
     await fails(posts_stub.DeletePost(api.DeletePostRequest(id=created.id, etag=created.etag)), Code.ABORTED)
@@ -57,15 +59,21 @@ async def test_create_errors(users_stub, posts_stub) -> None:  # type: ignore[no
     assert violated_fields(found) == ["post.author_id"]
     a = await author(users_stub)
     found = await fails(
-        posts_stub.CreatePost(api.CreatePostRequest(post=pb.Post(author_id=a.id, title="", tags=[f"t{i}" for i in range(21)]))),
+        posts_stub.CreatePost(
+            api.CreatePostRequest(post=pb.Post(author_id=a.id, title="", tags=[f"t{i}" for i in range(21)]))
+        ),
         Code.INVALID_ARGUMENT,
     )
     assert set(violated_fields(found)) == {"post.title", "post.tags"}
     first = await posts_stub.CreatePost(
-        api.CreatePostRequest(post=pb.Post(author_id=a.id, title="t"), post_id="fixed-" + secrets.token_hex(3))
+        api.CreatePostRequest(
+            post=pb.Post(author_id=a.id, title="t"), post_id="fixed-" + secrets.token_hex(3)
+        )
     )
     await fails(
-        posts_stub.CreatePost(api.CreatePostRequest(post=pb.Post(author_id=a.id, title="t"), post_id=first.id)),
+        posts_stub.CreatePost(
+            api.CreatePostRequest(post=pb.Post(author_id=a.id, title="t"), post_id=first.id)
+        ),
         Code.ALREADY_EXISTS,
     )
 
@@ -90,7 +98,10 @@ async def test_list_filters_and_pagination(users_stub, posts_stub) -> None:  # t
     assert tagged == [p.id for p in made[:4]]
     window = await posts_stub.ListPosts(
         api.ListPostsRequest(
-            tag=tag, create_time_after=made[0].create_time, create_time_before=made[3].create_time, order_by="title desc"
+            tag=tag,
+            create_time_after=made[0].create_time,
+            create_time_before=made[3].create_time,
+            order_by="title desc",
         )
     )
     assert [p.id for p in window.posts] == [made[2].id, made[1].id]
@@ -101,7 +112,8 @@ async def test_list_invalid_arguments(posts_stub) -> None:  # type: ignore[no-un
         "author_id": api.ListPostsRequest(author_id="Bad!"),
         "create_time_after": api.ListPostsRequest(create_time_after=timestamp_pb2.Timestamp(seconds=10**12)),
         "create_time_before": api.ListPostsRequest(
-            create_time_after=timestamp_pb2.Timestamp(seconds=100), create_time_before=timestamp_pb2.Timestamp(seconds=5)
+            create_time_after=timestamp_pb2.Timestamp(seconds=100),
+            create_time_before=timestamp_pb2.Timestamp(seconds=5),
         ),
         "order_by": api.ListPostsRequest(order_by="body"),
         "tag": api.ListPostsRequest(tag="t" * 51),
@@ -124,10 +136,14 @@ async def test_request_id_idempotency(users_stub, posts_stub) -> None:  # type: 
 
 async def test_update_mask_rules_and_upsert(users_stub, posts_stub) -> None:  # type: ignore[no-untyped-def]
     a = await author(users_stub)
-    created = await posts_stub.CreatePost(api.CreatePostRequest(post=pb.Post(author_id=a.id, title="t", body="b")))
+    created = await posts_stub.CreatePost(
+        api.CreatePostRequest(post=pb.Post(author_id=a.id, title="t", body="b"))
+    )
     found = await fails(
         posts_stub.UpdatePost(
-            api.UpdatePostRequest(post=pb.Post(id=created.id), update_mask=field_mask_pb2.FieldMask(paths=["id"]))
+            api.UpdatePostRequest(
+                post=pb.Post(id=created.id), update_mask=field_mask_pb2.FieldMask(paths=["id"])
+            )
         ),
         Code.INVALID_ARGUMENT,
     )

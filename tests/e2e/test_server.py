@@ -108,7 +108,9 @@ async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Pat
         "WELLSPRING_SHUTDOWN_GRACE_S": "5",
     }
     log = open(tmp_path / "server.log", "wb")  # noqa: ASYNC230 - a file handle for the child's stderr
-    proc = subprocess.Popen([sys.executable, "-m", "service", "serve", "--seed-demo"], env=env, cwd=ROOT, stderr=log)
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once; waited for off the loop
+        [sys.executable, "-m", "service", "serve", "--seed-demo"], env=env, cwd=ROOT, stderr=log
+    )
     try:
         await _wait_serving(f"127.0.0.1:{port}", 30)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -130,7 +132,9 @@ async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Pat
     lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()]
     access = [line for line in lines if line["logger"] == "wellspring.access"]
     assert any(
-        line["method"] == "/wellspring.v1.UserService/ListUsers" and line["status"] == "OK" and "duration_ms" in line
+        line["method"] == "/wellspring.v1.UserService/ListUsers"
+        and line["status"] == "OK"
+        and "duration_ms" in line
         and line["peer"]
         for line in access
     )
@@ -146,3 +150,26 @@ async def test_health_goes_not_serving_before_shutdown(tmp_path: Path) -> None:
         response = await stub.Check(health_pb2.HealthCheckRequest())
         assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
     await app.stop(0)
+
+
+async def test_reflection_cli_calls_by_name(app) -> None:  # type: ignore[no-untyped-def]
+    """scripts/rpc.py (documented in the README) needs nothing but server reflection."""
+    script = str(ROOT / "scripts" / "rpc.py")
+    body = '{"user": {"email": "cli@example.com", "displayName": "Cli"}, "userId": "from-cli"}'
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, script, "wellspring.v1.UserService/CreateUser", body, "--addr", app.address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["id"] == "from-cli"
+    missing = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, script, "wellspring.v1.UserService/GetUser", '{"id": "nobody"}', "--addr", app.address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and missing.stderr.startswith("NOT_FOUND")

@@ -37,9 +37,16 @@ async def test_get_with_read_mask(users_stub) -> None:  # type: ignore[no-untype
     got = await users_stub.GetUser(
         api.GetUserRequest(id=created.id, read_mask=field_mask_pb2.FieldMask(paths=["id", "email"]))
     )
-    assert (got.id, got.email, got.display_name, got.HasField("create_time")) == (created.id, created.email, "", False)
+    assert (got.id, got.email, got.display_name, got.HasField("create_time")) == (
+        created.id,
+        created.email,
+        "",
+        False,
+    )
     found = await fails(
-        users_stub.GetUser(api.GetUserRequest(id=created.id, read_mask=field_mask_pb2.FieldMask(paths=["nope"]))),
+        users_stub.GetUser(
+            api.GetUserRequest(id=created.id, read_mask=field_mask_pb2.FieldMask(paths=["nope"]))
+        ),
         Code.INVALID_ARGUMENT,
     )
     assert violated_fields(found) == ["read_mask"]
@@ -87,7 +94,9 @@ async def test_list_pages_filters_and_tokens(users_stub) -> None:  # type: ignor
     seen, token, pages = [], "", 0
     while True:
         page = await users_stub.ListUsers(
-            api.ListUsersRequest(page_size=3, page_token=token, query=prefix.upper(), order_by="display_name desc")
+            api.ListUsersRequest(
+                page_size=3, page_token=token, query=prefix.upper(), order_by="display_name desc"
+            )
         )
         seen += [u.id for u in page.users]
         pages += 1
@@ -113,7 +122,9 @@ async def test_list_pages_filters_and_tokens(users_stub) -> None:  # type: ignor
 
 async def test_create_errors(users_stub) -> None:  # type: ignore[no-untyped-def]
     existing = await make_user(users_stub)
-    dup_id = api.CreateUserRequest(user=pb.User(email="fresh1@example.com", display_name="x"), user_id=existing.id)
+    dup_id = api.CreateUserRequest(
+        user=pb.User(email="fresh1@example.com", display_name="x"), user_id=existing.id
+    )
     found = await fails(users_stub.CreateUser(dup_id), Code.ALREADY_EXISTS)
     assert found["ErrorInfo"][0].metadata["field"] == "id"
     dup_email = api.CreateUserRequest(user=pb.User(email=existing.email.upper(), display_name="x"))
@@ -161,7 +172,9 @@ async def test_update_semantics(users_stub) -> None:  # type: ignore[no-untyped-
     for path in ("etag", "create_time", "bogus"):
         found = await fails(
             users_stub.UpdateUser(
-                api.UpdateUserRequest(user=pb.User(id=created.id), update_mask=field_mask_pb2.FieldMask(paths=[path]))
+                api.UpdateUserRequest(
+                    user=pb.User(id=created.id), update_mask=field_mask_pb2.FieldMask(paths=[path])
+                )
             ),
             Code.INVALID_ARGUMENT,
         )
@@ -187,7 +200,8 @@ async def test_update_missing_and_upsert(users_stub) -> None:  # type: ignore[no
 async def test_update_to_taken_email_is_already_exists(users_stub) -> None:  # type: ignore[no-untyped-def]
     a, b = await make_user(users_stub), await make_user(users_stub)
     await fails(
-        users_stub.UpdateUser(api.UpdateUserRequest(user=pb.User(id=b.id, email=a.email))), Code.ALREADY_EXISTS
+        users_stub.UpdateUser(api.UpdateUserRequest(user=pb.User(id=b.id, email=a.email))),
+        Code.ALREADY_EXISTS,
     )
 
 

@@ -16,16 +16,27 @@ from service.repository.base import IdempotencyRecord
 
 def user(n: int, **kw: Any) -> User:
     values = dict(
-        id=f"u{n:03d}", email=f"user{n}@example.com", display_name=f"Name {n:03d}", bio="",
-        create_time_us=1_000_000 + n, update_time_us=1_000_000 + n, version=1,
+        id=f"u{n:03d}",
+        email=f"user{n}@example.com",
+        display_name=f"Name {n:03d}",
+        bio="",
+        create_time_us=1_000_000 + n,
+        update_time_us=1_000_000 + n,
+        version=1,
     )
     return User(**(values | kw))
 
 
 def post(n: int, author: str, **kw: Any) -> Post:
     values = dict(
-        id=f"p{n:03d}", author_id=author, title=f"Title {n:03d}", body="b", tags=("t",),
-        create_time_us=2_000_000 + n, update_time_us=2_000_000 + n, version=1,
+        id=f"p{n:03d}",
+        author_id=author,
+        title=f"Title {n:03d}",
+        body="b",
+        tags=("t",),
+        create_time_us=2_000_000 + n,
+        update_time_us=2_000_000 + n,
+        version=1,
     )
     return Post(**(values | kw))
 
@@ -87,7 +98,7 @@ async def test_get_many_is_one_query(database: Any) -> None:
     ids = [f"u{n:03d}" for n in range(0, 30, 3)]
     with count_statements(database) as statements:
         async with database.reading() as uow:
-            found = await uow.users.get_many(ids + ["missing"])
+            found = await uow.users.get_many([*ids, "missing"])
     assert sorted(found) == sorted(ids)
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
@@ -144,7 +155,10 @@ async def test_post_filters_and_tags(database: Any) -> None:
     first = PageRequest(Ordering("create_time"), 50)
     async with database.reading() as uow:
         assert [p.id for p in (await uow.posts.list(PostFilter(tag="blue"), first)).items] == ["p001", "p002"]
-        assert [p.id for p in (await uow.posts.list(PostFilter(author_id="u000"), first)).items] == ["p001", "p003"]
+        assert [p.id for p in (await uow.posts.list(PostFilter(author_id="u000"), first)).items] == [
+            "p001",
+            "p003",
+        ]
         window = PostFilter(create_time_after_us=2_000_001, create_time_before_us=2_000_003)
         assert [p.id for p in (await uow.posts.list(window, first)).items] == ["p002"]
         assert (await uow.posts.get("p001")).tags == ("red", "blue")  # type: ignore[union-attr]

@@ -14,7 +14,9 @@ def test_round_trip() -> None:
     assert tokens.decode(tokens.encode(QUERY, Cursor(5, "x")), QUERY, int) == Cursor(5, "x")
 
 
-@pytest.mark.parametrize("mutate", [lambda t: t[:-2] + "AA", lambda t: "A" + t[1:], lambda t: t + ".x", lambda t: ""])
+@pytest.mark.parametrize(
+    "mutate", [lambda t: t[:-2] + "AA", lambda t: "A" + t[1:], lambda t: t + ".x", lambda t: ""]
+)
 def test_tampering_is_rejected(mutate: object) -> None:
     tokens = PageTokens(b"s" * 32)
     token = tokens.encode(QUERY, Cursor(5, "x"))

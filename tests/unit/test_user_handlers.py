@@ -78,7 +78,9 @@ async def test_duplicate_id_and_email_case_insensitive(users: UserHandlers) -> N
     assert info.value.field_name == "email"
 
 
-async def test_request_id_replays_original_and_rejects_other_payload(users: UserHandlers, db: FakeDatabase) -> None:
+async def test_request_id_replays_original_and_rejects_other_payload(
+    users: UserHandlers, db: FakeDatabase
+) -> None:
     first = await users.create(CreateUser(fields(), request_id="req-1"))
     again = await users.create(CreateUser(fields(), request_id="req-1"))
     assert again == first and len(db.state.users) == 1
@@ -186,7 +188,9 @@ async def test_list_token_is_bound_to_the_query(users: UserHandlers) -> None:
     assert [u.id for u in page] == ["u1", "u2"]
 
 
-@pytest.mark.parametrize("order_by", ["email", "create_time sideways", "create_time, display_name", "id desc"])
+@pytest.mark.parametrize(
+    "order_by", ["email", "create_time sideways", "create_time, display_name", "id desc"]
+)
 async def test_list_rejects_unlisted_ordering(users: UserHandlers, order_by: str) -> None:
     with pytest.raises(InvalidInput) as info:
         await users.list(ListUsers(order_by=order_by))

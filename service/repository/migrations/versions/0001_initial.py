@@ -57,7 +57,9 @@ def upgrade() -> None:
         "post_tags",
         sa.Column("post_id", sa.String(63), nullable=False),
         sa.Column("tag", sa.String(50), nullable=False),
-        sa.ForeignKeyConstraint(["post_id"], ["posts.id"], name="fk_post_tags_post_id_posts", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["post_id"], ["posts.id"], name="fk_post_tags_post_id_posts", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("post_id", "tag", name="pk_post_tags"),
     )
     op.create_index("ix_post_tags_tag_post_id", "post_tags", ["tag", "post_id"])
