@@ -20,7 +20,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("method", help="`list`, or Service/Method (e.g. wellspring.v1.UserService/GetUser)")
     parser.add_argument("body", nargs="?", default="{}", help="request as JSON (proto3 JSON mapping)")
     parser.add_argument("--addr", default=os.environ.get("WELLSPRING_ADDR", "127.0.0.1:50051"))

@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         "--seed-demo", action="store_true", help="add demo data when the database is empty"
     )
     sub.add_parser("migrate", help="apply database migrations and exit")
-    sub.add_parser("health", help="exit 0 if the server on WELLSPRING_ADDR reports SERVING (container probes)")
+    sub.add_parser(
+        "health", help="exit 0 if the server on WELLSPRING_ADDR reports SERVING (container probes)"
+    )
     opts = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

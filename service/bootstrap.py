@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -55,15 +55,33 @@ class App:
         host = self.settings.addr.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _readiness: asyncio.Task[None] | None = None
+
     async def start(self) -> None:
+        """Listen at once; health says SERVING only once the database answers (retried with backoff)."""
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
-        await self.database.ping()
+        self._readiness = asyncio.create_task(self._become_ready())
+
+    async def _become_ready(self, max_delay_s: float = 5.0) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self.database.ping()
+                break
+            except Exception as error:  # any failure just means "not yet"
+                log.warning("database not answering (%s); retrying in %.2fs", type(error).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay_s)
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        self.ready.set()
         log.info("serving on %s (database: %s)", self.address, self.settings.database_url.split("://")[0])
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Health goes NOT_SERVING, in-flight calls get ``grace_s`` to finish, then the database closes."""
+        if self._readiness is not None:
+            self._readiness.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
         await self.database.close()

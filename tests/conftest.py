@@ -9,6 +9,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import grpc
@@ -31,9 +32,9 @@ def _missing(what: str, error: BaseException) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-async def pg_url() -> AsyncIterator[str]:
-    """A PostgreSQL database created for this run, migrated, and dropped at the end."""
+@asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """A PostgreSQL database created and migrated for this run, dropped at the end."""
     import asyncpg
 
     admin_dsn = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://")
@@ -50,6 +51,13 @@ async def pg_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """The repository tests' database (truncated before each test)."""
+    async with fresh_pg_database() as url:
+        yield url
 
 
 def sqlite_url_for(tmp: Path) -> str:
@@ -97,18 +105,23 @@ async def start_app(database_url: str, **overrides: object) -> App:
     )
     app = await bootstrap(settings)
     await app.start()
+    await asyncio.wait_for(app.ready.wait(), 30)
     return app
 
 
-@pytest.fixture(scope="session")
-async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
-    """One real server for the end-to-end tests, on the embedded default, on a free port."""
-    url = sqlite_url_for(tmp_path_factory.mktemp("e2e"))
-    app = await start_app(url)
-    try:
-        yield app
-    finally:
-        await app.stop(0)
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
+    """One real server per backend for the end-to-end tests, on a free port, with its own database."""
+    async with AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            url = sqlite_url_for(tmp_path_factory.mktemp("e2e"))
+        else:
+            url = await stack.enter_async_context(fresh_pg_database())
+        app = await start_app(url)
+        try:
+            yield app
+        finally:
+            await app.stop(0)
 
 
 @pytest.fixture(scope="session")

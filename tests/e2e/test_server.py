@@ -167,9 +167,46 @@ async def test_reflection_cli_calls_by_name(app) -> None:  # type: ignore[no-unt
     assert json.loads(created.stdout)["id"] == "from-cli"
     missing = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, script, "wellspring.v1.UserService/GetUser", '{"id": "nobody"}', "--addr", app.address],
+        [
+            sys.executable,
+            script,
+            "wellspring.v1.UserService/GetUser",
+            '{"id": "nobody"}',
+            "--addr",
+            app.address,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert missing.returncode == 1 and missing.stderr.startswith("NOT_FOUND")
+
+
+async def test_unreachable_database_is_unavailable_with_retry_info_not_internal() -> None:
+    """PostgreSQL down: health stays NOT_SERVING and calls answer UNAVAILABLE + RetryInfo, no driver text."""
+    from service.bootstrap import bootstrap
+    from service.config import Settings
+    from tests.e2e.helpers import fails
+
+    settings = Settings(
+        addr="127.0.0.1:0",
+        database_url=f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere",
+        migrate_on_start=False,
+        access_log=False,
+        db_pool_timeout_s=1.0,
+    )
+    app = await bootstrap(settings)
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(app.address) as channel:
+            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            from wellspring.v1 import user_service_pb2_grpc
+
+            stub = user_service_pb2_grpc.UserServiceStub(channel)
+            found = await fails(
+                stub.GetUser(user_service_pb2.GetUserRequest(id="ada")), grpc.StatusCode.UNAVAILABLE
+            )
+            assert found["RetryInfo"] and found["ErrorInfo"][0].reason == "BACKEND_UNAVAILABLE"
+    finally:
+        await app.stop(0)
