@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 
-def _binary_order(length: int) -> sa.types.TypeEngine[str]:
-    # Prefix ranges (col >= p AND col < p || U+10FFFF) need code-point order; PostgreSQL's default
-    # collation is linguistic, SQLite's BINARY already is code-point order for UTF-8.
-    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+def _binary_order() -> sa.types.TypeEngine[str]:
+    # Unbounded, because lower() can lengthen text ("İ" becomes two code points). Prefix ranges
+    # (col >= p AND col < p || U+10FFFF) need code-point order: PostgreSQL's default collation is
+    # linguistic, so it gets "C"; SQLite's BINARY already is code-point order for UTF-8.
+    return sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
 metadata = sa.MetaData(
@@ -25,9 +26,9 @@ users = sa.Table(
     metadata,
     sa.Column("id", sa.String(63), primary_key=True),
     sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("email_norm", _binary_order(320), nullable=False),
+    sa.Column("email_norm", _binary_order(), nullable=False),
     sa.Column("display_name", sa.String(100), nullable=False),
-    sa.Column("display_name_norm", _binary_order(100), nullable=False),
+    sa.Column("display_name_norm", _binary_order(), nullable=False),
     sa.Column("bio", sa.Text(), nullable=False),
     sa.Column("create_time_us", sa.BigInteger(), nullable=False),
     sa.Column("update_time_us", sa.BigInteger(), nullable=False),

@@ -206,3 +206,13 @@ async def test_idempotency_keys_are_unique(database: Any) -> None:
             await uow.idempotency.put("users", "r1", record, 2)
     async with database.reading() as uow:
         assert await uow.idempotency.get("users", "r1") == record
+
+
+async def test_case_folding_that_lengthens_text_still_fits(database: Any) -> None:
+    """'İ'.lower() is two code points: a 100-character name must not overflow the folded column."""
+    async with database.writing() as uow:
+        await uow.users.add(user(1, display_name="İ" * 100, email="İ" * 300 + "@x.io"))
+        await uow.commit()
+    async with database.reading() as uow:
+        page = await uow.users.list(UserFilter("i̇"), PageRequest(Ordering("display_name"), 5))
+    assert [u.id for u in page.items] == ["u001"]

@@ -14,8 +14,8 @@ branch_labels = None
 depends_on = None
 
 
-def _binary_order(length: int) -> sa.types.TypeEngine:
-    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+def _binary_order() -> sa.types.TypeEngine:
+    return sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
 def upgrade() -> None:
@@ -23,9 +23,9 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.String(63), nullable=False),
         sa.Column("email", sa.String(320), nullable=False),
-        sa.Column("email_norm", _binary_order(320), nullable=False),
+        sa.Column("email_norm", _binary_order(), nullable=False),
         sa.Column("display_name", sa.String(100), nullable=False),
-        sa.Column("display_name_norm", _binary_order(100), nullable=False),
+        sa.Column("display_name_norm", _binary_order(), nullable=False),
         sa.Column("bio", sa.Text(), nullable=False),
         sa.Column("create_time_us", sa.BigInteger(), nullable=False),
         sa.Column("update_time_us", sa.BigInteger(), nullable=False),
