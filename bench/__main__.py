@@ -1,0 +1,150 @@
+"""``python -m bench`` (``make bench``): start a server, seed it, measure every figure in one run, stop it.
+
+Exit status: 0 when the run is trustworthy (control pair within tolerance, every h2load call confirmed OK by
+the access log, server exited 0 on SIGTERM); 1 otherwise, with the reason printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import client as c
+from bench.report import final_lines, table
+from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
+from bench.server import AccessLog, BenchError, ServerProcess, running_server
+
+
+@dataclass
+class Outcome:
+    """Everything the report needs besides the figures: how the server and the attempts went."""
+
+    address: str = ""
+    pid: int = 0
+    seed_seconds: float = 0.0
+    attempts: list[RunFigures] = field(default_factory=list)
+
+    @property
+    def final(self) -> RunFigures:
+        return self.attempts[-1]
+
+
+def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=defaults.rounds, help="alternating rounds per pair")
+    parser.add_argument(
+        "--attempts", type=int, default=defaults.attempts, help="runs allowed for the control"
+    )
+    parser.add_argument("--qps-rounds", type=int, default=defaults.qps_rounds, help="h2load rounds")
+    parser.add_argument(
+        "--qps-requests", type=int, default=defaults.qps_requests, help="calls per h2load run"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
+    opts = parser.parse_args(argv)
+    if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
+        parser.error("need --rounds >= 4, --attempts >= 1, --qps-rounds >= 1, --qps-requests >= 64")
+    settings = Settings(
+        rounds=opts.rounds, attempts=opts.attempts, qps_rounds=opts.qps_rounds, qps_requests=opts.qps_requests
+    )
+    return settings, opts.keep
+
+
+def measure_with(server: ServerProcess, workdir: Path, settings: Settings, outcome: Outcome) -> None:
+    """Seed, then run until the control pair passes or the attempts are used up."""
+    client = c.connect(server.address)
+    try:
+        started = time.monotonic()
+        progress(f"seeding {c.SEED_USERS} users and {c.SEED_POSTS} posts through the API")
+        ids = c.seed(client)
+        outcome.seed_seconds = time.monotonic() - started
+        log = AccessLog(server.log_path)
+        for attempt in range(1, settings.attempts + 1):
+            progress(f"run {attempt} of at most {settings.attempts}")
+            figures = run_once(
+                client, server, log, ids, workdir, settings, last_attempt=attempt == settings.attempts
+            )
+            outcome.attempts.append(figures)
+            if figures.control_ok:
+                return
+            then = "repeating the run" if attempt < settings.attempts else "no attempts left"
+            progress(f"control {figures.control:.3f} is outside 1.00 +/- {CONTROL_TOLERANCE}; {then}")
+    finally:
+        client.close()
+
+
+def measure(workdir: Path, settings: Settings) -> Outcome:
+    """The server lives exactly as long as this function; leaving it stops the server and checks exit 0."""
+    outcome = Outcome()
+    progress(f"starting `python -m service serve` (SQLite in {workdir})")
+    with running_server(workdir) as server:
+        outcome.address, outcome.pid = server.address, server.pid
+        progress(f"server pid {server.pid} SERVING on {server.address}")
+        measure_with(server, workdir, settings, outcome)
+        progress("stopping the server with SIGTERM")
+    return outcome
+
+
+def attempt_lines(outcome: Outcome) -> list[str]:
+    lines = []
+    for i, run in enumerate(outcome.attempts, 1):
+        state = "ok" if run.control_ok else "OUT OF TOLERANCE"
+        lines.append(f"  run {i}: control {run.control:.3f} ({state}), {run.seconds:.1f} s")
+    if len(outcome.attempts) > 1:
+        lines.append(
+            f"  the control pair failed; the run was repeated ({len(outcome.attempts)} runs in total)"
+        )
+    return lines
+
+
+def render(outcome: Outcome, elapsed_s: float) -> str:
+    run = outcome.final
+    lines = [
+        "Wellspring benchmark: ratios measured in one run against a real server process",
+        f"server: python -m service serve, pid {outcome.pid}, {outcome.address}, fresh SQLite, access log on",
+        "        stopped with SIGTERM afterwards: exit status 0",
+        f"data:   {c.SEED_USERS} users, {c.SEED_POSTS} posts via the API ({outcome.seed_seconds:.1f}s)",
+        "client: sync grpc channel, one call at a time (h2load for the concurrency-64 figure)",
+        *attempt_lines(outcome),
+        "",
+        *table(run),
+    ]
+    if run.qps is not None and run.qps.notes:
+        lines += ["", "h2load vs access log:", *(f"  {note}" for note in run.qps.notes)]
+    if run.qps is not None and abs(run.qps.control - 1.0) > CONTROL_TOLERANCE:
+        lines += ["", f"WARNING: the h2load control read {run.qps.control:.3f}; get_qps_vs_noop is noisy"]
+    if not run.control_ok:
+        lines += [
+            "",
+            f"WARNING: the control pair never read 1.00 +/- {CONTROL_TOLERANCE}; the figures are unreliable",
+        ]
+    lines += ["", f"total time: {elapsed_s:.1f} s", "", *final_lines(run)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, keep = parse_args(argv)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="wellspring-bench-"))
+    try:
+        outcome = measure(workdir, settings)
+    except BenchError as error:
+        print(f"BENCHMARK FAILED: {error}", file=sys.stderr)
+        keep = True
+        return 1
+    finally:
+        if keep:
+            progress(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(render(outcome, time.monotonic() - started), flush=True)
+    return 0 if outcome.final.control_ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The printed report: a readable block with targets and absolute medians, then ``NAME = VALUE`` lines last.
+
+The final lines are the machine-readable part (one figure per line, nothing after them), so scripts can take
+the tail of the output without parsing the human-readable block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bench.h2load import CLIENTS, STREAMS_PER_CLIENT, QpsResult
+from bench.pairs import PairResult
+from bench.run import BATCH, CONTROL, CONTROL_TOLERANCE, GET, LIST, QPS, RunFigures
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A target from the issue: ``<=`` for costs relative to the no-op, ``>=`` for speedups."""
+
+    op: Literal["<=", ">="]
+    value: float
+
+    def met(self, figure: float) -> bool:
+        return figure <= self.value if self.op == "<=" else figure >= self.value
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+GOALS = {GET: Goal("<=", 2.0), BATCH: Goal(">=", 20.0)}
+ORDER = (CONTROL, GET, QPS, BATCH, LIST)
+DESCRIPTIONS = {
+    CONTROL: ("health Check", "health Check"),
+    GET: ("GetUser (warm)", "health Check"),
+    LIST: ("ListUsers page_size=50", "health Check"),
+    BATCH: ("100 x GetUser, sequential", "1 x BatchGetUsers(100)"),
+}
+
+
+def figures_of(run: RunFigures) -> dict[str, float]:
+    values = {name: result.ratio for name, result in run.pairs.items()}
+    if run.qps is not None:
+        values[QPS] = run.qps.ratio
+    return {name: values[name] for name in ORDER if name in values}
+
+
+def _verdict(name: str, value: float) -> str:
+    if name == CONTROL:
+        return "ok" if abs(value - 1.0) <= CONTROL_TOLERANCE else "OUT OF TOLERANCE"
+    goal = GOALS.get(name)
+    if goal is None:
+        return ""
+    return "meets target" if goal.met(value) else "MISSES target"
+
+
+def _target(name: str) -> str:
+    if name == CONTROL:
+        return f"1.00 +/- {CONTROL_TOLERANCE:.2f}"
+    goal = GOALS.get(name)
+    return str(goal) if goal else "-"
+
+
+def _pair_context(result: PairResult) -> list[str]:
+    a_label, b_label = DESCRIPTIONS[result.name]
+    low, high = result.quartiles
+    return [
+        f"    A {a_label}: {result.a_us:,.1f} us   B {b_label}: {result.b_us:,.1f} us",
+        f"    per-round ratios: interquartile range {low:.3f}-{high:.3f} over {len(result.ratios)} rounds",
+    ]
+
+
+def _qps_context(qps: QpsResult) -> list[str]:
+    ratios = ", ".join(f"{r:.2f}" for r in qps.ratios)
+    controls = ", ".join(f"{r:.2f}" for r in qps.control_ratios)
+    get, check = qps.median_rps("GetUser"), qps.median_rps("Check")
+    get_cpu, check_cpu = qps.cpu_us_per_call("GetUser"), qps.cpu_us_per_call("Check")
+    return [
+        f"    A GetUser: {get:,.0f} calls/s   B health Check: {check:,.0f} calls/s (medians over runs;",
+        f"    h2load -c{CLIENTS} -m{STREAMS_PER_CLIENT}, {qps.runs[0].sent} calls per run, "
+        "each call confirmed OK in the access log)",
+        f"    per-round ratios: {ratios}",
+        f"    server CPU per call (/proc): GetUser {get_cpu:,.0f} us, Check {check_cpu:,.0f} us "
+        f"-> Check/GetUser {check_cpu / get_cpu:.3f} (a cross-check less sensitive to other load)",
+        f"    h2load control, Check/Check in the same rounds: {qps.control:.3f} ({_qps_verdict(qps)})",
+        f"    per-round control ratios: {controls}",
+    ]
+
+
+def _qps_verdict(qps: QpsResult) -> str:
+    return "ok" if abs(qps.control - 1.0) <= CONTROL_TOLERANCE else "NOISY: treat get_qps_vs_noop with care"
+
+
+def table(run: RunFigures) -> list[str]:
+    lines = [f"{'figure':<22} {'value':>8}  {'target':<14} verdict", "-" * 60]
+    for name, value in figures_of(run).items():
+        lines.append(f"{name:<22} {value:>8.3f}  {_target(name):<14} {_verdict(name, value)}")
+    lines += [
+        "",
+        "context (absolute medians of per-round medians; us per call, or per sample for the batch pair):",
+    ]
+    for name in ORDER:
+        if name == QPS and run.qps is not None:
+            lines += [f"  {QPS}", *_qps_context(run.qps)]
+        elif name in run.pairs:
+            lines += [f"  {name}", *_pair_context(run.pairs[name])]
+    return lines
+
+
+def final_lines(run: RunFigures) -> list[str]:
+    return [f"{name} = {value:.3f}" for name, value in figures_of(run).items()]
