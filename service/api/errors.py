@@ -80,13 +80,45 @@ def lookup(error: d.DomainError) -> tuple[grpc.StatusCode, Details]:
     raise LookupError(type(error))  # unreachable: DomainError is in the table
 
 
+# Status details travel in trailers; clients reject trailers above 8 KiB (soft) / 16 KiB (hard) by
+# default. Messages and quoted values are cut, and details are dropped past a budget, so a hostile
+# request can never turn its INVALID_ARGUMENT into a RESOURCE_EXHAUSTED.
+MAX_TEXT = 300
+MAX_VIOLATIONS = 20
+MAX_DETAILS_BYTES = 4096
+
+
+def _cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded(detail: object, budget: int) -> object:
+    """A BadRequest keeps as many (shortened) violations as fit in ``budget`` bytes, at least one."""
+    if not isinstance(detail, error_details_pb2.BadRequest):
+        return detail
+    bounded = error_details_pb2.BadRequest()
+    for v in list(detail.field_violations)[:MAX_VIOLATIONS]:
+        bounded.field_violations.add(field=_cut(v.field, 100), description=_cut(v.description))
+        if bounded.ByteSize() > budget and len(bounded.field_violations) > 1:
+            del bounded.field_violations[-1]
+            break
+    return bounded
+
+
 def build_status(
     code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str], details: list[object]
 ) -> grpc.Status:
-    proto = status_pb2.Status(code=code.value[0], message=message)
-    proto.details.add().Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
+    proto = status_pb2.Status(code=code.value[0], message=_cut(message, 1000))
+    info = error_details_pb2.ErrorInfo(
+        reason=reason, domain=DOMAIN, metadata={k: _cut(v, 1500) for k, v in metadata.items()}
+    )
+    proto.details.add().Pack(info)
     for detail in details:
-        proto.details.add().Pack(detail)
+        packed = proto.details.add()
+        packed.Pack(_bounded(detail, MAX_DETAILS_BYTES - proto.ByteSize()))
+        if proto.ByteSize() > MAX_DETAILS_BYTES:
+            del proto.details[-1]
+            break
     return rpc_status.to_status(proto)
 
 

@@ -64,7 +64,8 @@ def resolve_update_mask(
         if path in output_only:
             violations.append(FieldViolation("update_mask", f"{path!r} is output only"))
         elif path not in writable:
-            violations.append(FieldViolation("update_mask", f"unknown field {path!r} in {prefix}"))
+            shown = path if len(path) <= 64 else path[:63] + "…"
+            violations.append(FieldViolation("update_mask", f"unknown field {shown!r} in {prefix}"))
     raise_if(violations)
     return tuple(dict.fromkeys(mask))
 
