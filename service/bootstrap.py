@@ -15,10 +15,14 @@ from wellspring.v1 import post_service_pb2_grpc as post_rpc
 from wellspring.v1 import user_service_pb2_grpc as user_rpc
 from wellspring.v1 import watch_service_pb2_grpc as watch_rpc
 
+from service.api.convert import encode_post, encode_user
 from service.api.interceptors import ServerInterceptor
 from service.api.posts import PostServicer
 from service.api.users import UserServicer
 from service.api.watch import WatchServicer
+from service.cache.redis_store import RedisStore
+from service.cache.stores import CacheStore, MemoryStore
+from service.cache.tier import CachePolicy, CacheTier
 from service.config import Settings
 from service.handlers.common import Clock, wall_clock_us
 from service.handlers.page_tokens import PageTokens
@@ -49,6 +53,7 @@ class App:
     interceptor: ServerInterceptor
     users: UserHandlers
     posts: PostHandlers
+    cache: CacheTier | None
 
     @property
     def address(self) -> str:
@@ -84,6 +89,8 @@ class App:
             self._readiness.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
+        if self.cache is not None:
+            await self.cache.store.close()
         await self.database.close()
 
     async def _set_all(self, status: int) -> None:
@@ -91,10 +98,22 @@ class App:
             await self.health.set(name, status)
 
 
+def build_cache(settings: Settings) -> CacheTier:
+    """Redis when WELLSPRING_REDIS_URL is set, else the in-process stand-in with the same rules."""
+    store: CacheStore
+    if settings.redis_url:
+        store = RedisStore.from_url(settings.redis_url, socket_timeout_s=max(settings.redis_timeout_s, 0.5))
+    else:
+        store = MemoryStore()
+    policy = CachePolicy(ttl_s=settings.cache_ttl_s, op_timeout_s=settings.redis_timeout_s)
+    return CacheTier(store, prefix=settings.cache_prefix, policy=policy)
+
+
 async def bootstrap(
     settings: Settings,
     *,
     database: Database | None = None,
+    cache: CacheTier | None = None,
     clock: Clock = wall_clock_us,
 ) -> App:
     if database is None:
@@ -104,8 +123,16 @@ async def bootstrap(
             settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s
         )
     tokens = PageTokens(settings.page_token_secret)
-    users = UserHandlers(database, tokens, clock=clock)
-    posts = PostHandlers(database, tokens, clock=clock)
+    cache = build_cache(settings) if cache is None and settings.cache_enabled else cache
+    posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock)
+    users = UserHandlers(
+        database,
+        tokens,
+        encode=encode_user,
+        cache=cache,
+        clock=clock,
+        on_posts_deleted=posts.invalidate_deleted,
+    )
 
     interceptor = ServerInterceptor(log_calls=settings.access_log)
     limit = settings.max_message_bytes
@@ -129,7 +156,7 @@ async def bootstrap(
     port = server.add_insecure_port(settings.addr)
     if port == 0:
         raise OSError(f"cannot listen on {settings.addr}")
-    return App(settings, server, port, database, health_servicer, interceptor, users, posts)
+    return App(settings, server, port, database, health_servicer, interceptor, users, posts, cache)
 
 
 async def serve(settings: Settings, *, seed_demo: bool = False) -> None:

@@ -66,6 +66,10 @@ class Settings:
     db_pool_timeout_s: float = 5.0
     log_level: str = "INFO"
     access_log: bool = True
+    cache_enabled: bool = True
+    cache_prefix: str = "ws:"
+    cache_ttl_s: float = 300.0
+    redis_timeout_s: float = 0.05
 
     @property
     def is_embedded(self) -> bool:
@@ -96,4 +100,8 @@ class Settings:
             db_pool_timeout_s=_float(env, "WELLSPRING_DB_POOL_TIMEOUT_S", 5.0),
             log_level=log_level,
             access_log=_bool(env, "WELLSPRING_ACCESS_LOG", True),
+            cache_enabled=_bool(env, "WELLSPRING_CACHE", True),
+            cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or "ws:",
+            cache_ttl_s=_float(env, "WELLSPRING_CACHE_TTL_S", 300.0),
+            redis_timeout_s=_float(env, "WELLSPRING_REDIS_TIMEOUT_S", 0.05),
         )

@@ -12,6 +12,14 @@ from service.domain.models import Cursor, Page, PageRequest, Post, PostFilter, S
 from service.repository.base import IdempotencyRecord
 
 
+def encode(item: Any) -> bytes:
+    """Stands in for the protobuf encoder the composition root injects: any stable bytes will do."""
+    import dataclasses
+    import json
+
+    return json.dumps(dataclasses.asdict(item), sort_keys=True).encode()
+
+
 def _page(items: list[Any], page: PageRequest, key: Any) -> Page[Any]:
     desc = page.ordering.direction is SortDirection.DESC
     items = sorted(items, key=lambda i: (key(i), i.id), reverse=desc)
@@ -124,11 +132,11 @@ class FakePosts:
     async def any_by_author(self, author_id: str) -> bool:
         return any(p.author_id == author_id for p in self._s.posts.values())
 
-    async def delete_by_author(self, author_id: str) -> int:
-        doomed = [i for i, p in self._s.posts.items() if p.author_id == author_id]
-        for i in doomed:
+    async def delete_by_author(self, author_id: str) -> list[tuple[str, int]]:
+        doomed = [(i, p.version) for i, p in self._s.posts.items() if p.author_id == author_id]
+        for i, _ in doomed:
             del self._s.posts[i]
-        return len(doomed)
+        return doomed
 
 
 class FakeIdempotency:

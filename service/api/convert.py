@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
@@ -42,6 +45,35 @@ def post_to_proto(post: Post) -> pb.Post:
         update_time=_ts(post.update_time_us),
         etag=post.etag,
     )
+
+
+def encode_user(user: User) -> bytes:
+    return user_to_proto(user).SerializeToString()
+
+
+def encode_post(post: Post) -> bytes:
+    return post_to_proto(post).SerializeToString()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def repeated_field_1(payloads: list[bytes]) -> bytes:
+    """Wire bytes of a message whose field 1 is ``repeated <Message>``, from serialized elements: the
+    BatchGet response is assembled from cached bytes without decoding them."""
+    return b"".join(b"\x0a" + _varint(len(p)) + p for p in payloads)
+
+
+def deadline_of(context: Any) -> float | None:
+    """The call's deadline on the monotonic clock, for bounding cache calls; None when the call has none."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
 
 
 def user_fields(user: pb.User) -> UserFields:

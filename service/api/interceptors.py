@@ -38,6 +38,17 @@ def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], An
     return decode
 
 
+def _passthrough(serialize: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
+    """Servicers may answer with already-serialized bytes (cached payloads): sent as they are."""
+    if serialize is None:
+        return None
+
+    def encode(response: Any) -> bytes:
+        return response if type(response) is bytes else serialize(response)
+
+    return encode
+
+
 async def _decoded(raw_requests: AsyncIterator[bytes], decode: Callable[[bytes], Any]) -> AsyncIterator[Any]:
     async for raw in raw_requests:
         yield decode(raw)
@@ -87,7 +98,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         decode = _decoder(handler.request_deserializer)
-        serializer = handler.response_serializer
+        serializer = _passthrough(handler.response_serializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary, decode), response_serializer=serializer

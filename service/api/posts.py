@@ -11,12 +11,14 @@ from wellspring.v1 import post_service_pb2_grpc as rpc
 from wellspring.v1 import resources_pb2 as pb
 
 from service.api.convert import (
+    deadline_of,
     mask_paths,
     masked,
     optional_time_us,
     post_fields,
     post_to_proto,
     read_mask,
+    repeated_field_1,
     update_mask,
 )
 from service.domain import commands
@@ -31,16 +33,19 @@ class PostServicer(rpc.PostServiceServicer):
     def __init__(self, posts: PostHandlers) -> None:
         self._posts = posts
 
-    async def GetPost(self, request: api.GetPostRequest, context: Context) -> pb.Post:
+    async def GetPost(self, request: api.GetPostRequest, context: Context) -> pb.Post | bytes:
         mask = read_mask(request, _POST)
-        return masked(post_to_proto(await self._posts.get(request.id)), mask)  # type: ignore[return-value]
+        payload = await self._posts.get_encoded(request.id, deadline_of(context))
+        return payload if mask is None else masked(pb.Post.FromString(payload), mask)  # type: ignore[return-value]
 
     async def BatchGetPosts(
         self, request: api.BatchGetPostsRequest, context: Context
-    ) -> api.BatchGetPostsResponse:
+    ) -> api.BatchGetPostsResponse | bytes:
         mask = read_mask(request, _POST)
-        posts = await self._posts.batch_get(list(request.ids))
-        return api.BatchGetPostsResponse(posts=[masked(post_to_proto(p), mask) for p in posts])
+        payloads = await self._posts.batch_get_encoded(list(request.ids), deadline_of(context))
+        if mask is None:
+            return repeated_field_1(payloads)
+        return api.BatchGetPostsResponse(posts=[masked(pb.Post.FromString(p), mask) for p in payloads])
 
     async def ListPosts(self, request: api.ListPostsRequest, context: Context) -> api.ListPostsResponse:
         mask = read_mask(request, _POST)
@@ -61,17 +66,19 @@ class PostServicer(rpc.PostServiceServicer):
 
     async def CreatePost(self, request: api.CreatePostRequest, context: Context) -> pb.Post:
         cmd = commands.CreatePost(post_fields(request.post), request.post_id, request.request_id)
-        return post_to_proto(await self._posts.create(cmd))
+        return post_to_proto(await self._posts.create(cmd, deadline_of(context)))
 
     async def UpdatePost(self, request: api.UpdatePostRequest, context: Context) -> pb.Post:
         post = request.post
         cmd = commands.UpdatePost(
             post.id, post_fields(post), update_mask(request), post.etag, request.allow_missing
         )
-        return post_to_proto(await self._posts.update(cmd))
+        return post_to_proto(await self._posts.update(cmd, deadline_of(context)))
 
     async def DeletePost(self, request: api.DeletePostRequest, context: Context) -> empty_pb2.Empty:
-        await self._posts.delete(commands.DeletePost(request.id, request.etag, request.allow_missing))
+        await self._posts.delete(
+            commands.DeletePost(request.id, request.etag, request.allow_missing), deadline_of(context)
+        )
         return empty_pb2.Empty()
 
     async def ImportPosts(self, request_iterator: Any, context: Context) -> api.ImportPostsResponse:

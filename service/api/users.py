@@ -10,7 +10,16 @@ from wellspring.v1 import resources_pb2 as pb
 from wellspring.v1 import user_service_pb2 as api
 from wellspring.v1 import user_service_pb2_grpc as rpc
 
-from service.api.convert import mask_paths, masked, read_mask, update_mask, user_fields, user_to_proto
+from service.api.convert import (
+    deadline_of,
+    mask_paths,
+    masked,
+    read_mask,
+    repeated_field_1,
+    update_mask,
+    user_fields,
+    user_to_proto,
+)
 from service.domain import commands
 from service.domain.errors import NotImplementedYet
 from service.handlers.users import UserHandlers
@@ -23,16 +32,19 @@ class UserServicer(rpc.UserServiceServicer):
     def __init__(self, users: UserHandlers) -> None:
         self._users = users
 
-    async def GetUser(self, request: api.GetUserRequest, context: Context) -> pb.User:
+    async def GetUser(self, request: api.GetUserRequest, context: Context) -> pb.User | bytes:
         mask = read_mask(request, _USER)
-        return masked(user_to_proto(await self._users.get(request.id)), mask)  # type: ignore[return-value]
+        payload = await self._users.get_encoded(request.id, deadline_of(context))
+        return payload if mask is None else masked(pb.User.FromString(payload), mask)  # type: ignore[return-value]
 
     async def BatchGetUsers(
         self, request: api.BatchGetUsersRequest, context: Context
-    ) -> api.BatchGetUsersResponse:
+    ) -> api.BatchGetUsersResponse | bytes:
         mask = read_mask(request, _USER)
-        users = await self._users.batch_get(list(request.ids))
-        return api.BatchGetUsersResponse(users=[masked(user_to_proto(u), mask) for u in users])
+        payloads = await self._users.batch_get_encoded(list(request.ids), deadline_of(context))
+        if mask is None:
+            return repeated_field_1(payloads)
+        return api.BatchGetUsersResponse(users=[masked(pb.User.FromString(p), mask) for p in payloads])
 
     async def ListUsers(self, request: api.ListUsersRequest, context: Context) -> api.ListUsersResponse:
         mask = read_mask(request, _USER)
@@ -46,18 +58,18 @@ class UserServicer(rpc.UserServiceServicer):
 
     async def CreateUser(self, request: api.CreateUserRequest, context: Context) -> pb.User:
         cmd = commands.CreateUser(user_fields(request.user), request.user_id, request.request_id)
-        return user_to_proto(await self._users.create(cmd))
+        return user_to_proto(await self._users.create(cmd, deadline_of(context)))
 
     async def UpdateUser(self, request: api.UpdateUserRequest, context: Context) -> pb.User:
         user = request.user
         cmd = commands.UpdateUser(
             user.id, user_fields(user), update_mask(request), user.etag, request.allow_missing
         )
-        return user_to_proto(await self._users.update(cmd))
+        return user_to_proto(await self._users.update(cmd, deadline_of(context)))
 
     async def DeleteUser(self, request: api.DeleteUserRequest, context: Context) -> empty_pb2.Empty:
         cmd = commands.DeleteUser(request.id, request.etag, request.force, request.allow_missing)
-        await self._users.delete(cmd)
+        await self._users.delete(cmd, deadline_of(context))
         return empty_pb2.Empty()
 
     async def ImportUsers(self, request_iterator: Any, context: Context) -> api.ImportUsersResponse:

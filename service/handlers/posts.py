@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from service.cache.tier import CacheTier
 from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
 from service.domain.errors import EtagMismatch, FieldViolation, NotFound
 from service.domain.models import PageRequest, Post, PostFields, PostFilter
 from service.domain.validation import (
     MAX_TAG,
-    check_batch_ids,
     check_filter_text,
     check_id,
     check_post,
@@ -30,6 +30,7 @@ from service.handlers.common import (
     wall_clock_us,
 )
 from service.handlers.page_tokens import PageTokens
+from service.handlers.reads import CachedReads, Encoder
 from service.repository.base import Database, UnitOfWork
 
 WRITABLE = ("author_id", "title", "body", "tags")
@@ -60,27 +61,39 @@ def _check_filter(cmd: ListPosts) -> list[FieldViolation]:
 
 
 class PostHandlers:
-    def __init__(self, db: Database, tokens: PageTokens, *, clock: Clock = wall_clock_us) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tokens: PageTokens,
+        *,
+        encode: Encoder[Post],
+        cache: CacheTier | None = None,
+        clock: Clock = wall_clock_us,
+    ) -> None:
         self._db = db
         self._tokens = tokens
         self._clock = clock
+        self.reads = CachedReads(
+            db, cache, collection="posts", resource="post", repository=lambda uow: uow.posts, encode=encode
+        )
+
+    def _next_version(self, current: int = 0) -> int:
+        """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
+        return max(current + 1, self._clock())
 
     async def get(self, post_id: str) -> Post:
-        require_id(post_id, "id")
-        async with self._db.reading() as uow:
-            post = await uow.posts.get(post_id)
-        if post is None:
-            raise NotFound("post", post_id)
-        return post
+        """The domain value from the database (internal callers; the API reads through the cache)."""
+        return await self.reads.load_one(post_id)
+
+    async def get_encoded(self, post_id: str, deadline: float | None = None) -> bytes:
+        """The serialized resource, straight from the cache when it is there."""
+        return await self.reads.one(post_id, deadline)
+
+    async def batch_get_encoded(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
+        return await self.reads.many(ids, deadline)
 
     async def batch_get(self, ids: list[str]) -> list[Post]:
-        check_batch_ids(ids)
-        async with self._db.reading() as uow:
-            found = await uow.posts.get_many(ids)
-        missing = [i for i in dict.fromkeys(ids) if i not in found]
-        if missing:
-            raise NotFound("post", missing)
-        return [found[i] for i in ids]
+        return await self.reads.load_many(ids)
 
     async def list(self, cmd: ListPosts) -> tuple[list[Post], str]:
         size = page_size(cmd.page_size)
@@ -101,7 +114,7 @@ class PostHandlers:
         token = self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
         return page.items, token
 
-    async def create(self, cmd: CreatePost) -> Post:
+    async def create(self, cmd: CreatePost, deadline: float | None = None) -> Post:
         fields = _normalized(cmd.fields)
         violations = check_post(fields)
         if cmd.post_id:
@@ -119,7 +132,12 @@ class PostHandlers:
         fp = fingerprint(cmd.post_id, fields)
         return await idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
 
-    async def update(self, cmd: UpdatePost) -> Post:
+    async def update(self, cmd: UpdatePost, deadline: float | None = None) -> Post:
+        post = await self._update(cmd)
+        await self.reads.invalidate([(post.id, post.version, False)], deadline)
+        return post
+
+    async def _update(self, cmd: UpdatePost) -> Post:
         require_id(cmd.id, "post.id")
         paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "post")
         given = _normalized(cmd.fields)
@@ -130,7 +148,16 @@ class PostHandlers:
                     raise NotFound("post", cmd.id)
                 raise_if(check_post(given))
                 now = self._clock()
-                created = Post(cmd.id, given.author_id, given.title, given.body, given.tags, now, now, 1)
+                created = Post(
+                    cmd.id,
+                    given.author_id,
+                    given.title,
+                    given.body,
+                    given.tags,
+                    now,
+                    now,
+                    self._next_version(),
+                )
                 await uow.posts.add(created)
                 await uow.commit()
                 return created
@@ -144,14 +171,14 @@ class PostHandlers:
                 current,
                 **dataclasses.asdict(fields),
                 update_time_us=self._clock(),
-                version=current.version + 1,
+                version=self._next_version(current.version),
             )
             if not await uow.posts.update(updated, current.version):
                 raise EtagMismatch("post", cmd.id)
             await uow.commit()
             return updated
 
-    async def delete(self, cmd: DeletePost) -> None:
+    async def delete(self, cmd: DeletePost, deadline: float | None = None) -> None:
         require_id(cmd.id, "id")
         async with self._db.writing() as uow:
             current = await uow.posts.get(cmd.id, for_update=True)
@@ -163,3 +190,8 @@ class PostHandlers:
                 raise EtagMismatch("post", cmd.id)
             await uow.posts.delete(cmd.id)
             await uow.commit()
+        await self.reads.invalidate([(cmd.id, self._next_version(current.version), True)], deadline)
+
+    async def invalidate_deleted(self, posts: list[tuple[str, int]], deadline: float | None = None) -> None:
+        """For writes elsewhere that delete posts (a forced user delete): (id, last version) each."""
+        await self.reads.invalidate([(i, self._next_version(v), True) for i, v in posts], deadline)

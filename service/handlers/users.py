@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from service.cache.tier import CacheTier
 from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
 from service.domain.errors import EtagMismatch, FailedPrecondition, NotFound, PreconditionViolation
 from service.domain.models import PageRequest, User, UserFields, UserFilter
 from service.domain.validation import (
     MAX_QUERY,
-    check_batch_ids,
     check_filter_text,
     check_id,
     check_user,
@@ -28,6 +29,7 @@ from service.handlers.common import (
     wall_clock_us,
 )
 from service.handlers.page_tokens import PageTokens
+from service.handlers.reads import CachedReads, Encoder
 from service.repository.base import Database, UnitOfWork
 
 WRITABLE = ("email", "display_name", "bio")
@@ -41,27 +43,46 @@ def _fields(user: User) -> UserFields:
 
 
 class UserHandlers:
-    def __init__(self, db: Database, tokens: PageTokens, *, clock: Clock = wall_clock_us) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tokens: PageTokens,
+        *,
+        encode: Encoder[User],
+        cache: CacheTier | None = None,
+        clock: Clock = wall_clock_us,
+        on_posts_deleted: Callable[[list[tuple[str, int]], float | None], Awaitable[None]] | None = None,
+    ) -> None:
         self._db = db
         self._tokens = tokens
         self._clock = clock
+        self.reads = CachedReads(
+            db, cache, collection="users", resource="user", repository=lambda uow: uow.users, encode=encode
+        )
+
+        self._on_posts_deleted = on_posts_deleted
+
+    async def _posts_cache_invalidate(self, posts: list[tuple[str, int]], deadline: float | None) -> None:
+        if self._on_posts_deleted is not None:
+            await self._on_posts_deleted(posts, deadline)
+
+    def _next_version(self, current: int = 0) -> int:
+        """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
+        return max(current + 1, self._clock())
 
     async def get(self, user_id: str) -> User:
-        require_id(user_id, "id")
-        async with self._db.reading() as uow:
-            user = await uow.users.get(user_id)
-        if user is None:
-            raise NotFound("user", user_id)
-        return user
+        """The domain value from the database (internal callers; the API reads through the cache)."""
+        return await self.reads.load_one(user_id)
+
+    async def get_encoded(self, user_id: str, deadline: float | None = None) -> bytes:
+        """The serialized resource, straight from the cache when it is there."""
+        return await self.reads.one(user_id, deadline)
+
+    async def batch_get_encoded(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
+        return await self.reads.many(ids, deadline)
 
     async def batch_get(self, ids: list[str]) -> list[User]:
-        check_batch_ids(ids)
-        async with self._db.reading() as uow:
-            found = await uow.users.get_many(ids)
-        missing = [i for i in dict.fromkeys(ids) if i not in found]
-        if missing:
-            raise NotFound("user", missing)
-        return [found[i] for i in ids]
+        return await self.reads.load_many(ids)
 
     async def list(self, cmd: ListUsers) -> tuple[list[User], str]:
         size = page_size(cmd.page_size)
@@ -81,7 +102,7 @@ class UserHandlers:
         token = self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
         return page.items, token
 
-    async def create(self, cmd: CreateUser) -> User:
+    async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:
         violations = check_user(cmd.fields)
         if cmd.user_id:
             violations += check_id(cmd.user_id, "user_id")
@@ -90,14 +111,23 @@ class UserHandlers:
         async def create(uow: UnitOfWork) -> User:
             now = self._clock()
             f = cmd.fields
-            user = User(cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, 1)
+            user = User(
+                cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, self._next_version()
+            )
             await uow.users.add(user)
             return user
 
         fp = fingerprint(cmd.user_id, cmd.fields)
-        return await idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
+        user = await idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
+        await self.reads.invalidate([(user.id, user.version, False)], deadline)
+        return user
 
-    async def update(self, cmd: UpdateUser) -> User:
+    async def update(self, cmd: UpdateUser, deadline: float | None = None) -> User:
+        user = await self._update(cmd)
+        await self.reads.invalidate([(user.id, user.version, False)], deadline)
+        return user
+
+    async def _update(self, cmd: UpdateUser) -> User:
         require_id(cmd.id, "user.id")
         paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "user")
         async with self._db.writing() as uow:
@@ -108,7 +138,7 @@ class UserHandlers:
                 raise_if(check_user(cmd.fields))
                 now = self._clock()
                 f = cmd.fields
-                created = User(cmd.id, f.email, f.display_name, f.bio, now, now, 1)
+                created = User(cmd.id, f.email, f.display_name, f.bio, now, now, self._next_version())
                 await uow.users.add(created)
                 await uow.commit()
                 return created
@@ -122,15 +152,16 @@ class UserHandlers:
                 current,
                 **dataclasses.asdict(fields),
                 update_time_us=self._clock(),
-                version=current.version + 1,
+                version=self._next_version(current.version),
             )
             if not await uow.users.update(updated, current.version):
                 raise EtagMismatch("user", cmd.id)
             await uow.commit()
             return updated
 
-    async def delete(self, cmd: DeleteUser) -> None:
+    async def delete(self, cmd: DeleteUser, deadline: float | None = None) -> None:
         require_id(cmd.id, "id")
+        deleted_posts: list[tuple[str, int]] = []
         async with self._db.writing() as uow:
             current = await uow.users.get(cmd.id, for_update=True)
             if current is None:
@@ -147,6 +178,9 @@ class UserHandlers:
                         ),
                         reason="USER_HAS_POSTS",
                     )
-                await uow.posts.delete_by_author(cmd.id)
+                deleted_posts = await uow.posts.delete_by_author(cmd.id)
             await uow.users.delete(cmd.id)
             await uow.commit()
+        await self.reads.invalidate([(cmd.id, self._next_version(current.version), True)], deadline)
+        if deleted_posts:
+            await self._posts_cache_invalidate(deleted_posts, deadline)

@@ -44,6 +44,11 @@ _DELETE = posts.delete().where(posts.c.id == sa.bindparam("id"))
 _INSERT_TAGS = post_tags.insert()
 _DELETE_TAGS = post_tags.delete().where(post_tags.c.post_id == sa.bindparam("id"))
 _BY_AUTHOR = sa.select(posts.c.id).where(posts.c.author_id == sa.bindparam("author_id"))
+_VERSIONS_BY_AUTHOR = (
+    sa.select(posts.c.id, posts.c.version)
+    .where(posts.c.author_id == sa.bindparam("author_id"))
+    .with_for_update()
+)
 _ANY_BY_AUTHOR = _BY_AUTHOR.limit(1)
 _DELETE_TAGS_BY_AUTHOR = post_tags.delete().where(post_tags.c.post_id.in_(_BY_AUTHOR.scalar_subquery()))
 _DELETE_BY_AUTHOR = posts.delete().where(posts.c.author_id == sa.bindparam("author_id"))
@@ -146,7 +151,12 @@ class SqlPostRepository:
     async def any_by_author(self, author_id: str) -> bool:
         return (await self._ex.execute(_ANY_BY_AUTHOR, {"author_id": author_id})).first() is not None
 
-    async def delete_by_author(self, author_id: str) -> int:
+    async def delete_by_author(self, author_id: str) -> list[tuple[str, int]]:
+        """Delete every post of the author; returns (id, version) of each deleted post."""
+        doomed = [
+            (r[0], r[1])
+            for r in (await self._ex.execute(_VERSIONS_BY_AUTHOR, {"author_id": author_id})).all()
+        ]
         await self._ex.execute(_DELETE_TAGS_BY_AUTHOR, {"author_id": author_id})
-        result = await self._ex.execute(_DELETE_BY_AUTHOR, {"author_id": author_id})
-        return int(result.rowcount)
+        await self._ex.execute(_DELETE_BY_AUTHOR, {"author_id": author_id})
+        return doomed

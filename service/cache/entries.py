@@ -1,0 +1,41 @@
+"""The layout of one cache entry, shared by both stores and by the Lua scripts.
+
+    version  16 hex digits   the row version the entry describes (hybrid, monotonic per key)
+    kind     1 byte          v = value, n = known absent, t = tombstone (unknown: read the database)
+    expiry   12 hex digits   wall-clock ms when the entry goes stale (for early refresh, XFetch)
+    delta    6 hex digits    µs the load took (XFetch weighs refreshes by it)
+    payload  the rest        serialized protobuf of the resource (value entries only)
+
+Stores compare only the version: an entry replaces another only if its version is not older. That one
+rule closes the cache-aside race: a slow reader cannot overwrite a newer value or a write's tombstone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VALUE = b"v"
+ABSENT = b"n"
+TOMBSTONE = b"t"
+HEADER = 35
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    version: int
+    kind: bytes
+    expiry_ms: int
+    delta_us: int
+    payload: bytes
+
+
+def pack(version: int, kind: bytes, expiry_ms: int, delta_us: int, payload: bytes = b"") -> bytes:
+    return b"%016x%s%012x%06x" % (version, kind, expiry_ms, min(delta_us, 0xFFFFFF)) + payload
+
+
+def unpack(blob: bytes) -> Entry:
+    return Entry(int(blob[:16], 16), blob[16:17], int(blob[17:29], 16), int(blob[29:35], 16), blob[35:])
+
+
+def version_of(blob: bytes) -> int:
+    return int(blob[:16], 16)

@@ -1,0 +1,246 @@
+"""Read-through and invalidation over a CacheStore: the only cache API the use cases see.
+
+Promise (DESIGN §3): no read that starts after a write was acknowledged returns older data. Reads fill
+with the version they loaded, writes leave a tombstone with the new version before they are
+acknowledged, and the store never lets an older version replace a newer one. Any store failure is
+counted, trips the breaker and turns into a cache miss: Redis failing slows requests, never fails them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.cache.breaker import CircuitBreaker
+from service.cache.entries import ABSENT, TOMBSTONE, VALUE, pack, unpack
+from service.cache.stores import CacheStore, Put
+
+Loaded = dict[str, tuple[int, bytes]]  # id -> (version, payload) for the ids that exist
+Loader = Callable[[list[str]], Awaitable[Loaded]]
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    ttl_s: float = 300.0
+    jitter: float = 0.1
+    absent_ttl_s: float = 5.0
+    tombstone_ttl_s: float = 900.0  # far above any request deadline: a slow fill cannot outlive it
+    list_ttl_s: float = 30.0
+    op_timeout_s: float = 0.05
+    xfetch_beta: float = 1.0
+
+
+class CacheTier:
+    def __init__(
+        self,
+        store: CacheStore,
+        *,
+        prefix: str = "ws:",
+        policy: CachePolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.policy = policy or CachePolicy()
+        self.breaker = breaker or CircuitBreaker(clock=clock)
+        self._clock = clock
+        self._wall_ms = wall_ms
+        self._rng = rng
+        self._inflight: dict[str, asyncio.Future[tuple[int, bytes] | None]] = {}
+        # hits, misses, fills, rejected_fills, tombstones, errors, early_refreshes, list_hits, ...
+        self.counters: Counter[str] = Counter()
+
+    def key(self, collection: str, resource_id: str) -> str:
+        return f"{self.prefix}{collection}:{resource_id}"
+
+    async def _guarded(self, op: Awaitable[Any], deadline: float | None) -> Any:
+        """Run a store call within the op timeout and the caller's remaining deadline; None on failure."""
+        budget = self.policy.op_timeout_s
+        if deadline is not None:
+            budget = min(budget, deadline - self._clock())
+        if budget <= 0 or not self.breaker.allow():
+            if asyncio.iscoroutine(op):
+                op.close()
+            self.counters["skipped"] += 1
+            return None
+        try:
+            async with asyncio.timeout(budget):
+                result = await op
+        except TimeoutError:
+            self.counters["errors"] += 1
+            self.breaker.trip()
+            return None
+        except Exception:  # any Redis or connection error: the database answers instead
+            self.counters["errors"] += 1
+            self.breaker.failure()
+            return None
+        self.breaker.success()
+        return result
+
+    def _ttl_ms(self, base_s: float) -> int:
+        jitter = 1 + self.policy.jitter * (2 * self._rng() - 1)
+        return max(1, int(base_s * jitter * 1000))
+
+    def _fresh(self, expiry_ms: int, delta_us: int) -> bool:
+        """XFetch: refresh early with a probability that grows as expiry nears and with the load cost."""
+        early_ms = delta_us / 1000 * self.policy.xfetch_beta * -math.log(max(self._rng(), 1e-12))
+        return self._wall_ms() + early_ms < expiry_ms
+
+    async def read_through(
+        self, collection: str, ids: Sequence[str], load: Loader, deadline: float | None = None
+    ) -> dict[str, bytes | None]:
+        """Payload per id (None: absent). One MGET; the misses in one ``load``; the fills in one call."""
+        unique = list(dict.fromkeys(ids))
+        keys = [self.key(collection, i) for i in unique]
+        blobs = await self._guarded(self.store.mget(keys), deadline)
+        found: dict[str, bytes | None] = {}
+        misses: list[str] = []
+        for resource_id, blob in zip(unique, blobs or [None] * len(unique), strict=True):
+            if blob is not None:
+                entry = unpack(blob)
+                if entry.kind == VALUE and self._fresh(entry.expiry_ms, entry.delta_us):
+                    found[resource_id] = entry.payload
+                    continue
+                if entry.kind == ABSENT:
+                    found[resource_id] = None
+                    continue
+                if entry.kind == VALUE:
+                    self.counters["early_refreshes"] += 1
+            misses.append(resource_id)
+        self.counters["hits"] += len(found)
+        self.counters["misses"] += len(misses)
+        if misses:
+            loaded = await self._load(collection, misses, load, deadline, cache_reachable=blobs is not None)
+            found.update(loaded)
+        return found
+
+    async def _load(
+        self, collection: str, ids: list[str], load: Loader, deadline: float | None, cache_reachable: bool
+    ) -> dict[str, bytes | None]:
+        """Single-flight: ids already being loaded in this process are awaited, the rest loaded at once."""
+        waiting = {
+            i: self._inflight[self.key(collection, i)]
+            for i in ids
+            if self.key(collection, i) in self._inflight
+        }
+        mine = [i for i in ids if i not in waiting]
+        loop = asyncio.get_running_loop()
+        futures = {i: loop.create_future() for i in mine}
+        for resource_id, future in futures.items():
+            self._inflight[self.key(collection, resource_id)] = future
+        result: dict[str, bytes | None] = {}
+        try:
+            if mine:
+                started = time.perf_counter()
+                rows = await load(mine)
+                delta_us = int((time.perf_counter() - started) * 1e6)
+                for resource_id in mine:
+                    row = rows.get(resource_id)
+                    futures[resource_id].set_result(row)
+                    result[resource_id] = None if row is None else row[1]
+                if cache_reachable:
+                    await self._fill(collection, mine, rows, delta_us, deadline)
+        except BaseException as error:
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()  # retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            for resource_id in mine:
+                self._inflight.pop(self.key(collection, resource_id), None)
+        if waiting:
+            self.counters["coalesced"] += len(waiting)
+            for resource_id, future in waiting.items():
+                row = await asyncio.shield(future)
+                result[resource_id] = None if row is None else row[1]
+        return result
+
+    async def _fill(
+        self, collection: str, ids: list[str], rows: Loaded, delta_us: int, deadline: float | None
+    ) -> None:
+        now_ms = self._wall_ms()
+        puts: list[Put] = []
+        for resource_id in ids:
+            row = rows.get(resource_id)
+            if row is None:
+                ttl = self._ttl_ms(self.policy.absent_ttl_s)
+                puts.append(
+                    (self.key(collection, resource_id), 0, pack(0, ABSENT, now_ms + ttl, delta_us), ttl)
+                )
+            else:
+                version, payload = row
+                ttl = self._ttl_ms(self.policy.ttl_s)
+                blob = pack(version, VALUE, now_ms + ttl, delta_us, payload)
+                puts.append((self.key(collection, resource_id), version, blob, ttl))
+        written = await self._guarded(self.store.put_if_newer(puts), deadline)
+        if written is not None:
+            self.counters["fills"] += written
+            self.counters["rejected_fills"] += len(puts) - written
+
+    async def invalidate(
+        self, collection: str, changes: Sequence[tuple[str, int, bool]], deadline: float | None = None
+    ) -> bool:
+        """For each committed (id, new version, deleted): a tombstone (for a delete, a versioned "absent"
+        entry, so NOT_FOUND is served from the cache), plus one bump of the collection's list generation,
+        all in one call. Returns False when the store could not be reached."""
+        if not changes:
+            return True
+        ttl = self._ttl_ms(self.policy.tombstone_ttl_s)
+        expiry = self._wall_ms() + ttl
+        puts = [
+            (self.key(collection, i), v, pack(v, ABSENT if deleted else TOMBSTONE, expiry, 0), ttl)
+            for i, v, deleted in changes
+        ]
+        written = await self._guarded(
+            self.store.put_if_newer(puts, bump=[self._generation_key(collection)]), deadline
+        )
+        if written is None:
+            self.counters["invalidation_failures"] += 1
+            return False
+        self.counters["tombstones"] += len(puts)
+        return True
+
+    def _generation_key(self, collection: str) -> str:
+        return f"{self.prefix}gen:{collection}"
+
+    async def cached_page(
+        self, collection: str, page_key: str, deadline: float | None = None
+    ) -> tuple[int | None, bytes | None]:
+        """(generation, page) for a list request; generation None when the store is unavailable."""
+        got = await self._guarded(
+            self.store.get_page(
+                self._generation_key(collection), f"{self.prefix}list:{collection}:{page_key}"
+            ),
+            deadline,
+        )
+        if got is None:
+            return None, None
+        generation, blob = got
+        self.counters["list_hits" if blob is not None else "list_misses"] += 1
+        return generation, blob
+
+    async def store_page(
+        self, collection: str, page_key: str, generation: int, blob: bytes, deadline: float | None = None
+    ) -> None:
+        key = f"{self.prefix}list:{collection}:{page_key}"
+        await self._guarded(
+            self.store.set_page(key, generation, blob, self._ttl_ms(self.policy.list_ttl_s)), deadline
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters plus breaker state, for tests, benchmarks and the metrics exporter."""
+        return {
+            **self.counters,
+            "breaker_state": self.breaker.state.value,
+            "breaker_openings": self.breaker.openings,
+        }

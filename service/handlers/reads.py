@@ -1,0 +1,91 @@
+"""Read-through Get/BatchGet and post-commit invalidation, shared by every collection.
+
+Payloads are the resource's serialized bytes, produced by a codec the composition root injects (the use
+cases never import protobuf); the servicer can send them as they are, with no decode/encode round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from service.cache.tier import CacheTier, Loaded
+from service.domain.errors import NotFound
+from service.domain.validation import check_batch_ids, require_id
+from service.repository.base import Database, UnitOfWork
+
+T = TypeVar("T")
+
+
+class Encoder(Protocol[T]):
+    def __call__(self, item: T, /) -> bytes: ...
+
+
+class CachedReads(Generic[T]):
+    def __init__(
+        self,
+        db: Database,
+        cache: CacheTier | None,
+        *,
+        collection: str,
+        resource: str,
+        repository: Callable[[UnitOfWork], Any],
+        encode: Encoder[T],
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._collection = collection
+        self._resource = resource
+        self._repository = repository
+        self._encode = encode
+
+    async def _load(self, ids: list[str]) -> Loaded:
+        async with self._db.reading() as uow:
+            found = await self._repository(uow).get_many(ids)
+        return {i: (item.version, self._encode(item)) for i, item in found.items()}
+
+    async def _payloads(self, ids: Sequence[str], deadline: float | None) -> dict[str, bytes | None]:
+        if self._cache is None:
+            loaded = await self._load(list(dict.fromkeys(ids)))
+            return {i: (loaded[i][1] if i in loaded else None) for i in ids}
+        return await self._cache.read_through(self._collection, ids, self._load, deadline)
+
+    async def load_one(self, resource_id: str) -> T:
+        """The domain value straight from the database (internal callers; no cache, no encoding)."""
+        require_id(resource_id, "id")
+        async with self._db.reading() as uow:
+            found = await self._repository(uow).get_many([resource_id])
+        if resource_id not in found:
+            raise NotFound(self._resource, resource_id)
+        return found[resource_id]  # type: ignore[no-any-return]
+
+    async def load_many(self, ids: list[str]) -> list[T]:
+        check_batch_ids(ids)
+        async with self._db.reading() as uow:
+            found = await self._repository(uow).get_many(ids)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            raise NotFound(self._resource, missing)
+        return [found[i] for i in ids]
+
+    async def one(self, resource_id: str, deadline: float | None = None) -> bytes:
+        require_id(resource_id, "id")
+        payload = (await self._payloads([resource_id], deadline))[resource_id]
+        if payload is None:
+            raise NotFound(self._resource, resource_id)
+        return payload
+
+    async def many(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
+        check_batch_ids(ids)
+        found = await self._payloads(ids, deadline)
+        missing = [i for i in dict.fromkeys(ids) if found[i] is None]
+        if missing:
+            raise NotFound(self._resource, missing)
+        return [found[i] for i in ids]  # type: ignore[misc]
+
+    async def invalidate(
+        self, changes: Sequence[tuple[str, int, bool]], deadline: float | None = None
+    ) -> None:
+        """After commit, before the write is acknowledged: (id, new version, deleted) per changed row."""
+        if self._cache is not None and changes:
+            await self._cache.invalidate(self._collection, changes, deadline)
