@@ -99,7 +99,9 @@ class App:
 
 
 def build_cache(settings: Settings) -> CacheTier:
-    """Redis when WELLSPRING_REDIS_URL is set, else the in-process stand-in with the same rules."""
+    """Redis when WELLSPRING_REDIS_URL is set, else the in-process stand-in with the same rules. The
+    stand-in is only used on the embedded (single-process) default: with a shared database and no Redis,
+    replicas could serve each other's overwritten values, so there is no cache at all."""
     store: CacheStore
     if settings.redis_url:
         store = RedisStore.from_url(settings.redis_url, socket_timeout_s=max(settings.redis_timeout_s, 0.5))
@@ -123,7 +125,8 @@ async def bootstrap(
             settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s
         )
     tokens = PageTokens(settings.page_token_secret)
-    cache = build_cache(settings) if cache is None and settings.cache_enabled else cache
+    if cache is None and settings.cache_enabled and (settings.redis_url or settings.is_embedded):
+        cache = build_cache(settings)
     posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock)
     users = UserHandlers(
         database,

@@ -34,6 +34,7 @@ class CachePolicy:
     list_ttl_s: float = 30.0
     op_timeout_s: float = 0.05
     xfetch_beta: float = 1.0
+    share_window_s: float = 1.0
 
 
 class CacheTier:
@@ -47,6 +48,7 @@ class CacheTier:
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         rng: Callable[[], float] = random.random,
+        perf: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.store = store
         self.prefix = prefix
@@ -55,7 +57,9 @@ class CacheTier:
         self._clock = clock
         self._wall_ms = wall_ms
         self._rng = rng
-        self._inflight: dict[str, asyncio.Future[tuple[int, bytes] | None]] = {}
+        self._perf = perf
+        # key -> (monotonic start of the database load, its result): in flight or recently finished
+        self._loads: dict[str, tuple[float, asyncio.Future[tuple[int, bytes] | None]]] = {}
         # hits, misses, fills, rejected_fills, tombstones, errors, early_refreshes, list_hits, ...
         self.counters: Counter[str] = Counter()
 
@@ -99,14 +103,17 @@ class CacheTier:
         self, collection: str, ids: Sequence[str], load: Loader, deadline: float | None = None
     ) -> dict[str, bytes | None]:
         """Payload per id (None: absent). One MGET; the misses in one ``load``; the fills in one call."""
+        reader_started = self._clock()
         unique = list(dict.fromkeys(ids))
         keys = [self.key(collection, i) for i in unique]
         blobs = await self._guarded(self.store.mget(keys), deadline)
         found: dict[str, bytes | None] = {}
-        misses: list[str] = []
+        misses: dict[str, int] = {}  # id -> the version seen in its slot (0: empty)
         for resource_id, blob in zip(unique, blobs or [None] * len(unique), strict=True):
+            seen = 0
             if blob is not None:
                 entry = unpack(blob)
+                seen = entry.version
                 if entry.kind == VALUE and self._fresh(entry.expiry_ms, entry.delta_us):
                     found[resource_id] = entry.payload
                     continue
@@ -115,55 +122,92 @@ class CacheTier:
                     continue
                 if entry.kind == VALUE:
                     self.counters["early_refreshes"] += 1
-            misses.append(resource_id)
+            misses[resource_id] = seen
         self.counters["hits"] += len(found)
         self.counters["misses"] += len(misses)
         if misses:
-            loaded = await self._load(collection, misses, load, deadline, cache_reachable=blobs is not None)
+            loaded = await self._load(collection, misses, load, deadline, blobs is not None, reader_started)
             found.update(loaded)
         return found
 
     async def _load(
-        self, collection: str, ids: list[str], load: Loader, deadline: float | None, cache_reachable: bool
+        self,
+        collection: str,
+        seen: dict[str, int],
+        load: Loader,
+        deadline: float | None,
+        cache_reachable: bool,
+        reader_started: float,
     ) -> dict[str, bytes | None]:
-        """Single-flight: ids already being loaded in this process are awaited, the rest loaded at once."""
-        waiting = {
-            i: self._inflight[self.key(collection, i)]
-            for i in ids
-            if self.key(collection, i) in self._inflight
-        }
-        mine = [i for i in ids if i not in waiting]
+        """Single-flight, without ever serving a reader something older than a write acknowledged before
+        it began. A reader may take another caller's load (in flight, or finished within
+        ``share_window_s``) if that load started no earlier than the reader did, or if it found a row
+        at least as new as the version the reader saw in the cache slot: every write acknowledged before
+        the reader began left a tombstone of at least its own version there. Otherwise it loads again."""
+        keys = {i: self.key(collection, i) for i in seen}
+        horizon = reader_started - self.policy.share_window_s
+        candidates = {}
+        for resource_id, key in keys.items():
+            known = self._loads.get(key)
+            if known is not None and (not known[1].done() or known[0] >= horizon):
+                candidates[resource_id] = known
+        result: dict[str, bytes | None] = {}
+        mine = [i for i in seen if i not in candidates]
+        if mine:
+            result.update(await self._load_mine(collection, mine, keys, load, deadline, cache_reachable))
+        again: list[str] = []
+        for resource_id, (load_started, future) in candidates.items():
+            row = await asyncio.shield(future)
+            fresh_enough = row is not None and row[0] >= seen[resource_id]
+            if load_started >= reader_started or fresh_enough:
+                result[resource_id] = None if row is None else row[1]
+                self.counters["coalesced"] += 1
+            else:
+                again.append(resource_id)
+        if again:
+            result.update(await self._load_mine(collection, again, keys, load, deadline, cache_reachable))
+        return result
+
+    async def _load_mine(
+        self,
+        collection: str,
+        mine: list[str],
+        keys: dict[str, str],
+        load: Loader,
+        deadline: float | None,
+        cache_reachable: bool,
+    ) -> dict[str, bytes | None]:
         loop = asyncio.get_running_loop()
+        load_started = self._clock()
         futures = {i: loop.create_future() for i in mine}
+        self._prune(load_started)
         for resource_id, future in futures.items():
-            self._inflight[self.key(collection, resource_id)] = future
+            self._loads[keys[resource_id]] = (load_started, future)
         result: dict[str, bytes | None] = {}
         try:
-            if mine:
-                started = time.perf_counter()
-                rows = await load(mine)
-                delta_us = int((time.perf_counter() - started) * 1e6)
-                for resource_id in mine:
-                    row = rows.get(resource_id)
-                    futures[resource_id].set_result(row)
-                    result[resource_id] = None if row is None else row[1]
-                if cache_reachable:
-                    await self._fill(collection, mine, rows, delta_us, deadline)
+            started = self._perf()
+            rows = await load(mine)
+            delta_us = int((self._perf() - started) * 1e6)
         except BaseException as error:
-            for future in futures.values():
-                if not future.done():
-                    future.set_exception(error)
-                    future.exception()  # retrieved: waiters re-raise it themselves
+            for resource_id, future in futures.items():
+                future.set_exception(error)
+                future.exception()  # retrieved: the waiters re-raise it themselves
+                if self._loads.get(keys[resource_id], (0, None))[1] is future:
+                    del self._loads[keys[resource_id]]  # a failure is not shareable later
             raise
-        finally:
-            for resource_id in mine:
-                self._inflight.pop(self.key(collection, resource_id), None)
-        if waiting:
-            self.counters["coalesced"] += len(waiting)
-            for resource_id, future in waiting.items():
-                row = await asyncio.shield(future)
-                result[resource_id] = None if row is None else row[1]
+        for resource_id in mine:
+            row = rows.get(resource_id)
+            futures[resource_id].set_result(row)
+            result[resource_id] = None if row is None else row[1]
+        if cache_reachable:
+            await self._fill(collection, mine, rows, delta_us, deadline)
         return result
+
+    def _prune(self, now: float) -> None:
+        if len(self._loads) > 4096:
+            horizon = now - self.policy.share_window_s
+            for key in [k for k, (t, f) in self._loads.items() if t < horizon and f.done()]:
+                del self._loads[key]
 
     async def _fill(
         self, collection: str, ids: list[str], rows: Loaded, delta_us: int, deadline: float | None

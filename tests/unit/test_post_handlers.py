@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from service.cache.stores import MemoryStore
+from service.cache.tier import CacheTier
 from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
 from service.domain.errors import EtagMismatch, InvalidInput, NotFound
 from service.domain.models import PostFields, User
 from service.handlers.page_tokens import PageTokens
 from service.handlers.posts import PostHandlers
-from service.cache.stores import MemoryStore
-from service.cache.tier import CacheTier
 from tests.fakes import FakeDatabase, encode
 from tests.unit.test_user_handlers import FakeClock
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from service.cache.stores import MemoryStore
+from service.cache.tier import CacheTier
 from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
 from service.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, InvalidInput, NotFound
 from service.domain.models import Post, UserFields
 from service.handlers.page_tokens import PageTokens
 from service.handlers.users import UserHandlers
-from service.cache.stores import MemoryStore
-from service.cache.tier import CacheTier
 from tests.fakes import FakeDatabase, encode
 
 

@@ -1,0 +1,183 @@
+"""CacheTier logic on the in-process store and fakes: fills, races, single-flight, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from service.cache.breaker import CircuitBreaker, State
+from service.cache.stores import MemoryStore
+from service.cache.tier import CacheTier, Loaded
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Rows:
+    """The 'database': id -> (version, payload), and how often it was asked."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[int, bytes]] = {}
+        self.loads: list[list[str]] = []
+        self.gate: asyncio.Event | None = None
+
+    async def load(self, ids: list[str]) -> Loaded:
+        self.loads.append(ids)
+        snapshot = {i: self.rows[i] for i in ids if i in self.rows}
+        if self.gate is not None:
+            await self.gate.wait()
+        return snapshot
+
+
+@pytest.fixture
+def rows() -> Rows:
+    db = Rows()
+    db.rows = {"a": (1, b"a1"), "b": (1, b"b1")}
+    return db
+
+
+@pytest.fixture
+def tier() -> CacheTier:
+    """A frozen clock: every reader in a test 'began' before any load, as in a burst of requests."""
+    return CacheTier(MemoryStore(), clock=FakeClock(), rng=lambda: 0.5)
+
+
+async def test_miss_then_hit(tier: CacheTier, rows: Rows) -> None:
+    assert await tier.read_through("u", ["a", "zz"], rows.load) == {"a": b"a1", "zz": None}
+    assert await tier.read_through("u", ["a", "zz"], rows.load) == {"a": b"a1", "zz": None}
+    assert rows.loads == [["a", "zz"]]
+    assert tier.counters["hits"] == 2 and tier.counters["misses"] == 2
+
+
+async def test_write_after_slow_read_is_never_overwritten(tier: CacheTier, rows: Rows) -> None:
+    """The cache-aside race: a reader loads v1, a write commits v2 and tombstones, the reader fills v1."""
+    rows.gate = asyncio.Event()
+    slow = asyncio.create_task(tier.read_through("u", ["a"], rows.load))
+    await asyncio.sleep(0)  # the slow reader has loaded v1 and waits
+    rows.rows["a"] = (2, b"a2")
+    assert await tier.invalidate("u", [("a", 2, False)])
+    tier._clock.now += 1  # type: ignore[attr-defined]  # the write is acknowledged; time moves on
+    rows.gate.set()
+    assert await slow == {"a": b"a1"}  # it began before the write: old data is allowed
+    rows.gate = None
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a2"}
+    assert tier.counters["rejected_fills"] == 1
+
+
+async def test_deletes_are_served_as_absent(tier: CacheTier, rows: Rows) -> None:
+    await tier.read_through("u", ["a"], rows.load)
+    del rows.rows["a"]
+    await tier.invalidate("u", [("a", 2, True)])
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": None}
+    assert rows.loads == [["a"]]
+
+
+async def test_a_reader_never_joins_a_load_that_started_before_it(rows: Rows) -> None:
+    """Load L reads v1; a write commits v2 and is acknowledged; a reader starting now must not get L's v1."""
+    clock = FakeClock()
+    tier = CacheTier(MemoryStore(), clock=clock, rng=lambda: 0.5)
+    rows.gate = asyncio.Event()
+    early = asyncio.create_task(tier.read_through("u", ["a"], rows.load))
+    await asyncio.sleep(0)
+    rows.rows["a"] = (2, b"a2")
+    await tier.invalidate("u", [("a", 2, False)])
+    clock.now += 1
+    late = asyncio.create_task(tier.read_through("u", ["a"], rows.load))
+    await asyncio.sleep(0)
+    rows.gate.set()
+    assert await early == {"a": b"a1"} and await late == {"a": b"a2"}
+    assert len(rows.loads) == 2
+
+
+async def test_concurrent_misses_share_one_load(tier: CacheTier, rows: Rows) -> None:
+    rows.gate = asyncio.Event()
+    calls = [asyncio.create_task(tier.read_through("u", ["a"], rows.load)) for _ in range(50)]
+    await asyncio.sleep(0)
+    rows.gate.set()
+    assert all(r == {"a": b"a1"} for r in await asyncio.gather(*calls))
+    assert rows.loads == [["a"]] and tier.counters["coalesced"] == 49
+
+
+async def test_a_failed_load_reaches_every_waiter_and_is_not_cached(tier: CacheTier) -> None:
+    async def broken(ids: list[str]) -> Loaded:
+        await asyncio.sleep(0)
+        raise RuntimeError("db down")
+
+    calls = [asyncio.create_task(tier.read_through("u", ["a"], broken)) for _ in range(3)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert not tier._loads  # a failure is not shared with later readers
+
+
+class BrokenStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        self.calls += 1
+        raise ConnectionError("redis down")
+
+    async def put_if_newer(self, puts: Any, bump: Any = ()) -> int:
+        self.calls += 1
+        raise ConnectionError("redis down")
+
+
+async def test_store_failures_are_misses_and_open_the_breaker(rows: Rows) -> None:
+    clock = FakeClock()
+    store = BrokenStore()
+    tier = CacheTier(store, breaker=CircuitBreaker(threshold=3, cooldown_s=1.0, clock=clock), clock=clock)
+    for _ in range(10):
+        assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a1"}
+    assert tier.breaker.state is State.OPEN and store.calls == 3
+    assert not await tier.invalidate("u", [("a", 2, False)])
+    clock.now += 1.5  # cool-down over: one probe is let through
+    await tier.read_through("u", ["a"], rows.load)
+    assert store.calls == 4 and tier.breaker.state is State.OPEN
+
+
+async def test_no_time_left_means_no_cache_call(rows: Rows) -> None:
+    clock = FakeClock()
+    store = BrokenStore()
+    tier = CacheTier(store, clock=clock)
+    assert await tier.read_through("u", ["a"], rows.load, deadline=clock.now - 1) == {"a": b"a1"}
+    assert store.calls == 0 and tier.counters["skipped"] == 1  # no read, so no fill either
+
+
+async def test_xfetch_refreshes_before_expiry_when_unlucky(rows: Rows) -> None:
+    wall = [0]
+    draws = iter([0.5, 0.5, 1e-300, 0.5, 0.5])  # fill jitter, fresh check, unlucky check, refill
+    perf = FakeClock()
+    clock = FakeClock()
+    tier = CacheTier(MemoryStore(), wall_ms=lambda: wall[0], rng=lambda: next(draws), perf=perf, clock=clock)
+
+    async def costly_load(ids: list[str]) -> Loaded:
+        perf.now += 0.005  # the load costs 5 ms: XFetch weighs early refreshes by it
+        return await rows.load(ids)
+
+    await tier.read_through("u", ["a"], costly_load)
+    wall[0] = 299_950  # 50 ms before the 300 s expiry
+    clock.now += 10  # past the window in which a finished load is shared
+    await tier.read_through("u", ["a"], rows.load)  # a lucky draw: served from the cache
+    assert len(rows.loads) == 1
+    await tier.read_through("u", ["a"], rows.load)  # an unlucky draw: -log(rng) is huge, refresh early
+    assert len(rows.loads) == 2 and tier.counters["early_refreshes"] == 1
+
+
+def test_breaker_half_open_lets_one_probe() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=1, cooldown_s=1.0, clock=clock)
+    breaker.failure()
+    assert not breaker.allow()
+    clock.now += 1.0
+    assert breaker.allow() and not breaker.allow()
+    breaker.success()
+    assert breaker.state is State.CLOSED and breaker.allow()
