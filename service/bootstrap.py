@@ -104,7 +104,11 @@ def build_cache(settings: Settings) -> CacheTier:
     replicas could serve each other's overwritten values, so there is no cache at all."""
     store: CacheStore
     if settings.redis_url:
-        store = RedisStore.from_url(settings.redis_url, socket_timeout_s=max(settings.redis_timeout_s, 0.5))
+        store = RedisStore(
+            settings.redis_url,
+            prefix=settings.cache_prefix,
+            socket_timeout_s=max(settings.redis_timeout_s, 0.5),
+        )
     else:
         store = MemoryStore()
     policy = CachePolicy(ttl_s=settings.cache_ttl_s, op_timeout_s=settings.redis_timeout_s)

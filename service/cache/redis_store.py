@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis.asyncio as redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from service.cache.stores import Put
 
@@ -34,23 +36,70 @@ return {generation, redis.call('GET', KEYS[2] .. ':' .. generation)}
 """
 
 
-class RedisStore:
-    def __init__(self, client: redis.Redis) -> None:
-        self._client = client
-        self._put = client.register_script(_PUT_IF_NEWER)
-        self._get_page = client.register_script(_GET_PAGE)
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
-    @classmethod
-    def from_url(cls, url: str, *, max_connections: int = 64, socket_timeout_s: float = 1.0) -> RedisStore:
-        client = redis.Redis.from_url(
+
+class RedisStore:
+    """Entries in Redis. Every new connection first checks *which* Redis it reached (its ``run_id``):
+    a Redis that restarted — empty, or worse, loaded from an old snapshot holding values that writes
+    since then had tombstoned — is flushed of our keys by exactly one replica before any replica uses
+    it again. Until then, commands on it fail, which the tier treats as a cache miss."""
+
+    def __init__(
+        self, url: str, *, prefix: str, max_connections: int = 64, socket_timeout_s: float = 1.0
+    ) -> None:
+        self._prefix = prefix
+        self._trusted_run_id: str | None = None
+        self.recoveries = 0
+        self._client = redis.Redis.from_url(
             url,
             max_connections=max_connections,
             socket_timeout=socket_timeout_s,
             socket_connect_timeout=socket_timeout_s,
             retry_on_timeout=False,
             health_check_interval=0,
+            redis_connect_func=self._on_connect,
         )
-        return cls(client)
+        self._put = self._client.register_script(_PUT_IF_NEWER)
+        self._get_page = self._client.register_script(_GET_PAGE)
+
+    @staticmethod
+    async def _call(connection: Connection, *args: str | int) -> object:
+        await connection.send_command(*args)
+        return await connection.read_response()
+
+    async def _on_connect(self, connection: Connection) -> None:
+        await connection.on_connect()
+        info = await self._call(connection, "INFO", "server")
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        run_id = next(
+            line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("run_id:")
+        )
+        if run_id == self._trusted_run_id:
+            return
+        marker = f"{self._prefix}incarnation:{run_id}"
+        if not await self._call(connection, "EXISTS", marker):
+            await self._recover(connection, run_id, marker)
+        self._trusted_run_id = run_id
+
+    async def _recover(self, connection: Connection, run_id: str, marker: str) -> None:
+        """A Redis this service has not vetted: delete every key of ours, then mark it vetted."""
+        lock = f"{self._prefix}recovering:{run_id}"
+        if await self._call(connection, "SET", lock, "1", "NX", "PX", 30_000) is None:
+            raise RedisConnectionError("another replica is vetting this Redis; not using it yet")
+        cursor: int | bytes = 0
+        pattern = _glob_escape(self._prefix) + "*"
+        while True:
+            cursor, keys = await self._call(connection, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000)  # type: ignore[misc]
+            doomed = [k for k in keys if k != lock.encode()]
+            if doomed:
+                await self._call(connection, "UNLINK", *doomed)
+            if int(cursor) == 0:
+                break
+        await self._call(connection, "SET", marker, "1")
+        await self._call(connection, "DEL", lock)
+        self.recoveries += 1
 
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         return list(await self._client.mget(keys))

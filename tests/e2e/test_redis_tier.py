@@ -127,3 +127,31 @@ async def test_redis_dying_mid_load_fails_no_request(
             stop.set()
             await asyncio.gather(*workers)
     assert failures == []
+
+
+async def test_redis_restarted_from_an_old_snapshot_serves_nothing_stale(
+    cached_app: App, redis_server: RedisProcess
+) -> None:
+    """Values cached, snapshot taken, values rewritten, Redis restarted from that snapshot: the old
+    values are back in Redis, and must not be served."""
+    import redis as sync_redis
+
+    async with grpc.aio.insecure_channel(cached_app.address) as channel:
+        stub = user_service_pb2_grpc.UserServiceStub(channel)
+        users = [await _user(stub) for _ in range(5)]
+        for user in users:
+            await stub.GetUser(api.GetUserRequest(id=user.id))
+            await stub.GetUser(api.GetUserRequest(id=user.id))  # cached now
+        sync_redis.Redis(port=redis_server.port).save()
+        for user in users:
+            await stub.UpdateUser(api.UpdateUserRequest(user=pb.User(id=user.id, bio="after the snapshot")))
+            await stub.GetUser(api.GetUserRequest(id=user.id))
+        redis_server.kill()
+        redis_server.start()  # loads dump.rdb: the pre-update values, with their old versions
+        stale = sync_redis.Redis(port=redis_server.port).keys(f"{cached_app.settings.cache_prefix}users:*")
+        assert stale, "the snapshot should hold the old entries"
+        for _ in range(3):
+            for user in users:
+                got = await stub.GetUser(api.GetUserRequest(id=user.id))
+                assert got.bio == "after the snapshot"
+    assert cached_app.cache.store.recoveries >= 1  # type: ignore[union-attr]

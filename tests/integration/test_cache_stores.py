@@ -18,7 +18,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
         yield MemoryStore()
         return
     server = request.getfixturevalue("redis_server")
-    redis_store = RedisStore.from_url(server.url)
+    redis_store = RedisStore(server.url, prefix="")
     try:
         yield redis_store
     finally:
