@@ -84,18 +84,19 @@ def post_fields(post: pb.Post) -> PostFields:
     return PostFields(author_id=post.author_id, title=post.title, body=post.body, tags=tuple(post.tags))
 
 
-def time_us(ts: timestamp_pb2.Timestamp, field: str) -> int:
-    """A Timestamp as microseconds; INVALID_ARGUMENT outside years 0001-9999 or with bad nanos."""
+def time_us(ts: timestamp_pb2.Timestamp, field: str, *, round_up: bool = False) -> int:
+    """A Timestamp as microseconds (stored times are whole µs; an exclusive upper bound rounds up so
+    nothing below it is dropped); INVALID_ARGUMENT outside years 0001-9999 or with bad nanos."""
     if not 0 <= ts.nanos < 1_000_000_000:
         raise InvalidInput.of(field, "nanos must be in [0, 999999999]")
-    us = ts.seconds * 1_000_000 + ts.nanos // 1000
+    us = ts.seconds * 1_000_000 + (-(-ts.nanos // 1000) if round_up else ts.nanos // 1000)
     if not MIN_TIME_US <= us <= MAX_TIME_US:
         raise InvalidInput.of(field, "timestamp out of range (years 0001-9999)")
     return us
 
 
-def optional_time_us(request: Message, field: str) -> int | None:
-    return time_us(getattr(request, field), field) if request.HasField(field) else None
+def optional_time_us(request: Message, field: str, *, round_up: bool = False) -> int | None:
+    return time_us(getattr(request, field), field, round_up=round_up) if request.HasField(field) else None
 
 
 def read_mask(

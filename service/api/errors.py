@@ -65,6 +65,7 @@ TABLE: dict[type[d.DomainError], tuple[grpc.StatusCode, Details]] = {
     d.NotFound: (grpc.StatusCode.NOT_FOUND, _resource_info),
     d.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, _none),
     d.EtagMismatch: (grpc.StatusCode.ABORTED, _precondition),
+    d.ConcurrencyConflict: (grpc.StatusCode.ABORTED, _retry),
     d.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, _precondition),
     d.Unavailable: (grpc.StatusCode.UNAVAILABLE, _retry),
     d.NotImplementedYet: (grpc.StatusCode.UNIMPLEMENTED, _none),

@@ -59,7 +59,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, *, log_calls: bool = True) -> None:
         self._log_calls = log_calls
-        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
         # (method, status name) -> completed calls; read by tests and benchmarks.
         self.calls: Counter[tuple[str, str]] = Counter()
 
@@ -69,13 +69,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method
-        try:
-            return self._wrapped[method]
-        except KeyError:
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
             handler = await continuation(handler_call_details)
-            wrapped = None if handler is None else self._wrap(method, handler)
+            if handler is None:
+                return None  # unknown method: not remembered, so random paths cannot grow memory
+            wrapped = self._wrap(method, handler)
             self._wrapped[method] = wrapped
-            return wrapped
+        return wrapped
 
     def _finish(self, method: str, code: str, started: float, context: grpc.aio.ServicerContext) -> None:
         self.calls[method, code] += 1

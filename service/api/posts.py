@@ -55,7 +55,7 @@ class PostServicer(rpc.PostServiceServicer):
             author_id=request.author_id,
             tag=request.tag,
             create_time_after_us=optional_time_us(request, "create_time_after"),
-            create_time_before_us=optional_time_us(request, "create_time_before"),
+            create_time_before_us=optional_time_us(request, "create_time_before", round_up=True),
             order_by=request.order_by,
             read_mask=mask_paths(mask),
         )

@@ -113,6 +113,16 @@ class EtagMismatch(DomainError):
         super().__init__(f"{resource_type} {resource_id} was changed concurrently; re-read and retry")
 
 
+class ConcurrencyConflict(DomainError):
+    """The database aborted the transaction because of a concurrent one (deadlock, serialization
+    failure, lock timeout). Use cases retry these; if it persists the client may retry the call."""
+
+    reason = "CONCURRENT_TRANSACTION"
+
+    def __init__(self, message: str = "the request conflicted with a concurrent one; retry it") -> None:
+        super().__init__(message)
+
+
 class Unavailable(DomainError):
     """A backing service (the database) cannot be reached; the request may be retried."""
 

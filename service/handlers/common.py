@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from service.domain.errors import AlreadyExists, FieldViolation, InvalidInput
+from service.domain.errors import AlreadyExists, ConcurrencyConflict, FieldViolation, InvalidInput
 from service.domain.models import Ordering, SortDirection
 from service.domain.validation import check_request_id, raise_if
 from service.repository.base import Database, IdempotencyRecord, UnitOfWork
@@ -26,6 +26,18 @@ def wall_clock_us() -> int:
 def new_id() -> str:
     """Server-generated ids: time-ordered (index locality) and random, matching [a-z0-9-]{1,63}."""
     return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
+
+
+async def retrying(operation: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+    """Run a write transaction again when the database aborted it for a concurrent one (deadlock,
+    serialization failure): the loser of such a race succeeds on its next try."""
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def parse_order_by(order_by: str, allowed: Iterable[str], default: str = "create_time") -> Ordering:

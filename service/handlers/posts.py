@@ -7,7 +7,7 @@ from typing import Any
 
 from service.cache.tier import CacheTier
 from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
-from service.domain.errors import EtagMismatch, FieldViolation, NotFound
+from service.domain.errors import AlreadyExists, EtagMismatch, FieldViolation, NotFound
 from service.domain.models import PageRequest, Post, PostFields, PostFilter
 from service.domain.validation import (
     MAX_TAG,
@@ -27,6 +27,7 @@ from service.handlers.common import (
     new_id,
     parse_order_by,
     resolve_update_mask,
+    retrying,
     wall_clock_us,
 )
 from service.handlers.page_tokens import PageTokens
@@ -133,7 +134,12 @@ class PostHandlers:
         return await idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
 
     async def update(self, cmd: UpdatePost, deadline: float | None = None) -> Post:
-        post = await self._update(cmd)
+        try:
+            post = await retrying(lambda: self._update(cmd))
+        except AlreadyExists as error:
+            if not (cmd.allow_missing and error.field_name == "id"):
+                raise
+            post = await retrying(lambda: self._update(cmd))  # a concurrent upsert created it: update it
         await self.reads.invalidate([(post.id, post.version, False)], deadline)
         return post
 
@@ -180,17 +186,22 @@ class PostHandlers:
 
     async def delete(self, cmd: DeletePost, deadline: float | None = None) -> None:
         require_id(cmd.id, "id")
+        version = await retrying(lambda: self._delete(cmd))
+        if version is not None:
+            await self.reads.invalidate([(cmd.id, self._next_version(version), True)], deadline)
+
+    async def _delete(self, cmd: DeletePost) -> int | None:
         async with self._db.writing() as uow:
             current = await uow.posts.get(cmd.id, for_update=True)
             if current is None:
                 if cmd.allow_missing:
-                    return
+                    return None
                 raise NotFound("post", cmd.id)
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("post", cmd.id)
             await uow.posts.delete(cmd.id)
             await uow.commit()
-        await self.reads.invalidate([(cmd.id, self._next_version(current.version), True)], deadline)
+        return current.version
 
     async def invalidate_deleted(self, posts: list[tuple[str, int]], deadline: float | None = None) -> None:
         """For writes elsewhere that delete posts (a forced user delete): (id, last version) each."""

@@ -8,7 +8,13 @@ from typing import Any
 
 from service.cache.tier import CacheTier
 from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
-from service.domain.errors import EtagMismatch, FailedPrecondition, NotFound, PreconditionViolation
+from service.domain.errors import (
+    AlreadyExists,
+    EtagMismatch,
+    FailedPrecondition,
+    NotFound,
+    PreconditionViolation,
+)
 from service.domain.models import PageRequest, User, UserFields, UserFilter
 from service.domain.validation import (
     MAX_QUERY,
@@ -26,6 +32,7 @@ from service.handlers.common import (
     new_id,
     parse_order_by,
     resolve_update_mask,
+    retrying,
     wall_clock_us,
 )
 from service.handlers.page_tokens import PageTokens
@@ -118,12 +125,19 @@ class UserHandlers:
             return user
 
         fp = fingerprint(cmd.user_id, cmd.fields)
-        user = await idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
+        user = await retrying(
+            lambda: idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
+        )
         await self.reads.invalidate([(user.id, user.version, False)], deadline)
         return user
 
     async def update(self, cmd: UpdateUser, deadline: float | None = None) -> User:
-        user = await self._update(cmd)
+        try:
+            user = await retrying(lambda: self._update(cmd))
+        except AlreadyExists as error:
+            if not (cmd.allow_missing and error.field_name == "id"):
+                raise
+            user = await retrying(lambda: self._update(cmd))  # a concurrent upsert created it: update it
         await self.reads.invalidate([(user.id, user.version, False)], deadline)
         return user
 
@@ -161,12 +175,21 @@ class UserHandlers:
 
     async def delete(self, cmd: DeleteUser, deadline: float | None = None) -> None:
         require_id(cmd.id, "id")
+        outcome = await retrying(lambda: self._delete(cmd))
+        if outcome is None:
+            return  # allow_missing and absent
+        version, deleted_posts = outcome
+        await self.reads.invalidate([(cmd.id, self._next_version(version), True)], deadline)
+        if deleted_posts:
+            await self._posts_cache_invalidate(deleted_posts, deadline)
+
+    async def _delete(self, cmd: DeleteUser) -> tuple[int, list[tuple[str, int]]] | None:
         deleted_posts: list[tuple[str, int]] = []
         async with self._db.writing() as uow:
             current = await uow.users.get(cmd.id, for_update=True)
             if current is None:
                 if cmd.allow_missing:
-                    return
+                    return None
                 raise NotFound("user", cmd.id)
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("user", cmd.id)
@@ -181,6 +204,4 @@ class UserHandlers:
                 deleted_posts = await uow.posts.delete_by_author(cmd.id)
             await uow.users.delete(cmd.id)
             await uow.commit()
-        await self.reads.invalidate([(cmd.id, self._next_version(current.version), True)], deadline)
-        if deleted_posts:
-            await self._posts_cache_invalidate(deleted_posts, deadline)
+        return current.version, deleted_posts

@@ -23,7 +23,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from service.domain.errors import Unavailable
+from service.domain.errors import ConcurrencyConflict, Unavailable
 from service.repository.idempotency import SqlIdempotencyStore
 from service.repository.posts import SqlPostRepository
 from service.repository.sql import ConstraintError, Executor
@@ -32,9 +32,15 @@ from service.repository.users import SqlUserRepository
 _UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError, TimeoutError)
 
 
+# deadlock_detected, serialization_failure, lock_not_available, SQLite's "database is locked" is below
+_CONFLICT_STATES = {"40P01", "40001", "55P03"}
+
+
 def _translate(error: Exception) -> Exception:
     if isinstance(error, sa_exc.IntegrityError):
         return ConstraintError(str(error.orig))
+    if isinstance(error, sa_exc.DBAPIError) and getattr(error.orig, "sqlstate", None) in _CONFLICT_STATES:
+        return ConcurrencyConflict()
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return Unavailable()
     if isinstance(error, _UNAVAILABLE):

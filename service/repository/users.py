@@ -45,8 +45,9 @@ _SORT_COLUMNS = {"create_time": users.c.create_time_us, "display_name": users.c.
 
 
 def fold(text: str) -> str:
-    """The case-insensitive form stored for uniqueness, prefix search and ordering."""
-    return text.lower()
+    """The case-insensitive form stored for uniqueness, prefix search and ordering (Unicode case folding:
+    "STRASSE" and "straße" are the same email)."""
+    return text.casefold()
 
 
 def _user(row: Sequence[Any]) -> User:

@@ -48,3 +48,47 @@ async def test_concurrent_updates_with_one_etag_let_exactly_one_win(users_stub) 
     losses = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
     assert len(wins) == 1 and {e.code() for e in losses} == {grpc.StatusCode.ABORTED}
     assert (await users_stub.GetUser(api.GetUserRequest(id=user.id))).bio == wins[0].bio
+
+
+async def test_forced_user_delete_racing_post_writes_never_fails_internally(users_stub, posts_stub) -> None:  # type: ignore[no-untyped-def]
+    """Found in review: DeleteUser(force) and UpdatePost/DeletePost took row locks in opposite orders and
+    PostgreSQL's deadlock came back INTERNAL. Now one lock order, and conflicts are retried."""
+    from wellspring.v1 import post_service_pb2 as papi
+
+    codes: set[grpc.StatusCode] = set()
+    for _ in range(15):
+        n = secrets.token_hex(4)
+        author = await users_stub.CreateUser(
+            api.CreateUserRequest(user=pb.User(email=f"{n}@example.com", display_name="D"))
+        )
+        posts = [
+            await posts_stub.CreatePost(
+                papi.CreatePostRequest(post=pb.Post(author_id=author.id, title="t", tags=["a", "b", "c"]))
+            )
+            for _ in range(6)
+        ]
+        calls = [users_stub.DeleteUser(api.DeleteUserRequest(id=author.id, force=True))]
+        for post in posts:
+            calls.append(
+                posts_stub.UpdatePost(papi.UpdatePostRequest(post=pb.Post(id=post.id, tags=["x", "y"])))
+            )
+            calls.append(posts_stub.DeletePost(papi.DeletePostRequest(id=post.id)))
+        for outcome in await asyncio.gather(*calls, return_exceptions=True):
+            codes.add(outcome.code() if isinstance(outcome, grpc.aio.AioRpcError) else grpc.StatusCode.OK)
+    assert codes <= {grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND}, codes
+
+
+async def test_concurrent_upserts_of_one_new_id_all_succeed(users_stub) -> None:  # type: ignore[no-untyped-def]
+    """AIP-134 allow_missing: the losers of the race to create become updates, not ALREADY_EXISTS."""
+    new_id = "upsert-" + secrets.token_hex(4)
+    calls = [
+        users_stub.UpdateUser(
+            api.UpdateUserRequest(
+                user=pb.User(id=new_id, email=f"{new_id}@example.com", display_name=f"V{i}"),
+                allow_missing=True,
+            )
+        )
+        for i in range(8)
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(o, pb.User) for o in outcomes), outcomes
