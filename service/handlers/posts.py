@@ -125,13 +125,24 @@ class PostHandlers:
         async def create(uow: UnitOfWork) -> Post:
             now = self._clock()
             post = Post(
-                cmd.post_id or new_id(), fields.author_id, fields.title, fields.body, fields.tags, now, now, 1
+                cmd.post_id or new_id(),
+                fields.author_id,
+                fields.title,
+                fields.body,
+                fields.tags,
+                now,
+                now,
+                self._next_version(),
             )
             await uow.posts.add(post)
             return post
 
         fp = fingerprint(cmd.post_id, fields)
-        return await idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
+        post = await retrying(
+            lambda: idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
+        )
+        await self.reads.invalidate([(post.id, post.version, False)], deadline)
+        return post
 
     async def update(self, cmd: UpdatePost, deadline: float | None = None) -> Post:
         try:

@@ -158,3 +158,17 @@ async def test_update_mask_rules_and_upsert(users_stub, posts_stub) -> None:  # 
         api.UpdatePostRequest(post=pb.Post(id=new_id, author_id=a.id, title="new"), allow_missing=True)
     )
     assert upserted.id == new_id
+
+
+async def test_a_cached_not_found_does_not_outlive_the_create(users_stub, posts_stub) -> None:  # type: ignore[no-untyped-def]
+    """NOT_FOUND is cached briefly; the create that follows must replace it before it is acknowledged."""
+    a = await author(users_stub)
+    post_id = "later-" + secrets.token_hex(3)
+    for _ in range(2):
+        await fails(posts_stub.GetPost(api.GetPostRequest(id=post_id)), Code.NOT_FOUND)
+    created = await posts_stub.CreatePost(
+        api.CreatePostRequest(post=pb.Post(author_id=a.id, title="now"), post_id=post_id)
+    )
+    assert await posts_stub.GetPost(api.GetPostRequest(id=post_id)) == created
+    got = await posts_stub.BatchGetPosts(api.BatchGetPostsRequest(ids=[post_id]))
+    assert list(got.posts) == [created]

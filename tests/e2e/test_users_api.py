@@ -242,3 +242,15 @@ async def test_huge_invalid_input_still_gets_invalid_argument_with_details(users
     )
     found = await fails(users_stub.UpdateUser(request), Code.INVALID_ARGUMENT)
     assert violated_fields(found)[0] == "update_mask"
+
+
+async def test_a_cached_not_found_does_not_outlive_the_create(users_stub) -> None:  # type: ignore[no-untyped-def]
+    user_id = uid()
+    for _ in range(2):
+        await fails(users_stub.GetUser(api.GetUserRequest(id=user_id)), Code.NOT_FOUND)
+    created = await users_stub.CreateUser(
+        api.CreateUserRequest(
+            user=pb.User(email=f"{user_id}@example.com", display_name="Late"), user_id=user_id
+        )
+    )
+    assert await users_stub.GetUser(api.GetUserRequest(id=user_id)) == created
