@@ -147,12 +147,14 @@ async def bootstrap(
         interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", 4 * limit),
+            # responses are kept under max_response_bytes by the servicers; the margin covers framing
+            ("grpc.max_send_message_length", settings.max_response_bytes + 64 * 1024),
             ("grpc.so_reuseport", 0),
         ],
     )
-    user_rpc.add_UserServiceServicer_to_server(UserServicer(users), server)
-    post_rpc.add_PostServiceServicer_to_server(PostServicer(posts), server)
+    most = settings.max_response_bytes
+    user_rpc.add_UserServiceServicer_to_server(UserServicer(users, max_response_bytes=most), server)
+    post_rpc.add_PostServiceServicer_to_server(PostServicer(posts, max_response_bytes=most), server)
     watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -62,6 +62,7 @@ class Settings:
     migrate_on_start: bool = True
     shutdown_grace_s: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
+    max_response_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
     log_level: str = "INFO"
@@ -96,6 +97,9 @@ class Settings:
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
             shutdown_grace_s=_float(env, "WELLSPRING_SHUTDOWN_GRACE_S", 10.0),
             max_message_bytes=_int(env, "WELLSPRING_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024),
+            max_response_bytes=_int(
+                env, "WELLSPRING_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, minimum=1024 * 1024
+            ),
             db_pool_size=_int(env, "WELLSPRING_DB_POOL_SIZE", 10, minimum=1),
             db_pool_timeout_s=_float(env, "WELLSPRING_DB_POOL_TIMEOUT_S", 5.0),
             log_level=log_level,

@@ -26,10 +26,9 @@ def _page(items: list[Any], page: PageRequest, key: Any) -> Page[Any]:
     if page.cursor is not None:
         start = (page.cursor.sort_value, page.cursor.last_id)
         items = [i for i in items if ((key(i), i.id) < start if desc else (key(i), i.id) > start)]
-    if len(items) <= page.limit:
-        return Page(items)
     kept = items[: page.limit]
-    return Page(kept, Cursor(key(kept[-1]), kept[-1].id))
+    cursors = [Cursor(key(i), i.id) for i in kept]
+    return Page(kept, cursors[-1] if len(items) > page.limit else None, cursors)
 
 
 class _State:
@@ -173,7 +172,7 @@ class FakeDatabase:
         self.commits = 0
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[FakeUnitOfWork]:
+    async def reading(self, *, bulk: bool = False) -> AsyncIterator[FakeUnitOfWork]:
         yield FakeUnitOfWork(self.state, writable=False)
 
     @asynccontextmanager

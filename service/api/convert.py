@@ -70,6 +70,26 @@ def repeated_field_1(payloads: list[bytes]) -> bytes:
     return b"".join(b"\x0a" + _varint(len(p)) + p for p in payloads)
 
 
+def string_field_2(text: str) -> bytes:
+    """Wire bytes of field 2 as a string (``next_page_token``); nothing when empty, as protobuf does."""
+    if not text:
+        return b""
+    data = text.encode()
+    return b"\x12" + _varint(len(data)) + data
+
+
+def check_response_size(payloads: list[bytes], max_bytes: int) -> None:
+    """A BatchGet cannot be cut short like a List page: refuse it before building what cannot be sent."""
+    total = sum(len(p) + 6 for p in payloads)
+    if total > max_bytes:
+        raise InvalidInput.of(
+            "ids",
+            f"the response would be {total} bytes, above the {max_bytes}-byte limit; "
+            "request fewer ids per call or a read_mask",
+            reason="RESPONSE_TOO_LARGE",
+        )
+
+
 def deadline_of(context: Any) -> float | None:
     """The call's deadline on the monotonic clock, for bounding cache calls; None when the call has none."""
     remaining = context.time_remaining()

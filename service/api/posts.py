@@ -11,6 +11,7 @@ from wellspring.v1 import post_service_pb2_grpc as rpc
 from wellspring.v1 import resources_pb2 as pb
 
 from service.api.convert import (
+    check_response_size,
     deadline_of,
     mask_paths,
     masked,
@@ -19,6 +20,7 @@ from service.api.convert import (
     post_to_proto,
     read_mask,
     repeated_field_1,
+    string_field_2,
     update_mask,
 )
 from service.domain import commands
@@ -30,8 +32,9 @@ Context = grpc.aio.ServicerContext
 
 
 class PostServicer(rpc.PostServiceServicer):
-    def __init__(self, posts: PostHandlers) -> None:
+    def __init__(self, posts: PostHandlers, *, max_response_bytes: int = 4 * 1024 * 1024) -> None:
         self._posts = posts
+        self._max_response_bytes = max_response_bytes
 
     async def GetPost(self, request: api.GetPostRequest, context: Context) -> pb.Post | bytes:
         mask = read_mask(request, _POST)
@@ -44,8 +47,11 @@ class PostServicer(rpc.PostServiceServicer):
         mask = read_mask(request, _POST)
         payloads = await self._posts.batch_get_encoded(list(request.ids), deadline_of(context))
         if mask is None:
+            check_response_size(payloads, self._max_response_bytes)
             return repeated_field_1(payloads)
-        return api.BatchGetPostsResponse(posts=[masked(pb.Post.FromString(p), mask) for p in payloads])
+        shown = [masked(pb.Post.FromString(p), mask).SerializeToString() for p in payloads]
+        check_response_size(shown, self._max_response_bytes)
+        return repeated_field_1(shown)
 
     async def ListPosts(self, request: api.ListPostsRequest, context: Context) -> api.ListPostsResponse:
         mask = read_mask(request, _POST)
@@ -59,9 +65,11 @@ class PostServicer(rpc.PostServiceServicer):
             order_by=request.order_by,
             read_mask=mask_paths(mask),
         )
-        posts, token = await self._posts.list(cmd)
+        payloads, token = await self._posts.list_encoded(cmd, self._max_response_bytes)
+        if mask is None:
+            return repeated_field_1(payloads) + string_field_2(token)
         return api.ListPostsResponse(
-            posts=[masked(post_to_proto(p), mask) for p in posts], next_page_token=token
+            posts=[masked(pb.Post.FromString(x), mask) for x in payloads], next_page_token=token
         )
 
     async def CreatePost(self, request: api.CreatePostRequest, context: Context) -> pb.Post:

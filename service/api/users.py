@@ -11,11 +11,13 @@ from wellspring.v1 import user_service_pb2 as api
 from wellspring.v1 import user_service_pb2_grpc as rpc
 
 from service.api.convert import (
+    check_response_size,
     deadline_of,
     mask_paths,
     masked,
     read_mask,
     repeated_field_1,
+    string_field_2,
     update_mask,
     user_fields,
     user_to_proto,
@@ -29,8 +31,9 @@ Context = grpc.aio.ServicerContext
 
 
 class UserServicer(rpc.UserServiceServicer):
-    def __init__(self, users: UserHandlers) -> None:
+    def __init__(self, users: UserHandlers, *, max_response_bytes: int = 4 * 1024 * 1024) -> None:
         self._users = users
+        self._max_response_bytes = max_response_bytes
 
     async def GetUser(self, request: api.GetUserRequest, context: Context) -> pb.User | bytes:
         mask = read_mask(request, _USER)
@@ -43,17 +46,22 @@ class UserServicer(rpc.UserServiceServicer):
         mask = read_mask(request, _USER)
         payloads = await self._users.batch_get_encoded(list(request.ids), deadline_of(context))
         if mask is None:
+            check_response_size(payloads, self._max_response_bytes)
             return repeated_field_1(payloads)
-        return api.BatchGetUsersResponse(users=[masked(pb.User.FromString(p), mask) for p in payloads])
+        shown = [masked(pb.User.FromString(p), mask).SerializeToString() for p in payloads]
+        check_response_size(shown, self._max_response_bytes)
+        return repeated_field_1(shown)
 
     async def ListUsers(self, request: api.ListUsersRequest, context: Context) -> api.ListUsersResponse:
         mask = read_mask(request, _USER)
         cmd = commands.ListUsers(
             request.page_size, request.page_token, request.query, request.order_by, mask_paths(mask)
         )
-        users, token = await self._users.list(cmd)
+        payloads, token = await self._users.list_encoded(cmd, self._max_response_bytes)
+        if mask is None:
+            return repeated_field_1(payloads) + string_field_2(token)
         return api.ListUsersResponse(
-            users=[masked(user_to_proto(u), mask) for u in users], next_page_token=token
+            users=[masked(pb.User.FromString(x), mask) for x in payloads], next_page_token=token
         )
 
     async def CreateUser(self, request: api.CreateUserRequest, context: Context) -> pb.User:

@@ -115,3 +115,5 @@ class PageRequest:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: Cursor | None = field(default=None)
+    # cursors[i] resumes right after items[i]: a caller may cut the page short (AIP-158 allows it)
+    cursors: list[Cursor] = field(default_factory=list)

@@ -8,7 +8,7 @@ from typing import Any
 from service.cache.tier import CacheTier
 from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
 from service.domain.errors import AlreadyExists, EtagMismatch, FieldViolation, NotFound
-from service.domain.models import PageRequest, Post, PostFields, PostFilter
+from service.domain.models import Page, PageRequest, Post, PostFields, PostFilter
 from service.domain.validation import (
     MAX_TAG,
     check_filter_text,
@@ -96,7 +96,7 @@ class PostHandlers:
     async def batch_get(self, ids: list[str]) -> list[Post]:
         return await self.reads.load_many(ids)
 
-    async def list(self, cmd: ListPosts) -> tuple[list[Post], str]:
+    async def _page(self, cmd: ListPosts) -> tuple[Page[Post], dict[str, Any]]:
         size = page_size(cmd.page_size)
         raise_if(_check_filter(cmd))
         ordering = parse_order_by(cmd.order_by, ORDERINGS)
@@ -110,10 +110,20 @@ class PostHandlers:
         cursor = None
         if cmd.page_token:
             cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
-        async with self._db.reading() as uow:
+        async with self._db.reading(bulk=True) as uow:
             page = await uow.posts.list(flt, PageRequest(ordering, size, cursor))
-        token = self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
-        return page.items, token
+        return page, binding
+
+    async def list(self, cmd: ListPosts) -> tuple[list[Post], str]:
+        page, binding = await self._page(cmd)
+        return page.items, self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
+
+    async def list_encoded(self, cmd: ListPosts, max_bytes: int) -> tuple[list[bytes], str]:
+        """The page as serialized resources, cut short (with a token for the rest) before it would
+        exceed ``max_bytes``: a page of large items never becomes a response too big to send."""
+        page, binding = await self._page(cmd)
+        payloads, cursor = self.reads.encode_within(page, max_bytes)
+        return payloads, self._tokens.encode(binding, cursor) if cursor else ""
 
     async def create(self, cmd: CreatePost, deadline: float | None = None) -> Post:
         fields = _normalized(cmd.fields)

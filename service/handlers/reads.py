@@ -11,6 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from service.cache.tier import CacheTier, Loaded
 from service.domain.errors import NotFound
+from service.domain.models import Cursor, Page
 from service.domain.validation import check_batch_ids, require_id
 from service.repository.base import Database, UnitOfWork
 
@@ -67,6 +68,19 @@ class CachedReads(Generic[T]):
         if missing:
             raise NotFound(self._resource, missing)
         return [found[i] for i in ids]
+
+    def encode_within(self, page: Page[T], max_bytes: int) -> tuple[list[bytes], Cursor | None]:
+        """Encode items until the next one would pass ``max_bytes`` (always at least one); the cursor
+        resumes after the last one kept."""
+        payloads: list[bytes] = []
+        total = 0
+        for item in page.items:
+            payload = self._encode(item)
+            total += len(payload) + 6  # field tag and length prefix
+            if payloads and total > max_bytes:
+                return payloads, page.cursors[len(payloads) - 1]
+            payloads.append(payload)
+        return payloads, page.next_cursor
 
     async def one(self, resource_id: str, deadline: float | None = None) -> bytes:
         require_id(resource_id, "id")

@@ -15,7 +15,7 @@ from service.domain.errors import (
     NotFound,
     PreconditionViolation,
 )
-from service.domain.models import PageRequest, User, UserFields, UserFilter
+from service.domain.models import Page, PageRequest, User, UserFields, UserFilter
 from service.domain.validation import (
     MAX_QUERY,
     check_filter_text,
@@ -91,7 +91,7 @@ class UserHandlers:
     async def batch_get(self, ids: list[str]) -> list[User]:
         return await self.reads.load_many(ids)
 
-    async def list(self, cmd: ListUsers) -> tuple[list[User], str]:
+    async def _page(self, cmd: ListUsers) -> tuple[Page[User], dict[str, Any]]:
         size = page_size(cmd.page_size)
         raise_if(check_filter_text(cmd.query, "query", MAX_QUERY))
         ordering = parse_order_by(cmd.order_by, ORDERINGS)
@@ -104,10 +104,20 @@ class UserHandlers:
         cursor = None
         if cmd.page_token:
             cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
-        async with self._db.reading() as uow:
+        async with self._db.reading(bulk=True) as uow:
             page = await uow.users.list(UserFilter(cmd.query), PageRequest(ordering, size, cursor))
-        token = self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
-        return page.items, token
+        return page, binding
+
+    async def list(self, cmd: ListUsers) -> tuple[list[User], str]:
+        page, binding = await self._page(cmd)
+        return page.items, self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
+
+    async def list_encoded(self, cmd: ListUsers, max_bytes: int) -> tuple[list[bytes], str]:
+        """The page as serialized resources, cut short (with a token for the rest) before it would
+        exceed ``max_bytes``: a page of large items never becomes a response too big to send."""
+        page, binding = await self._page(cmd)
+        payloads, cursor = self.reads.encode_within(page, max_bytes)
+        return payloads, self._tokens.encode(binding, cursor) if cursor else ""
 
     async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:
         violations = check_user(cmd.fields)

@@ -52,8 +52,9 @@ class UnitOfWork(Protocol):
 
 
 class Database(Protocol):
-    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """A read-only unit of work (every statement sees committed data)."""
+    def reading(self, *, bulk: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A read-only unit of work (every statement sees committed data). ``bulk``: the reads may scan
+        many rows (List), so a driver that would block the event loop runs them elsewhere."""
         ...
 
     def writing(self) -> AbstractAsyncContextManager[UnitOfWork]:

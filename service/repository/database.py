@@ -13,7 +13,9 @@ Two drivers, one repository code path (repositories ``await executor.execute(stm
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from service.repository.posts import SqlPostRepository
 from service.repository.sql import ConstraintError, Executor
 from service.repository.users import SqlUserRepository
 
+_BULK_THREADS = 2
 _UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError, TimeoutError)
 
 
@@ -60,6 +63,32 @@ class _SyncExecutor(Executor):
         try:
             return self._conn.execute(stmt, params)
         except Exception as error:  # translated for the domain; the original stays as __cause__
+            raise _translate(error) from error
+
+
+class _ThreadExecutor(Executor):
+    """Runs statements on worker threads with their own connections (sqlite3 releases the GIL while a
+    query runs): List queries, which may scan many rows, never stall the event loop."""
+
+    __slots__ = ("_engine", "_local", "_pool")
+
+    def __init__(self, engine: sa.Engine, pool: ThreadPoolExecutor) -> None:
+        self._engine = engine
+        self._pool = pool
+        self._local = threading.local()
+
+    def _run(self, stmt: Any, params: Any) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return conn.execute(stmt, params).freeze()()  # buffered: the cursor is done before we return
+
+    async def execute(
+        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+    ) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, stmt, params)
+        except Exception as error:
             raise _translate(error) from error
 
 
@@ -110,17 +139,20 @@ class SqliteDatabase:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False}, pool_size=2, max_overflow=0
+            url, connect_args={"check_same_thread": False}, pool_size=2 + _BULK_THREADS, max_overflow=0
         )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._reader = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self._writer = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self._read_uow = SqlUnitOfWork(_SyncExecutor(self._reader))
+        self._bulk_pool = ThreadPoolExecutor(_BULK_THREADS, thread_name_prefix="sqlite-bulk")
+        self._bulk_uow = SqlUnitOfWork(_ThreadExecutor(self.engine, self._bulk_pool))
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[SqlUnitOfWork]:
-        yield self._read_uow
+    async def reading(self, *, bulk: bool = False) -> AsyncIterator[SqlUnitOfWork]:
+        """Point reads run inline (tens of µs); ``bulk`` reads (List) run on a worker thread."""
+        yield self._bulk_uow if bulk else self._read_uow
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[SqlUnitOfWork]:
@@ -149,6 +181,7 @@ class SqliteDatabase:
             await uow.users.get("ping")
 
     async def close(self) -> None:
+        self._bulk_pool.shutdown(wait=True, cancel_futures=True)
         self._reader.close()
         self._writer.close()
         self.engine.dispose()
@@ -164,7 +197,7 @@ class PostgresDatabase:
         self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[SqlUnitOfWork]:
+    async def reading(self, *, bulk: bool = False) -> AsyncIterator[SqlUnitOfWork]:
         try:
             conn = await self._read_engine.connect()
         except Exception as error:

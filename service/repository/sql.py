@@ -50,11 +50,9 @@ def keyset_page(
 def to_page(
     items: Sequence[T], limit: int, sort_value: Callable[[T], str | int], item_id: Callable[[T], str]
 ) -> Page[T]:
-    if len(items) <= limit:
-        return Page(list(items))
     kept = list(items[:limit])
-    last = kept[-1]
-    return Page(kept, Cursor(sort_value(last), item_id(last)))
+    cursors = [Cursor(sort_value(i), item_id(i)) for i in kept]
+    return Page(kept, cursors[-1] if len(items) > limit else None, cursors)
 
 
 def prefix_range(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
