@@ -28,6 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--addr", default=os.environ.get("WELLSPRING_ADDR", "127.0.0.1:50051"))
     parser.add_argument("--timeout", type=float, default=10.0)
     opts = parser.parse_args(argv)
+    try:
+        return _run(opts)
+    except grpc.RpcError as error:  # reflection itself failed: server down, or reflection disabled
+        print(
+            f"{error.code().name}: {error.details()} (is a server listening on {opts.addr}?)", file=sys.stderr
+        )
+        return 1
+
+
+def _run(opts: argparse.Namespace) -> int:
     with grpc.insecure_channel(opts.addr) as channel:
         reflection_db = ProtoReflectionDescriptorDatabase(channel)
         if opts.method == "list":

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
+import time
 from dataclasses import dataclass, field
 
 import grpc
@@ -25,6 +28,7 @@ from service.cache.stores import CacheStore, MemoryStore
 from service.cache.tier import CachePolicy, CacheTier
 from service.config import Settings
 from service.handlers.common import Clock, wall_clock_us
+from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
 from service.handlers.posts import PostHandlers
 from service.handlers.users import UserHandlers
@@ -33,6 +37,7 @@ from service.repository.database import open_database
 from service.repository.migrate import upgrade
 
 log = logging.getLogger("wellspring")
+_CLOSE_TIMEOUT_S = 3.0
 
 SERVICE_NAMES = (
     user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
@@ -54,6 +59,7 @@ class App:
     users: UserHandlers
     posts: PostHandlers
     cache: CacheTier | None
+    maintenance: Maintenance
 
     @property
     def address(self) -> str:
@@ -70,6 +76,8 @@ class App:
         self._readiness = asyncio.create_task(self._become_ready())
 
     async def _become_ready(self, max_delay_s: float = 5.0) -> None:
+        """Wait for the database, then keep watching it: health follows it (NOT_SERVING while it is
+        down), and expired idempotency keys are purged now and then."""
         delay = 0.05
         while True:
             try:
@@ -82,16 +90,48 @@ class App:
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         self.ready.set()
         log.info("serving on %s (database: %s)", self.address, self.settings.database_url.split("://")[0])
+        await self._watch()
+
+    async def _watch(self) -> None:
+        serving, last_purge = True, 0.0
+        while True:
+            await asyncio.sleep(self.settings.health_interval_s)
+            try:
+                await self.database.ping()
+                if time.monotonic() - last_purge > self.settings.idempotency_purge_interval_s:
+                    last_purge = time.monotonic()
+                    purged = await self.maintenance.purge_idempotency_keys()
+                    if purged:
+                        log.info("purged %d expired idempotency keys", purged)
+                healthy = True
+            except Exception as error:  # the database is unreachable, or the purge failed with it
+                log.warning("database check failed: %s", type(error).__name__)
+                healthy = False
+            if healthy != serving:
+                serving = healthy
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if healthy
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                await self._set_all(status)
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Health goes NOT_SERVING, in-flight calls get ``grace_s`` to finish, then the database closes."""
+        """Health goes NOT_SERVING (then ``shutdown_drain_s`` for load balancers to notice), in-flight calls
+        get ``grace_s`` to finish, the rest are cancelled; closing the database is bounded too."""
         if self._readiness is not None:
             self._readiness.cancel()
         await self.health.enter_graceful_shutdown()
+        if self.settings.shutdown_drain_s:
+            await asyncio.sleep(self.settings.shutdown_drain_s)
         await self.server.stop(self.settings.shutdown_grace_s if grace_s is None else grace_s)
-        if self.cache is not None:
-            await self.cache.store.close()
-        await self.database.close()
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                if self.cache is not None:
+                    await self.cache.store.close()
+                await self.database.close()
+        except TimeoutError:
+            log.warning("closing connections took over %.0fs; leaving them", _CLOSE_TIMEOUT_S)
 
     async def _set_all(self, status: int) -> None:
         for name in ("", *SERVICE_NAMES):
@@ -165,7 +205,10 @@ async def bootstrap(
     port = server.add_insecure_port(settings.addr)
     if port == 0:
         raise OSError(f"cannot listen on {settings.addr}")
-    return App(settings, server, port, database, health_servicer, interceptor, users, posts, cache)
+    maintenance = Maintenance(database, retention_s=settings.idempotency_retention_s, clock=clock)
+    return App(
+        settings, server, port, database, health_servicer, interceptor, users, posts, cache, maintenance
+    )
 
 
 async def serve(settings: Settings, *, seed_demo: bool = False) -> None:
@@ -182,5 +225,17 @@ async def serve(settings: Settings, *, seed_demo: bool = False) -> None:
     await app.start()
     await stop.wait()
     log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
+    # A call stuck where cancellation cannot reach (a driver waiting on a lock) must not keep the process
+    # alive past the grace period: a watchdog ends it a few seconds later.
+    bound = settings.shutdown_drain_s + settings.shutdown_grace_s + _CLOSE_TIMEOUT_S + 2
+    watchdog = threading.Timer(bound, _force_exit)
+    watchdog.daemon = True
+    watchdog.start()
     await app.stop()
     log.info("stopped")
+
+
+def _force_exit() -> None:
+    log.error("shutdown did not finish in time; exiting anyway")
+    logging.shutdown()
+    os._exit(0)

@@ -51,6 +51,24 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
+def _addr(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = environ.get(name) or default
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be HOST:PORT with a port in 0-65535, got {raw!r}")
+    return raw
+
+
+def _database_url(environ: Mapping[str, str], name: str) -> str:
+    raw = environ.get(name) or DEFAULT_DATABASE_URL
+    scheme = raw.split("://", 1)[0].split("+", 1)[0] if "://" in raw else ""
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(f"{name} must be a sqlite:///path or postgresql://… URL, got scheme {scheme!r}")
+    if raw.startswith("sqlite+"):
+        raise ConfigError(f"{name}: SQLite is driven through the stdlib driver; use sqlite:///path")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service reads from its environment. See the README's configuration table."""
@@ -61,6 +79,10 @@ class Settings:
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     migrate_on_start: bool = True
     shutdown_grace_s: float = 10.0
+    shutdown_drain_s: float = 0.0
+    health_interval_s: float = 5.0
+    idempotency_retention_s: float = 86_400.0
+    idempotency_purge_interval_s: float = 600.0
     max_message_bytes: int = 4 * 1024 * 1024
     max_response_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
@@ -79,7 +101,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        database_url = env.get("WELLSPRING_DATABASE_URL") or DEFAULT_DATABASE_URL
+        database_url = _database_url(env, "WELLSPRING_DATABASE_URL")
         secret = env.get("WELLSPRING_PAGE_TOKEN_SECRET")
         if secret is not None and len(secret) < 16:
             raise ConfigError("WELLSPRING_PAGE_TOKEN_SECRET must be at least 16 characters")
@@ -89,13 +111,16 @@ class Settings:
                 f"WELLSPRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
             )
         return cls(
-            addr=env.get("WELLSPRING_ADDR") or "127.0.0.1:50051",
+            addr=_addr(env, "WELLSPRING_ADDR", "127.0.0.1:50051"),
             database_url=database_url,
             redis_url=env.get("WELLSPRING_REDIS_URL") or None,
             page_token_secret=secret.encode() if secret else secrets.token_bytes(32),
             # The embedded default migrates itself; shared databases are migrated by `make migrate`.
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
             shutdown_grace_s=_float(env, "WELLSPRING_SHUTDOWN_GRACE_S", 10.0),
+            shutdown_drain_s=_float(env, "WELLSPRING_SHUTDOWN_DRAIN_S", 0.0),
+            health_interval_s=_float(env, "WELLSPRING_HEALTH_INTERVAL_S", 5.0),
+            idempotency_retention_s=_float(env, "WELLSPRING_IDEMPOTENCY_RETENTION_S", 86_400.0),
             max_message_bytes=_int(env, "WELLSPRING_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024),
             max_response_bytes=_int(
                 env, "WELLSPRING_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, minimum=1024 * 1024

@@ -36,6 +36,7 @@ class _State:
         self.users: dict[str, User] = {}
         self.posts: dict[str, Post] = {}
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.key_times: dict[tuple[str, str], int] = {}
 
 
 class FakeUsers:
@@ -149,6 +150,13 @@ class FakeIdempotency:
         if (scope, request_id) in self._s.keys:
             raise AlreadyExists("request", "request_id", request_id)
         self._s.keys[scope, request_id] = record
+        self._s.key_times[scope, request_id] = now_us
+
+    async def purge(self, before_us: int) -> int:
+        old = [k for k, t in self._s.key_times.items() if t < before_us]
+        for key in old:
+            del self._s.keys[key], self._s.key_times[key]
+        return len(old)
 
 
 class FakeUnitOfWork:

@@ -13,6 +13,7 @@ _GET = sa.select(keys.c.fingerprint, keys.c.result).where(
     keys.c.scope == sa.bindparam("scope"), keys.c.request_id == sa.bindparam("request_id")
 )
 _INSERT = keys.insert()
+_PURGE = keys.delete().where(keys.c.create_time_us < sa.bindparam("before_us"))
 
 
 class SqlIdempotencyStore:
@@ -37,3 +38,7 @@ class SqlIdempotencyStore:
             await self._ex.execute(_INSERT, params)
         except ConstraintError:
             raise AlreadyExists("request", "request_id", request_id) from None
+
+    async def purge(self, before_us: int) -> int:
+        result = await self._ex.execute(_PURGE, {"before_us": before_us})
+        return int(result.rowcount)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -140,16 +141,94 @@ async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Pat
     )
 
 
-async def test_health_goes_not_serving_before_shutdown(tmp_path: Path) -> None:
+async def test_stop_turns_health_not_serving_while_still_answering(tmp_path: Path) -> None:
+    """During the drain window the server still answers, and says NOT_SERVING so balancers move away."""
     from tests.conftest import sqlite_url_for, start_app
 
-    app = await start_app(sqlite_url_for(tmp_path))
+    app = await start_app(sqlite_url_for(tmp_path), shutdown_drain_s=0.5)
     async with grpc.aio.insecure_channel(app.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        await app.health.enter_graceful_shutdown()
-        response = await stub.Check(health_pb2.HealthCheckRequest())
-        assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
-    await app.stop(0)
+        assert (
+            await stub.Check(health_pb2.HealthCheckRequest())
+        ).status == health_pb2.HealthCheckResponse.SERVING
+        stopping = asyncio.create_task(app.stop(0))
+        deadline = time.monotonic() + 5
+        while True:
+            status = (await stub.Check(health_pb2.HealthCheckRequest())).status
+            if status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                break
+            assert time.monotonic() < deadline and not stopping.done()
+            await asyncio.sleep(0.01)
+        assert not stopping.done()
+        await stopping
+
+
+class _FlakyDatabase:
+    """The real database, whose ping can be made to fail: the database 'going away' after start-up."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def ping(self) -> None:
+        if self.down:
+            from service.domain.errors import Unavailable
+
+            raise Unavailable()
+        await self._real.ping()
+
+
+async def test_health_follows_the_database_after_start_up(tmp_path: Path) -> None:
+    from service.bootstrap import bootstrap
+    from service.config import Settings
+    from service.repository.database import open_database
+    from tests.conftest import sqlite_url_for
+
+    database = _FlakyDatabase(open_database(sqlite_url_for(tmp_path)))
+    settings = Settings(addr="127.0.0.1:0", access_log=False, health_interval_s=0.02, migrate_on_start=False)
+    app = await bootstrap(settings, database=database)  # type: ignore[arg-type]
+    await app.start()
+    await asyncio.wait_for(app.ready.wait(), 10)
+
+    async def status_becomes(expected: int) -> None:
+        deadline = time.monotonic() + 5
+        while (await stub.Check(health_pb2.HealthCheckRequest())).status != expected:
+            assert time.monotonic() < deadline, f"health never became {expected}"
+            await asyncio.sleep(0.01)
+
+    try:
+        async with grpc.aio.insecure_channel(app.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            database.down = True
+            await status_becomes(health_pb2.HealthCheckResponse.NOT_SERVING)
+            database.down = False
+            await status_becomes(health_pb2.HealthCheckResponse.SERVING)
+    finally:
+        await app.stop(0)
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "WELLSPRING_ADDR": f"127.0.0.1:{port}",
+            "WELLSPRING_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "service", "serve"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr
 
 
 async def test_reflection_cli_calls_by_name(app) -> None:  # type: ignore[no-untyped-def]

@@ -216,3 +216,14 @@ async def test_case_folding_that_lengthens_text_still_fits(database: Any) -> Non
     async with database.reading() as uow:
         page = await uow.users.list(UserFilter("i̇"), PageRequest(Ordering("display_name"), 5))
     assert [u.id for u in page.items] == ["u001"]
+
+
+async def test_idempotency_keys_are_purged_by_age(database: Any) -> None:
+    async with database.writing() as uow:
+        await uow.idempotency.put("users", "old", IdempotencyRecord("fp", "{}"), 100)
+        await uow.idempotency.put("users", "new", IdempotencyRecord("fp", "{}"), 300)
+        assert await uow.idempotency.purge(200) == 1
+        await uow.commit()
+    async with database.reading() as uow:
+        assert await uow.idempotency.get("users", "old") is None
+        assert await uow.idempotency.get("users", "new") is not None

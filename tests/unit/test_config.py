@@ -28,6 +28,10 @@ def test_postgres_does_not_migrate_on_start_unless_asked() -> None:
         ("WELLSPRING_ACCESS_LOG", "maybe"),
         ("WELLSPRING_PAGE_TOKEN_SECRET", "short"),
         ("WELLSPRING_LOG_LEVEL", "LOUD"),
+        ("WELLSPRING_ADDR", "nonsense"),
+        ("WELLSPRING_ADDR", "127.0.0.1:99999"),
+        ("WELLSPRING_DATABASE_URL", "mysql://h/db"),
+        ("WELLSPRING_DATABASE_URL", "sqlite+aiosqlite:///x.db"),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(name: str, value: str) -> None:

@@ -216,3 +216,14 @@ async def test_list_query_prefix(users: UserHandlers) -> None:
     await users.create(CreateUser(UserFields("q@x.io", "Quinn"), user_id="c"))
     page, _ = await users.list(ListUsers(query="AL"))
     assert sorted(u.id for u in page) == ["a", "b"]
+
+
+async def test_expired_request_ids_are_purged(users: UserHandlers, db: FakeDatabase) -> None:
+    from service.handlers.maintenance import Maintenance
+
+    clock = FakeClock()
+    await users.create(CreateUser(fields(), request_id="old"))
+    maintenance = Maintenance(db, retention_s=60, clock=clock)
+    assert await maintenance.purge_idempotency_keys() == 0
+    clock.now += 61 * 1_000_000
+    assert await maintenance.purge_idempotency_keys() == 1
