@@ -27,6 +27,7 @@ from service.cache.redis_store import RedisStore
 from service.cache.stores import CacheStore, MemoryStore
 from service.cache.tier import CachePolicy, CacheTier
 from service.config import Settings
+from service.handlers.coherence import Coherence
 from service.handlers.common import Clock, wall_clock_us
 from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
@@ -60,6 +61,7 @@ class App:
     posts: PostHandlers
     cache: CacheTier | None
     maintenance: Maintenance
+    coherence: Coherence | None
 
     @property
     def address(self) -> str:
@@ -68,12 +70,15 @@ class App:
 
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _readiness: asyncio.Task[None] | None = None
+    _coherence_loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Listen at once; health says SERVING only once the database answers (retried with backoff)."""
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         self._readiness = asyncio.create_task(self._become_ready())
+        if self.coherence is not None:
+            self._coherence_loop = asyncio.create_task(self.coherence.run())
 
     async def _become_ready(self, max_delay_s: float = 5.0) -> None:
         """Wait for the database, then keep watching it: health follows it (NOT_SERVING while it is
@@ -119,8 +124,9 @@ class App:
     async def stop(self, grace_s: float | None = None) -> None:
         """Health goes NOT_SERVING (then ``shutdown_drain_s`` for load balancers to notice), in-flight calls
         get ``grace_s`` to finish, the rest are cancelled; closing the database is bounded too."""
-        if self._readiness is not None:
-            self._readiness.cancel()
+        for task in (self._readiness, self._coherence_loop):
+            if task is not None:
+                task.cancel()
         await self.health.enter_graceful_shutdown()
         if self.settings.shutdown_drain_s:
             await asyncio.sleep(self.settings.shutdown_drain_s)
@@ -171,15 +177,10 @@ async def bootstrap(
     tokens = PageTokens(settings.page_token_secret)
     if cache is None and settings.cache_enabled and (settings.redis_url or settings.is_embedded):
         cache = build_cache(settings)
-    posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock)
-    users = UserHandlers(
-        database,
-        tokens,
-        encode=encode_user,
-        cache=cache,
-        clock=clock,
-        on_posts_deleted=posts.invalidate_deleted,
-    )
+    # A shared store (Redis) needs the outbox and read leases; the in-process one cannot miss a write.
+    coherence = Coherence(database, cache) if cache is not None and settings.redis_url else None
+    posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock, coherence=coherence)
+    users = UserHandlers(database, tokens, encode=encode_user, cache=cache, clock=clock, coherence=coherence)
 
     interceptor = ServerInterceptor(log_calls=settings.access_log)
     limit = settings.max_message_bytes
@@ -207,7 +208,17 @@ async def bootstrap(
         raise OSError(f"cannot listen on {settings.addr}")
     maintenance = Maintenance(database, retention_s=settings.idempotency_retention_s, clock=clock)
     return App(
-        settings, server, port, database, health_servicer, interceptor, users, posts, cache, maintenance
+        settings,
+        server,
+        port,
+        database,
+        health_servicer,
+        interceptor,
+        users,
+        posts,
+        cache,
+        maintenance,
+        coherence,
     )
 
 

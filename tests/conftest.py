@@ -175,6 +175,11 @@ async def start_app(database_url: str, **overrides: object) -> App:
     app = await bootstrap(settings)
     await app.start()
     await asyncio.wait_for(app.ready.wait(), 30)
+    if app.cache is not None and app.coherence is not None:  # wait for the first read lease
+        deadline = time.monotonic() + 10
+        while not app.cache.snapshot()["leased"]:
+            assert time.monotonic() < deadline, "no cache read lease"
+            await asyncio.sleep(0.01)
     return app
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from service.domain.errors import AlreadyExists, InvalidInput
 from service.domain.models import Cursor, Page, PageRequest, Post, PostFilter, SortDirection, User, UserFilter
-from service.repository.base import IdempotencyRecord
+from service.repository.base import IdempotencyRecord, OutboxEntry
 
 
 def encode(item: Any) -> bytes:
@@ -37,6 +37,8 @@ class _State:
         self.posts: dict[str, Post] = {}
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
         self.key_times: dict[tuple[str, str], int] = {}
+        self.outbox: dict[int, tuple[OutboxEntry, bool, int]] = {}
+        self.next_outbox_id = 0
 
 
 class FakeUsers:
@@ -159,11 +161,42 @@ class FakeIdempotency:
         return len(old)
 
 
+class FakeOutbox:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def add(self, entries: Sequence[OutboxEntry], now_us: int) -> list[int]:
+        ids = []
+        for entry in entries:
+            self._s.next_outbox_id += 1
+            self._s.outbox[self._s.next_outbox_id] = (entry, False, now_us)
+            ids.append(self._s.next_outbox_id)
+        return ids
+
+    async def pending(self, cutoff_us: int, limit: int = 500) -> list[tuple[int, OutboxEntry]]:
+        rows = [(i, e) for i, (e, failed, t) in sorted(self._s.outbox.items()) if failed or t < cutoff_us]
+        return rows[:limit]
+
+    async def mark_failed(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            if i in self._s.outbox:
+                entry, _, t = self._s.outbox[i]
+                self._s.outbox[i] = (entry, True, t)
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            self._s.outbox.pop(i, None)
+
+    async def count(self) -> int:
+        return len(self._s.outbox)
+
+
 class FakeUnitOfWork:
     def __init__(self, state: _State, writable: bool) -> None:
         self.users = FakeUsers(state)
         self.posts = FakePosts(state)
         self.idempotency = FakeIdempotency(state)
+        self.outbox = FakeOutbox(state)
         self._writable = writable
         self.committed = False
 

@@ -58,6 +58,8 @@ class CacheTier:
         self._wall_ms = wall_ms
         self._rng = rng
         self._perf = perf
+        self._lease_required = False
+        self._lease_until = 0.0
         # key -> (monotonic start of the database load, its result): in flight or recently finished
         self._loads: dict[str, tuple[float, asyncio.Future[tuple[int, bytes] | None]]] = {}
         # hits, misses, fills, rejected_fills, tombstones, errors, early_refreshes, list_hits, ...
@@ -66,12 +68,26 @@ class CacheTier:
     def key(self, collection: str, resource_id: str) -> str:
         return f"{self.prefix}{collection}:{resource_id}"
 
-    async def _guarded(self, op: Awaitable[Any], deadline: float | None) -> Any:
-        """Run a store call within the op timeout and the caller's remaining deadline; None on failure."""
+    def require_lease(self) -> None:
+        """Shared store: read from it only while a lease granted by the coherence loop is valid."""
+        self._lease_required = True
+
+    def grant_lease(self, until: float) -> None:
+        self._lease_until = until
+
+    def revoke_lease(self) -> None:
+        self._lease_until = 0.0
+
+    def _leased(self) -> bool:
+        return not self._lease_required or self._clock() < self._lease_until
+
+    async def _guarded(self, op: Awaitable[Any], deadline: float | None, *, reading: bool = True) -> Any:
+        """Run a store call within the op timeout and the caller's remaining deadline; None on failure.
+        Reads and fills also need the read lease; invalidations are always attempted."""
         budget = self.policy.op_timeout_s
         if deadline is not None:
             budget = min(budget, deadline - self._clock())
-        if budget <= 0 or not self.breaker.allow():
+        if budget <= 0 or (reading and not self._leased()) or not self.breaker.allow():
             if asyncio.iscoroutine(op):
                 op.close()
             self.counters["skipped"] += 1
@@ -246,7 +262,7 @@ class CacheTier:
             for i, v, deleted in changes
         ]
         written = await self._guarded(
-            self.store.put_if_newer(puts, bump=[self._generation_key(collection)]), deadline
+            self.store.put_if_newer(puts, bump=[self._generation_key(collection)]), deadline, reading=False
         )
         if written is None:
             self.counters["invalidation_failures"] += 1
@@ -287,4 +303,5 @@ class CacheTier:
             **self.counters,
             "breaker_state": self.breaker.state.value,
             "breaker_openings": self.breaker.openings,
+            "leased": self._leased(),
         }

@@ -20,6 +20,7 @@ from service.domain.validation import (
     raise_if,
     require_id,
 )
+from service.handlers.coherence import Coherence
 from service.handlers.common import (
     Clock,
     fingerprint,
@@ -31,7 +32,7 @@ from service.handlers.common import (
     wall_clock_us,
 )
 from service.handlers.page_tokens import PageTokens
-from service.handlers.reads import CachedReads, Encoder
+from service.handlers.reads import CachedReads, Encoder, PendingInvalidations
 from service.repository.base import Database, UnitOfWork
 
 WRITABLE = ("author_id", "title", "body", "tags")
@@ -70,12 +71,19 @@ class PostHandlers:
         encode: Encoder[Post],
         cache: CacheTier | None = None,
         clock: Clock = wall_clock_us,
+        coherence: Coherence | None = None,
     ) -> None:
         self._db = db
         self._tokens = tokens
         self._clock = clock
         self.reads = CachedReads(
-            db, cache, collection="posts", resource="post", repository=lambda uow: uow.posts, encode=encode
+            db,
+            cache,
+            collection="posts",
+            resource="post",
+            repository=lambda uow: uow.posts,
+            encode=encode,
+            coherence=coherence,
         )
 
     def _next_version(self, current: int = 0) -> int:
@@ -132,7 +140,10 @@ class PostHandlers:
             violations += check_id(cmd.post_id, "post_id")
         raise_if(violations)
 
+        pending = self.reads.pending()
+
         async def create(uow: UnitOfWork) -> Post:
+            pending.reset()
             now = self._clock()
             post = Post(
                 cmd.post_id or new_id(),
@@ -145,29 +156,32 @@ class PostHandlers:
                 self._next_version(),
             )
             await uow.posts.add(post)
+            await pending.record(uow, "posts", [(post.id, post.version, False)])
             return post
 
         fp = fingerprint(cmd.post_id, fields)
         post = await retrying(
             lambda: idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
         )
-        await self.reads.invalidate([(post.id, post.version, False)], deadline)
+        await pending.flush(deadline)
         return post
 
     async def update(self, cmd: UpdatePost, deadline: float | None = None) -> Post:
+        pending = self.reads.pending()
         try:
-            post = await retrying(lambda: self._update(cmd))
+            post = await retrying(lambda: self._update(cmd, pending))
         except AlreadyExists as error:
             if not (cmd.allow_missing and error.field_name == "id"):
                 raise
-            post = await retrying(lambda: self._update(cmd))  # a concurrent upsert created it: update it
-        await self.reads.invalidate([(post.id, post.version, False)], deadline)
+            post = await retrying(lambda: self._update(cmd, pending))  # a concurrent upsert created it
+        await pending.flush(deadline)
         return post
 
-    async def _update(self, cmd: UpdatePost) -> Post:
+    async def _update(self, cmd: UpdatePost, pending: PendingInvalidations) -> Post:
         require_id(cmd.id, "post.id")
         paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "post")
         given = _normalized(cmd.fields)
+        pending.reset()
         async with self._db.writing() as uow:
             current = await uow.posts.get(cmd.id, for_update=True)
             if current is None:
@@ -186,6 +200,7 @@ class PostHandlers:
                     self._next_version(),
                 )
                 await uow.posts.add(created)
+                await pending.record(uow, "posts", [(created.id, created.version, False)])
                 await uow.commit()
                 return created
             if cmd.etag and cmd.etag != current.etag:
@@ -202,28 +217,26 @@ class PostHandlers:
             )
             if not await uow.posts.update(updated, current.version):
                 raise EtagMismatch("post", cmd.id)
+            await pending.record(uow, "posts", [(updated.id, updated.version, False)])
             await uow.commit()
             return updated
 
     async def delete(self, cmd: DeletePost, deadline: float | None = None) -> None:
         require_id(cmd.id, "id")
-        version = await retrying(lambda: self._delete(cmd))
-        if version is not None:
-            await self.reads.invalidate([(cmd.id, self._next_version(version), True)], deadline)
+        pending = self.reads.pending()
+        await retrying(lambda: self._delete(cmd, pending))
+        await pending.flush(deadline)
 
-    async def _delete(self, cmd: DeletePost) -> int | None:
+    async def _delete(self, cmd: DeletePost, pending: PendingInvalidations) -> None:
+        pending.reset()
         async with self._db.writing() as uow:
             current = await uow.posts.get(cmd.id, for_update=True)
             if current is None:
                 if cmd.allow_missing:
-                    return None
+                    return
                 raise NotFound("post", cmd.id)
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("post", cmd.id)
             await uow.posts.delete(cmd.id)
+            await pending.record(uow, "posts", [(cmd.id, self._next_version(current.version), True)])
             await uow.commit()
-        return current.version
-
-    async def invalidate_deleted(self, posts: list[tuple[str, int]], deadline: float | None = None) -> None:
-        """For writes elsewhere that delete posts (a forced user delete): (id, last version) each."""
-        await self.reads.invalidate([(i, self._next_version(v), True) for i, v in posts], deadline)

@@ -13,6 +13,7 @@ from service.cache.tier import CacheTier, Loaded
 from service.domain.errors import NotFound
 from service.domain.models import Cursor, Page
 from service.domain.validation import check_batch_ids, require_id
+from service.handlers.coherence import Change, Coherence
 from service.repository.base import Database, UnitOfWork
 
 T = TypeVar("T")
@@ -32,6 +33,7 @@ class CachedReads(Generic[T]):
         resource: str,
         repository: Callable[[UnitOfWork], Any],
         encode: Encoder[T],
+        coherence: Coherence | None = None,
     ) -> None:
         self._db = db
         self._cache = cache
@@ -39,6 +41,7 @@ class CachedReads(Generic[T]):
         self._resource = resource
         self._repository = repository
         self._encode = encode
+        self._coherence = coherence
 
     async def _load(self, ids: list[str]) -> Loaded:
         async with self._db.reading() as uow:
@@ -97,9 +100,34 @@ class CachedReads(Generic[T]):
             raise NotFound(self._resource, missing)
         return [found[i] for i in ids]  # type: ignore[misc]
 
-    async def invalidate(
-        self, changes: Sequence[tuple[str, int, bool]], deadline: float | None = None
-    ) -> None:
-        """After commit, before the write is acknowledged: (id, new version, deleted) per changed row."""
-        if self._cache is not None and changes:
-            await self._cache.invalidate(self._collection, changes, deadline)
+    def pending(self) -> PendingInvalidations:
+        """A collector for one write use case: record inside the transaction, flush after commit."""
+        return PendingInvalidations(self._cache, self._coherence)
+
+
+class PendingInvalidations:
+    """The cache invalidations of one write. ``record`` runs inside the transaction (with a shared cache,
+    it also writes them to the outbox); ``flush`` runs after commit, before the write is acknowledged."""
+
+    def __init__(self, cache: CacheTier | None, coherence: Coherence | None) -> None:
+        self._cache = cache
+        self._coherence = coherence
+        self._items: list[tuple[str, list[Change], list[int]]] = []
+
+    def reset(self) -> None:
+        """At the start of each attempt of a retried transaction: forget what a rolled-back one recorded."""
+        self._items.clear()
+
+    async def record(self, uow: UnitOfWork, collection: str, changes: Sequence[Change]) -> None:
+        if self._cache is None or not changes:
+            return
+        ids = await self._coherence.record(uow, collection, changes) if self._coherence else []
+        self._items.append((collection, list(changes), ids))
+
+    async def flush(self, deadline: float | None = None) -> None:
+        for collection, changes, ids in self._items:
+            if self._coherence is not None:
+                await self._coherence.after_commit(collection, changes, ids, deadline)
+            elif self._cache is not None:
+                await self._cache.invalidate(collection, changes, deadline)
+        self._items.clear()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from service.cache.tier import CacheTier
@@ -25,6 +24,7 @@ from service.domain.validation import (
     raise_if,
     require_id,
 )
+from service.handlers.coherence import Coherence
 from service.handlers.common import (
     Clock,
     fingerprint,
@@ -36,7 +36,7 @@ from service.handlers.common import (
     wall_clock_us,
 )
 from service.handlers.page_tokens import PageTokens
-from service.handlers.reads import CachedReads, Encoder
+from service.handlers.reads import CachedReads, Encoder, PendingInvalidations
 from service.repository.base import Database, UnitOfWork
 
 WRITABLE = ("email", "display_name", "bio")
@@ -58,20 +58,20 @@ class UserHandlers:
         encode: Encoder[User],
         cache: CacheTier | None = None,
         clock: Clock = wall_clock_us,
-        on_posts_deleted: Callable[[list[tuple[str, int]], float | None], Awaitable[None]] | None = None,
+        coherence: Coherence | None = None,
     ) -> None:
         self._db = db
         self._tokens = tokens
         self._clock = clock
         self.reads = CachedReads(
-            db, cache, collection="users", resource="user", repository=lambda uow: uow.users, encode=encode
+            db,
+            cache,
+            collection="users",
+            resource="user",
+            repository=lambda uow: uow.users,
+            encode=encode,
+            coherence=coherence,
         )
-
-        self._on_posts_deleted = on_posts_deleted
-
-    async def _posts_cache_invalidate(self, posts: list[tuple[str, int]], deadline: float | None) -> None:
-        if self._on_posts_deleted is not None:
-            await self._on_posts_deleted(posts, deadline)
 
     def _next_version(self, current: int = 0) -> int:
         """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
@@ -125,35 +125,41 @@ class UserHandlers:
             violations += check_id(cmd.user_id, "user_id")
         raise_if(violations)
 
+        pending = self.reads.pending()
+
         async def create(uow: UnitOfWork) -> User:
+            pending.reset()
             now = self._clock()
             f = cmd.fields
             user = User(
                 cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, self._next_version()
             )
             await uow.users.add(user)
+            await pending.record(uow, "users", [(user.id, user.version, False)])
             return user
 
         fp = fingerprint(cmd.user_id, cmd.fields)
         user = await retrying(
             lambda: idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
         )
-        await self.reads.invalidate([(user.id, user.version, False)], deadline)
+        await pending.flush(deadline)
         return user
 
     async def update(self, cmd: UpdateUser, deadline: float | None = None) -> User:
+        pending = self.reads.pending()
         try:
-            user = await retrying(lambda: self._update(cmd))
+            user = await retrying(lambda: self._update(cmd, pending))
         except AlreadyExists as error:
             if not (cmd.allow_missing and error.field_name == "id"):
                 raise
-            user = await retrying(lambda: self._update(cmd))  # a concurrent upsert created it: update it
-        await self.reads.invalidate([(user.id, user.version, False)], deadline)
+            user = await retrying(lambda: self._update(cmd, pending))  # a concurrent upsert created it
+        await pending.flush(deadline)
         return user
 
-    async def _update(self, cmd: UpdateUser) -> User:
+    async def _update(self, cmd: UpdateUser, pending: PendingInvalidations) -> User:
         require_id(cmd.id, "user.id")
         paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "user")
+        pending.reset()
         async with self._db.writing() as uow:
             current = await uow.users.get(cmd.id, for_update=True)
             if current is None:
@@ -164,6 +170,7 @@ class UserHandlers:
                 f = cmd.fields
                 created = User(cmd.id, f.email, f.display_name, f.bio, now, now, self._next_version())
                 await uow.users.add(created)
+                await pending.record(uow, "users", [(created.id, created.version, False)])
                 await uow.commit()
                 return created
             if cmd.etag and cmd.etag != current.etag:
@@ -180,26 +187,24 @@ class UserHandlers:
             )
             if not await uow.users.update(updated, current.version):
                 raise EtagMismatch("user", cmd.id)
+            await pending.record(uow, "users", [(updated.id, updated.version, False)])
             await uow.commit()
             return updated
 
     async def delete(self, cmd: DeleteUser, deadline: float | None = None) -> None:
         require_id(cmd.id, "id")
-        outcome = await retrying(lambda: self._delete(cmd))
-        if outcome is None:
-            return  # allow_missing and absent
-        version, deleted_posts = outcome
-        await self.reads.invalidate([(cmd.id, self._next_version(version), True)], deadline)
-        if deleted_posts:
-            await self._posts_cache_invalidate(deleted_posts, deadline)
+        pending = self.reads.pending()
+        await retrying(lambda: self._delete(cmd, pending))
+        await pending.flush(deadline)
 
-    async def _delete(self, cmd: DeleteUser) -> tuple[int, list[tuple[str, int]]] | None:
+    async def _delete(self, cmd: DeleteUser, pending: PendingInvalidations) -> None:
+        pending.reset()
         deleted_posts: list[tuple[str, int]] = []
         async with self._db.writing() as uow:
             current = await uow.users.get(cmd.id, for_update=True)
             if current is None:
                 if cmd.allow_missing:
-                    return None
+                    return
                 raise NotFound("user", cmd.id)
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("user", cmd.id)
@@ -213,5 +218,6 @@ class UserHandlers:
                     )
                 deleted_posts = await uow.posts.delete_by_author(cmd.id)
             await uow.users.delete(cmd.id)
+            await pending.record(uow, "users", [(cmd.id, self._next_version(current.version), True)])
+            await pending.record(uow, "posts", [(i, self._next_version(v), True) for i, v in deleted_posts])
             await uow.commit()
-        return current.version, deleted_posts

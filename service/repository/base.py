@@ -42,12 +42,31 @@ class IdempotencyStore(Protocol):
     async def purge(self, before_us: int) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A committed change whose cache invalidation must reach Redis: (collection, id, new version)."""
+
+    collection: str
+    resource_id: str
+    version: int
+    deleted: bool
+
+
+class Outbox(Protocol):
+    async def add(self, entries: Sequence[OutboxEntry], now_us: int) -> list[int]: ...
+    async def pending(self, cutoff_us: int, limit: int = 500) -> list[tuple[int, OutboxEntry]]: ...
+    async def mark_failed(self, ids: Sequence[int]) -> None: ...
+    async def delete(self, ids: Sequence[int]) -> None: ...
+    async def count(self) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``async with`` block without ``commit()`` rolls back."""
 
     users: UserRepository
     posts: PostRepository
     idempotency: IdempotencyStore
+    outbox: Outbox
 
     async def commit(self) -> None: ...
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from service.domain.errors import ConcurrencyConflict, Unavailable
 from service.repository.idempotency import SqlIdempotencyStore
+from service.repository.outbox import SqlOutbox
 from service.repository.posts import SqlPostRepository
 from service.repository.sql import ConstraintError, Executor
 from service.repository.users import SqlUserRepository
@@ -114,6 +115,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(executor)
         self.posts = SqlPostRepository(executor)
         self.idempotency = SqlIdempotencyStore(executor)
+        self.outbox = SqlOutbox(executor)
         self._commit = commit
         self.committed = False
 

@@ -72,3 +72,21 @@ idempotency_keys = sa.Table(
     sa.Column("create_time_us", sa.BigInteger(), nullable=False),
     sa.Index(None, "create_time_us"),
 )
+
+# Cache invalidations of committed writes that may not have reached Redis yet (DESIGN §3). A row is
+# written in the write's transaction and deleted once its tombstone landed; `failed` marks one that could
+# not be applied at write time.
+cache_outbox = sa.Table(
+    "cache_outbox",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("collection", sa.String(16), nullable=False),
+    sa.Column("resource_id", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Column("deleted", sa.Boolean(), nullable=False),
+    sa.Column("failed", sa.Boolean(), nullable=False),
+    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
+    sa.Index(None, "create_time_us"),
+)

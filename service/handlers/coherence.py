@@ -1,0 +1,129 @@
+"""The write side of the cache promise when the cache is shared (Redis), DESIGN §3.
+
+A tombstone that cannot reach Redis at write time must not be lost, and no replica may serve from Redis
+what the write replaced once the write is acknowledged:
+
+* every write records its invalidations in the outbox, in its own transaction;
+* after commit it applies them (the tier's tombstones). Applied: the rows are deleted in the background.
+  Not applied: the rows are marked failed, and the write is acknowledged only after one lease period;
+* every replica reads from Redis only while it holds a read lease, renewed every quarter period by a
+  check that the outbox holds nothing failed (or abandoned by a writer that died). A replica that finds
+  such rows applies them itself and renews only once they are applied.
+
+So a lease granted before the failure was recorded has lapsed by the time the write is acknowledged, and
+no lease is granted after it until the tombstones are in Redis. Redis failing slows writes by one lease
+period; it never fails them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from service.cache.tier import CacheTier
+from service.handlers.common import Clock, wall_clock_us
+from service.repository.base import Database, OutboxEntry, UnitOfWork
+
+log = logging.getLogger("wellspring.cache")
+
+Change = tuple[str, int, bool]  # id, new version, deleted
+
+
+class Coherence:
+    def __init__(
+        self,
+        db: Database,
+        cache: CacheTier,
+        *,
+        lease_s: float = 1.0,
+        abandoned_after_s: float = 2.0,
+        clock_us: Clock = wall_clock_us,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self.lease_s = lease_s
+        self._abandoned_after_us = int(abandoned_after_s * 1_000_000)
+        self._abandoned_after_s = abandoned_after_s
+        self._clock_us = clock_us
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._applied: list[int] = []
+        cache.require_lease()
+
+    async def record(self, uow: UnitOfWork, collection: str, changes: Sequence[Change]) -> list[int]:
+        """Inside the write's transaction: the invalidations, durably."""
+        entries = [OutboxEntry(collection, i, v, d) for i, v, d in changes]
+        return await uow.outbox.add(entries, self._clock_us()) if entries else []
+
+    async def after_commit(
+        self, collection: str, changes: Sequence[Change], ids: Sequence[int], deadline: float | None
+    ) -> None:
+        """Before the write is acknowledged: tombstones applied, or every read lease lapsed."""
+        if await self._cache.invalidate(collection, changes, deadline):
+            self._applied.extend(ids)
+            return
+        self._cache.revoke_lease()
+        wait = self.lease_s
+        try:
+            async with self._db.writing() as uow:
+                await uow.outbox.mark_failed(ids)
+                await uow.commit()
+        except Exception:  # then renewals find the rows only once they count as abandoned
+            wait += self._abandoned_after_s
+        self._cache.counters["delayed_acks"] += 1
+        await self._sleep(wait)
+
+    async def renew(self) -> bool:
+        """One lease renewal: clean up, apply what is pending, grant the lease if nothing is left."""
+        started = self._monotonic()
+        try:
+            await self._delete_applied()
+            pending = await self._pending()
+            if pending and not await self._apply(pending):
+                self._cache.revoke_lease()
+                return False
+        except Exception as error:  # the database is unreachable: no proof, no lease
+            log.warning("cache lease not renewed: %s", type(error).__name__)
+            self._cache.revoke_lease()
+            return False
+        self._cache.grant_lease(started + self.lease_s)
+        return True
+
+    async def run(self) -> None:
+        while True:
+            await self.renew()
+            await self._sleep(self.lease_s / 4)
+
+    async def _pending(self) -> list[tuple[int, OutboxEntry]]:
+        async with self._db.reading() as uow:
+            return await uow.outbox.pending(self._clock_us() - self._abandoned_after_us)
+
+    async def _apply(self, pending: list[tuple[int, OutboxEntry]]) -> bool:
+        by_collection: dict[str, list[Change]] = {}
+        for _, entry in pending:
+            by_collection.setdefault(entry.collection, []).append(
+                (entry.resource_id, entry.version, entry.deleted)
+            )
+        for collection, changes in by_collection.items():
+            if not await self._cache.invalidate(collection, changes):
+                return False
+        async with self._db.writing() as uow:
+            await uow.outbox.delete([i for i, _ in pending])
+            await uow.commit()
+        self._cache.counters["outbox_applied"] += len(pending)
+        return True
+
+    async def _delete_applied(self) -> None:
+        if self._applied:
+            done, self._applied = self._applied, []
+            try:
+                async with self._db.writing() as uow:
+                    await uow.outbox.delete(done)
+                    await uow.commit()
+            except Exception:
+                self._applied.extend(done)
+                raise
