@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test generate check-generated migrate lint bench install clean
+.PHONY: run run-cluster test generate check-generated migrate lint bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(STAMP)
 ## run: migrate, seed demo data when empty, serve on WELLSPRING_ADDR (default 127.0.0.1:50051)
 run: $(STAMP)
 	$(PY) -m service serve --seed-demo
+
+## run-cluster: REPLICAS (2) replicas from BASE_PORT (50051) sharing WELLSPRING_DATABASE_URL (PostgreSQL) and WELLSPRING_REDIS_URL
+run-cluster: $(STAMP)
+	$(PY) scripts/run_cluster.py
 
 ## test: the whole suite (unit, integration against PostgreSQL, end-to-end over real channels)
 test: $(STAMP)

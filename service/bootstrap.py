@@ -154,6 +154,8 @@ def build_cache(settings: Settings) -> CacheTier:
             settings.redis_url,
             prefix=settings.cache_prefix,
             socket_timeout_s=max(settings.redis_timeout_s, 0.5),
+            test_delay_s=settings.test_redis_delay_s,
+            test_plain_fills=settings.test_unsafe_plain_fills,
         )
     else:
         store = MemoryStore()

@@ -93,6 +93,10 @@ class Settings:
     cache_prefix: str = "ws:"
     cache_ttl_s: float = 300.0
     redis_timeout_s: float = 0.05
+    # Test-only knobs for the history checker: delay every Redis command by up to this long (widens
+    # races), and fill with a plain SET instead of the versioned compare-and-set (must break the promise).
+    test_redis_delay_s: float = 0.0
+    test_unsafe_plain_fills: bool = False
 
     @property
     def is_embedded(self) -> bool:
@@ -133,4 +137,6 @@ class Settings:
             cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or "ws:",
             cache_ttl_s=_float(env, "WELLSPRING_CACHE_TTL_S", 300.0),
             redis_timeout_s=_float(env, "WELLSPRING_REDIS_TIMEOUT_S", 0.05),
+            test_redis_delay_s=_float(env, "WELLSPRING_TEST_REDIS_DELAY_S", 0.0),
+            test_unsafe_plain_fills=_bool(env, "WELLSPRING_TEST_UNSAFE_PLAIN_FILLS", False),
         )

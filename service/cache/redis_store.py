@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 
 import redis.asyncio as redis
@@ -47,9 +49,18 @@ class RedisStore:
     it again. Until then, commands on it fail, which the tier treats as a cache miss."""
 
     def __init__(
-        self, url: str, *, prefix: str, max_connections: int = 64, socket_timeout_s: float = 1.0
+        self,
+        url: str,
+        *,
+        prefix: str,
+        max_connections: int = 64,
+        socket_timeout_s: float = 1.0,
+        test_delay_s: float = 0.0,
+        test_plain_fills: bool = False,
     ) -> None:
         self._prefix = prefix
+        self._test_delay_s = test_delay_s
+        self._test_plain_fills = test_plain_fills
         self._trusted_run_id: str | None = None
         self.recoveries = 0
         self._client = redis.Redis.from_url(
@@ -101,10 +112,22 @@ class RedisStore:
         await self._call(connection, "DEL", lock)
         self.recoveries += 1
 
+    async def _delay(self) -> None:
+        if self._test_delay_s:
+            await asyncio.sleep(random.uniform(0, self._test_delay_s))
+
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        await self._delay()
         return list(await self._client.mget(keys))
 
     async def put_if_newer(self, puts: Sequence[Put], bump: Sequence[str] = ()) -> int:
+        await self._delay()
+        if self._test_plain_fills and not bump:  # fills carry no bump; tombstones do
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, _, blob, ttl_ms in puts:
+                    pipe.set(key, blob, px=ttl_ms)
+                await pipe.execute()
+            return len(puts)
         keys = [p[0] for p in puts] + list(bump)
         args: list[bytes | int | str] = [len(puts)]
         for _, version, blob, ttl_ms in puts:
