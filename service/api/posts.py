@@ -65,7 +65,7 @@ class PostServicer(rpc.PostServiceServicer):
             order_by=request.order_by,
             read_mask=mask_paths(mask),
         )
-        payloads, token = await self._posts.list_encoded(cmd, self._max_response_bytes)
+        payloads, token = await self._posts.list_encoded(cmd, self._max_response_bytes, deadline_of(context))
         if mask is None:
             return repeated_field_1(payloads) + string_field_2(token)
         return api.ListPostsResponse(

@@ -57,7 +57,7 @@ class UserServicer(rpc.UserServiceServicer):
         cmd = commands.ListUsers(
             request.page_size, request.page_token, request.query, request.order_by, mask_paths(mask)
         )
-        payloads, token = await self._users.list_encoded(cmd, self._max_response_bytes)
+        payloads, token = await self._users.list_encoded(cmd, self._max_response_bytes, deadline_of(context))
         if mask is None:
             return repeated_field_1(payloads) + string_field_2(token)
         return api.ListUsersResponse(

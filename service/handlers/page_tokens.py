@@ -35,6 +35,9 @@ def _bad(description: str) -> InvalidInput:
 class PageTokens:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        # Identifies the secret without revealing it: cached pages (and their tokens) are only shared
+        # between replicas that would accept each other's tokens.
+        self.fingerprint = hashlib.sha256(b"wellspring-page-token:" + secret).hexdigest()[:16]
 
     def _binding(self, query: dict[str, Any]) -> str:
         canonical = json.dumps(query, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -6,7 +6,9 @@ cases never import protobuf); the servicer can send them as they are, with no de
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from service.cache.tier import CacheTier, Loaded
@@ -100,9 +102,43 @@ class CachedReads(Generic[T]):
             raise NotFound(self._resource, missing)
         return [found[i] for i in ids]  # type: ignore[misc]
 
+    async def cached_list(
+        self,
+        request: dict[str, Any],
+        compute: Callable[[], Awaitable[tuple[list[bytes], str]]],
+        deadline: float | None = None,
+    ) -> tuple[list[bytes], str]:
+        """A List page from the cache, keyed by the normalized request and stored under the collection's
+        generation (every write bumps it, so no page outlives a write that is acknowledged)."""
+        if self._cache is None:
+            return await compute()
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+        key = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        generation, blob = await self._cache.cached_page(self._collection, key, deadline)
+        if blob is not None:
+            return _unframe(blob)
+        payloads, token = await compute()
+        if generation is not None:
+            await self._cache.store_page(self._collection, key, generation, _frame(payloads, token), deadline)
+        return payloads, token
+
     def pending(self) -> PendingInvalidations:
         """A collector for one write use case: record inside the transaction, flush after commit."""
         return PendingInvalidations(self._cache, self._coherence)
+
+
+def _frame(payloads: list[bytes], token: str) -> bytes:
+    parts = [token.encode(), *payloads]
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+def _unframe(blob: bytes) -> tuple[list[bytes], str]:
+    parts, at = [], 0
+    while at < len(blob):
+        size = int.from_bytes(blob[at : at + 4], "big")
+        parts.append(blob[at + 4 : at + 4 + size])
+        at += 4 + size
+    return parts[1:], parts[0].decode()
 
 
 class PendingInvalidations:

@@ -112,12 +112,20 @@ class UserHandlers:
         page, binding = await self._page(cmd)
         return page.items, self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
 
-    async def list_encoded(self, cmd: ListUsers, max_bytes: int) -> tuple[list[bytes], str]:
+    async def list_encoded(
+        self, cmd: ListUsers, max_bytes: int, deadline: float | None = None
+    ) -> tuple[list[bytes], str]:
         """The page as serialized resources, cut short (with a token for the rest) before it would
-        exceed ``max_bytes``: a page of large items never becomes a response too big to send."""
-        page, binding = await self._page(cmd)
-        payloads, cursor = self.reads.encode_within(page, max_bytes)
-        return payloads, self._tokens.encode(binding, cursor) if cursor else ""
+        exceed ``max_bytes``: a page of large items never becomes a response too big to send. Pages
+        are cached; replicas with different token secrets never share them."""
+
+        async def compute() -> tuple[list[bytes], str]:
+            page, binding = await self._page(cmd)
+            payloads, cursor = self.reads.encode_within(page, max_bytes)
+            return payloads, self._tokens.encode(binding, cursor) if cursor else ""
+
+        request = {**dataclasses.asdict(cmd), "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
+        return await self.reads.cached_list(request, compute, deadline)
 
     async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:
         violations = check_user(cmd.fields)

@@ -227,3 +227,15 @@ async def test_expired_request_ids_are_purged(users: UserHandlers, db: FakeDatab
     assert await maintenance.purge_idempotency_keys() == 0
     clock.now += 61 * 1_000_000
     assert await maintenance.purge_idempotency_keys() == 1
+
+
+async def test_cached_list_pages_never_outlive_a_write(users: UserHandlers) -> None:
+    await users.create(CreateUser(fields(1), user_id="a"))
+    first, _ = await users.list_encoded(ListUsers(), 1 << 20)
+    again, _ = await users.list_encoded(ListUsers(), 1 << 20)
+    assert again == first and users.reads._cache.counters["list_hits"] == 1  # type: ignore[union-attr]
+    await users.update(UpdateUser("a", UserFields(bio="changed")))
+    after, _ = await users.list_encoded(ListUsers(), 1 << 20)
+    assert after != first and b"changed" in after[0]
+    await users.create(CreateUser(fields(2), user_id="b"))
+    assert len((await users.list_encoded(ListUsers(), 1 << 20))[0]) == 2
