@@ -158,8 +158,9 @@ class CacheTier:
         """Single-flight, without ever serving a reader something older than a write acknowledged before
         it began. A reader may take another caller's load (in flight, or finished within
         ``share_window_s``) if that load started no earlier than the reader did, or if it found a row
-        at least as new as the version the reader saw in the cache slot: every write acknowledged before
-        the reader began left a tombstone of at least its own version there. Otherwise it loads again."""
+        at least as new as the version the reader read in the cache slot: every write acknowledged
+        before the reader began left a tombstone of at least its own version there. Otherwise (and
+        always when the slot was empty or unread) it loads again."""
         keys = {i: self.key(collection, i) for i in seen}
         horizon = reader_started - self.policy.share_window_s
         candidates = {}
@@ -174,7 +175,9 @@ class CacheTier:
         again: list[str] = []
         for resource_id, (load_started, future) in candidates.items():
             row = await asyncio.shield(future)
-            fresh_enough = row is not None and row[0] >= seen[resource_id]
+            # Only a version actually read from the slot vouches for a load: an empty slot, or one not read
+            # at all (no lease, breaker open), may have lost the tombstone of a write acknowledged since.
+            fresh_enough = seen[resource_id] > 0 and row is not None and row[0] >= seen[resource_id]
             if load_started >= reader_started or fresh_enough:
                 result[resource_id] = None if row is None else row[1]
                 self.counters["coalesced"] += 1

@@ -196,7 +196,25 @@ async def client(stubs: list, fixed: list[str], ephemeral: list[str], history: l
             await timed(history, op, stub.DeleteUser(api.DeleteUserRequest(id=victim), timeout=10))
 
 
-async def run_workload(addresses: list[str]) -> list[Op]:
+async def inject(fault: str, redis: RedisProcess) -> None:
+    """A third of the way in, kill -9 (or SIGSTOP) the Redis server; a third later, bring it back."""
+    import signal
+
+    await asyncio.sleep(DURATION_S / 3)  # the fault's timing within the run, not a synchronisation
+    if fault == "kill":
+        redis.kill()
+    else:
+        redis.signal(signal.SIGSTOP)
+    await asyncio.sleep(DURATION_S / 3)
+    if fault == "kill":
+        redis.start()
+    else:
+        redis.signal(signal.SIGCONT)
+
+
+async def run_workload(
+    addresses: list[str], fault: str = "none", redis: RedisProcess | None = None
+) -> list[Op]:
     channels = [grpc.aio.insecure_channel(a) for a in addresses]
     stubs = [user_service_pb2_grpc.UserServiceStub(c) for c in channels]
     try:
@@ -207,7 +225,10 @@ async def run_workload(addresses: list[str]) -> list[Op]:
         history: list[Op] = []
         ephemeral: list[str] = []
         stop = time.monotonic() + DURATION_S
-        await asyncio.gather(*(client(stubs, fixed, ephemeral, history, stop) for _ in range(CLIENTS)))
+        faults = [inject(fault, redis)] if fault != "none" and redis is not None else []
+        await asyncio.gather(
+            *(client(stubs, fixed, ephemeral, history, stop) for _ in range(CLIENTS)), *faults
+        )
         return history
     finally:
         for channel in channels:
@@ -227,9 +248,12 @@ async def cluster(redis: RedisProcess, tmp: Path, **extra: str) -> AsyncIterator
             yield [first, second]
 
 
-async def test_history_keeps_the_promise(redis_server: RedisProcess, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fault", ["none", "kill", "stop"])
+async def test_history_keeps_the_promise(redis_server: RedisProcess, tmp_path: Path, fault: str) -> None:
+    """Also with Redis killed (kill -9, restarted empty) or paused (SIGSTOP/SIGCONT) in the middle:
+    zero failed requests and no stale read."""
     async with cluster(redis_server, tmp_path) as addresses:
-        history = await run_workload(addresses)
+        history = await run_workload(addresses, fault, redis_server)
     reads = [op for op in history if op.kind in ("get", "batch_get") and op.status == "OK"]
     assert len(history) > 500 and len(reads) > 200, len(history)
     failed = [op for op in history if op.status not in ("OK", "NOT_FOUND")]

@@ -181,3 +181,15 @@ def test_breaker_half_open_lets_one_probe() -> None:
     assert breaker.allow() and not breaker.allow()
     breaker.success()
     assert breaker.state is State.CLOSED and breaker.allow()
+
+
+async def test_an_unread_slot_vouches_for_nothing(rows: Rows) -> None:
+    """Found by the history checker: with Redis unreachable (or unleased), a reader saw no tombstone and
+    took a load finished before a write was acknowledged. Without a slot version only time decides."""
+    clock = FakeClock()
+    tier = CacheTier(BrokenStore(), clock=clock, breaker=CircuitBreaker(threshold=1000, clock=clock))
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a1"}  # a load, kept shareable 1 s
+    rows.rows["a"] = (2, b"a2")  # a write commits and is acknowledged (its tombstone never lands)
+    clock.now += 0.1
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a2"}
+    assert len(rows.loads) == 2
