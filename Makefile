@@ -19,8 +19,10 @@ run: $(STAMP)
 	$(PY) -m service serve --seed-demo
 
 ## run-cluster: REPLICAS (2) replicas from BASE_PORT (50051) sharing WELLSPRING_DATABASE_URL (PostgreSQL) and WELLSPRING_REDIS_URL
+REPLICAS ?= 2
+BASE_PORT ?= 50051
 run-cluster: $(STAMP)
-	$(PY) scripts/run_cluster.py
+	$(PY) scripts/run_cluster.py --replicas $(REPLICAS) --base-port $(BASE_PORT)
 
 ## test: the whole suite (unit, integration against PostgreSQL, end-to-end over real channels)
 test: $(STAMP)

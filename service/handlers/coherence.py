@@ -83,6 +83,7 @@ class Coherence:
         try:
             await self._delete_applied()
             pending = await self._pending()
+            self._cache.counters["outbox_pending"] = len(pending)  # a gauge: failed or abandoned rows
             if pending and not await self._apply(pending):
                 self._cache.revoke_lease()
                 return False
