@@ -1,7 +1,10 @@
-"""``python -m bench`` (``make bench``): start a server, seed it, measure every figure in one run, stop it.
+"""``python -m bench`` (``make bench``): start two servers, seed them, measure every figure in one run.
 
-Exit status: 0 when the run is trustworthy (control pair within tolerance, every h2load call confirmed OK by
-the access log, server exited 0 on SIGTERM); 1 otherwise, with the reason printed.
+The embedded server (SQLite, in-process cache: the default) and a Redis-backed one (PostgreSQL and a
+redis-server of the bench's own) run side by side; their pairs share the same alternating rounds.
+
+Exit status: 0 when the run is trustworthy (every control pair within tolerance, every h2load call confirmed
+OK by the access log, both servers exited 0 on SIGTERM); 1 otherwise, with the reason printed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import client as c
+from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_ratio
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
 from bench.server import AccessLog, BenchError, ServerProcess, running_server
@@ -22,11 +26,19 @@ from bench.server import AccessLog, BenchError, ServerProcess, running_server
 
 @dataclass
 class Outcome:
-    """Everything the report needs besides the figures: how the server and the attempts went."""
+    """Everything the report needs besides the figures: how the servers and the attempts went."""
 
     address: str = ""
     pid: int = 0
     seed_seconds: float = 0.0
+    cached_address: str = ""
+    cached_pid: int = 0
+    cached_database: str = ""
+    cached_on_postgres: bool = False
+    redis_url: str = ""
+    redis_starts: int = 0
+    cached_seed_seconds: float = 0.0
+    hit_ratio: HitRatio | None = None
     attempts: list[RunFigures] = field(default_factory=list)
 
     @property
@@ -55,38 +67,64 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
     return settings, opts.keep
 
 
-def measure_with(server: ServerProcess, workdir: Path, settings: Settings, outcome: Outcome) -> None:
-    """Seed, then run until the control pair passes or the attempts are used up."""
+def seed_both(client: c.Client, cached: CachedServer, outcome: Outcome) -> list[str]:
+    """The same data set on both servers, through the API; returns the embedded server's ids."""
+    started = time.monotonic()
+    progress(f"seeding {c.SEED_USERS} users and {c.SEED_POSTS} posts through the API, on each server")
+    ids = c.seed(client)
+    outcome.seed_seconds = time.monotonic() - started
+    started = time.monotonic()
+    cached.ids = c.seed(cached.client)
+    outcome.cached_seed_seconds = time.monotonic() - started
+    return ids
+
+
+def measure_with(
+    server: ServerProcess, cached: CachedServer, workdir: Path, settings: Settings, outcome: Outcome
+) -> None:
+    """Seed, measure the hit ratio once (it needs the cold cache seeding leaves), then run until every
+    control pair passes or the attempts are used up."""
     client = c.connect(server.address)
     try:
-        started = time.monotonic()
-        progress(f"seeding {c.SEED_USERS} users and {c.SEED_POSTS} posts through the API")
-        ids = c.seed(client)
-        outcome.seed_seconds = time.monotonic() - started
+        ids = seed_both(client, cached, outcome)
+        progress(
+            f"hit ratio: {settings.zipf_calls} GetUser, Zipf s={settings.zipf_s}, on the Redis-backed server"
+        )
+        outcome.hit_ratio = measure_hit_ratio(cached, settings.zipf_calls, settings.zipf_s)
         log = AccessLog(server.log_path)
         for attempt in range(1, settings.attempts + 1):
             progress(f"run {attempt} of at most {settings.attempts}")
             figures = run_once(
-                client, server, log, ids, workdir, settings, last_attempt=attempt == settings.attempts
+                client, server, log, ids, workdir, settings, cached, last_attempt=attempt == settings.attempts
             )
             outcome.attempts.append(figures)
             if figures.control_ok:
                 return
             then = "repeating the run" if attempt < settings.attempts else "no attempts left"
-            progress(f"control {figures.control:.3f} is outside 1.00 +/- {CONTROL_TOLERANCE}; {then}")
+            progress(
+                f"controls {figures.control_summary()}: not all within 1.00 +/- {CONTROL_TOLERANCE}; {then}"
+            )
     finally:
+        outcome.redis_starts = cached.redis.starts
         client.close()
 
 
 def measure(workdir: Path, settings: Settings) -> Outcome:
-    """The server lives exactly as long as this function; leaving it stops the server and checks exit 0."""
+    """The servers live exactly as long as this function; leaving it stops both and checks exit 0."""
     outcome = Outcome()
     progress(f"starting `python -m service serve` (SQLite in {workdir})")
     with running_server(workdir) as server:
         outcome.address, outcome.pid = server.address, server.pid
         progress(f"server pid {server.pid} SERVING on {server.address}")
-        measure_with(server, workdir, settings, outcome)
-        progress("stopping the server with SIGTERM")
+        progress("starting the Redis-backed server: fresh database, migrate, redis-server, serve")
+        with cached_deployment(workdir) as cached:
+            outcome.cached_address, outcome.cached_pid = cached.server.address, cached.server.pid
+            outcome.cached_database, outcome.redis_url = cached.database.description, cached.redis.url
+            outcome.cached_on_postgres = cached.database.shared
+            progress(f"Redis-backed server pid {cached.server.pid} SERVING on {cached.server.address}")
+            measure_with(server, cached, workdir, settings, outcome)
+            progress("stopping the Redis-backed server with SIGTERM")
+        progress("stopping the embedded server with SIGTERM")
     return outcome
 
 
@@ -94,36 +132,48 @@ def attempt_lines(outcome: Outcome) -> list[str]:
     lines = []
     for i, run in enumerate(outcome.attempts, 1):
         state = "ok" if run.control_ok else "OUT OF TOLERANCE"
-        lines.append(f"  run {i}: control {run.control:.3f} ({state}), {run.seconds:.1f} s")
+        lines.append(f"  run {i}: {run.control_summary()} ({state}), {run.seconds:.1f} s")
     if len(outcome.attempts) > 1:
-        lines.append(
-            f"  the control pair failed; the run was repeated ({len(outcome.attempts)} runs in total)"
-        )
+        lines.append(f"  a control pair failed; the run was repeated ({len(outcome.attempts)} runs in total)")
     return lines
+
+
+def server_lines(outcome: Outcome) -> list[str]:
+    restarts = outcome.redis_starts - 1
+    again = f"; restarted {restarts}x for repeated runs" if restarts > 0 else ""
+    return [
+        f"server: python -m service serve, pid {outcome.pid}, {outcome.address}, fresh SQLite, access log on",
+        f"        Redis-backed: pid {outcome.cached_pid}, {outcome.cached_address}, "
+        f"{outcome.cached_database},",
+        f"        WELLSPRING_REDIS_URL={outcome.redis_url} (a redis-server of the bench's own{again})",
+        "        both stopped with SIGTERM afterwards: exit status 0",
+        f"data:   {c.SEED_USERS} users, {c.SEED_POSTS} posts via the API on each "
+        f"({outcome.seed_seconds:.1f}s embedded, {outcome.cached_seed_seconds:.1f}s Redis-backed)",
+    ]
 
 
 def render(outcome: Outcome, elapsed_s: float) -> str:
     run = outcome.final
     lines = [
-        "Wellspring benchmark: ratios measured in one run against a real server process",
-        f"server: python -m service serve, pid {outcome.pid}, {outcome.address}, fresh SQLite, access log on",
-        "        stopped with SIGTERM afterwards: exit status 0",
-        f"data:   {c.SEED_USERS} users, {c.SEED_POSTS} posts via the API ({outcome.seed_seconds:.1f}s)",
+        "Wellspring benchmark: ratios measured in one run against real server processes",
+        *server_lines(outcome),
         "client: sync grpc channel, one call at a time (h2load for the concurrency-64 figure)",
         *attempt_lines(outcome),
         "",
-        *table(run),
+        *table(run, outcome.hit_ratio),
     ]
     if run.qps is not None and run.qps.notes:
         lines += ["", "h2load vs access log:", *(f"  {note}" for note in run.qps.notes)]
     if run.qps is not None and abs(run.qps.control - 1.0) > CONTROL_TOLERANCE:
         lines += ["", f"WARNING: the h2load control read {run.qps.control:.3f}; get_qps_vs_noop is noisy"]
+    if not outcome.cached_on_postgres:
+        lines += ["", "NOTE: PostgreSQL was unreachable; the Redis-backed server ran on SQLite instead"]
     if not run.control_ok:
         lines += [
             "",
-            f"WARNING: the control pair never read 1.00 +/- {CONTROL_TOLERANCE}; the figures are unreliable",
+            f"WARNING: a control pair never read 1.00 +/- {CONTROL_TOLERANCE}; the figures are unreliable",
         ]
-    lines += ["", f"total time: {elapsed_s:.1f} s", "", *final_lines(run)]
+    lines += ["", f"total time: {elapsed_s:.1f} s", "", *final_lines(run, outcome.hit_ratio)]
     return "\n".join(lines)
 
 

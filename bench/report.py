@@ -9,9 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bench.cached import (
+    CACHED_BATCH,
+    CACHED_CONTROL,
+    CACHED_GET,
+    DEGRADED_CONTROL,
+    DEGRADED_GET,
+    HIT_RATIO,
+    HitRatio,
+)
 from bench.h2load import CLIENTS, STREAMS_PER_CLIENT, QpsResult
 from bench.pairs import PairResult
-from bench.run import BATCH, CONTROL, CONTROL_TOLERANCE, GET, LIST, QPS, RunFigures
+from bench.run import BATCH, CONTROL, CONTROL_TOLERANCE, CONTROLS, GET, LIST, QPS, RunFigures
 
 
 @dataclass(frozen=True)
@@ -28,25 +37,38 @@ class Goal:
         return f"{self.op} {self.value:g}"
 
 
-GOALS = {GET: Goal("<=", 2.0), BATCH: Goal(">=", 20.0)}
-ORDER = (CONTROL, GET, QPS, BATCH, LIST)
+GOALS = {GET: Goal("<=", 2.0), BATCH: Goal(">=", 20.0), CACHED_GET: Goal("<=", 1.3)}
+SECTIONS = (
+    ("embedded server (SQLite, in-process cache)", (CONTROL, GET, QPS, BATCH, LIST)),
+    ("Redis-backed server (WELLSPRING_REDIS_URL)", (CACHED_CONTROL, CACHED_GET, CACHED_BATCH, HIT_RATIO)),
+    ("Redis-backed server with its Redis killed", (DEGRADED_CONTROL, DEGRADED_GET)),
+)
+ORDER = tuple(name for _, names in SECTIONS for name in names)
 DESCRIPTIONS = {
     CONTROL: ("health Check", "health Check"),
     GET: ("GetUser (warm)", "health Check"),
     LIST: ("ListUsers page_size=50", "health Check"),
     BATCH: ("100 x GetUser, sequential", "1 x BatchGetUsers(100)"),
+    CACHED_CONTROL: ("health Check", "health Check"),
+    CACHED_GET: ("GetUser (warm, from Redis)", "health Check"),
+    CACHED_BATCH: ("BatchGetUsers(100) (warm, one MGET)", "health Check"),
+    DEGRADED_CONTROL: ("health Check", "health Check"),
+    DEGRADED_GET: ("GetUser (Redis down: database)", "health Check"),
 }
+NAME_WIDTH = 30
 
 
-def figures_of(run: RunFigures) -> dict[str, float]:
+def figures_of(run: RunFigures, hit_ratio: HitRatio | None) -> dict[str, float]:
     values = {name: result.ratio for name, result in run.pairs.items()}
     if run.qps is not None:
         values[QPS] = run.qps.ratio
+    if hit_ratio is not None:
+        values[HIT_RATIO] = hit_ratio.measured
     return {name: values[name] for name in ORDER if name in values}
 
 
 def _verdict(name: str, value: float) -> str:
-    if name == CONTROL:
+    if name in CONTROLS:
         return "ok" if abs(value - 1.0) <= CONTROL_TOLERANCE else "OUT OF TOLERANCE"
     goal = GOALS.get(name)
     if goal is None:
@@ -55,7 +77,7 @@ def _verdict(name: str, value: float) -> str:
 
 
 def _target(name: str) -> str:
-    if name == CONTROL:
+    if name in CONTROLS:
         return f"1.00 +/- {CONTROL_TOLERANCE:.2f}"
     goal = GOALS.get(name)
     return str(goal) if goal else "-"
@@ -91,21 +113,58 @@ def _qps_verdict(qps: QpsResult) -> str:
     return "ok" if abs(qps.control - 1.0) <= CONTROL_TOLERANCE else "NOISY: treat get_qps_vs_noop with care"
 
 
-def table(run: RunFigures) -> list[str]:
-    lines = [f"{'figure':<22} {'value':>8}  {'target':<14} verdict", "-" * 60]
-    for name, value in figures_of(run).items():
-        lines.append(f"{name:<22} {value:>8.3f}  {_target(name):<14} {_verdict(name, value)}")
-    lines += [
-        "",
-        "context (absolute medians of per-round medians; us per call, or per sample for the batch pair):",
+def _hit_ratio_context(hit: HitRatio) -> list[str]:
+    window = hit.redis
+    reached = "every call reached Redis" if hit.every_read_reached_redis else "NOT every call reached Redis"
+    return [
+        f"    {hit.calls:,} x GetUser, one at a time, ids Zipf-distributed (s={hit.zipf_s:g}) over the "
+        f"seeded users, cold cache, {hit.seconds:.1f} s",
+        f"    measured by the bench's redis-server (INFO commandstats): {window.mget:,} MGETs ({reached}), "
+        f"{window.evalsha:,} fill scripts -> {hit.hits:,} hits",
+        f"    model, first access of a key misses: {hit.distinct:,} distinct ids -> {hit.model:.3f} "
+        f"({'agrees' if hit.distinct == window.evalsha else 'DISAGREES'})",
+        f"    Redis keyspace_hits/misses meanwhile: {window.keyspace_hits:,}/{window.keyspace_misses:,}, "
+        "not cache hits: to Redis the tombstone",
+        "    each CreateUser left is an existing key, and each fill script reads its key once more",
     ]
+
+
+def _figure_rows(run: RunFigures, hit_ratio: HitRatio | None) -> list[str]:
+    values = figures_of(run, hit_ratio)
+    lines = []
+    for title, names in SECTIONS:
+        rows = [name for name in names if name in values]
+        if rows:
+            lines.append(f"{title}:")
+        for name in rows:
+            value = values[name]
+            lines.append(f"  {name:<{NAME_WIDTH}} {value:>8.3f}  {_target(name):<14} {_verdict(name, value)}")
+    return lines
+
+
+def _contexts(run: RunFigures, hit_ratio: HitRatio | None) -> list[str]:
+    lines = []
     for name in ORDER:
         if name == QPS and run.qps is not None:
             lines += [f"  {QPS}", *_qps_context(run.qps)]
+        elif name == HIT_RATIO and hit_ratio is not None:
+            lines += [f"  {HIT_RATIO}", *_hit_ratio_context(hit_ratio)]
         elif name in run.pairs:
             lines += [f"  {name}", *_pair_context(run.pairs[name])]
     return lines
 
 
-def final_lines(run: RunFigures) -> list[str]:
-    return [f"{name} = {value:.3f}" for name, value in figures_of(run).items()]
+def table(run: RunFigures, hit_ratio: HitRatio | None) -> list[str]:
+    header = f"  {'figure':<{NAME_WIDTH}} {'value':>8}  {'target':<14} verdict"
+    return [
+        header,
+        "-" * (len(header) + 16),
+        *_figure_rows(run, hit_ratio),
+        "",
+        "context (absolute medians of per-round medians; us per call, or per sample for the batch pair):",
+        *_contexts(run, hit_ratio),
+    ]
+
+
+def final_lines(run: RunFigures, hit_ratio: HitRatio | None) -> list[str]:
+    return [f"{name} = {value:.3f}" for name, value in figures_of(run, hit_ratio).items()]

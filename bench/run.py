@@ -1,4 +1,8 @@
-"""One benchmark run: every figure measured back to back against one server, plus the control pair."""
+"""One benchmark run: every figure measured back to back against both servers, plus their control pairs.
+
+The embedded server (SQLite, in-process cache) and the Redis-backed one (PostgreSQL + Redis) are measured in
+the same alternating rounds; then the Redis is killed and the degraded pairs run; h2load comes last.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,15 @@ from grpc_health.v1 import health_pb2
 from wellspring.v1 import user_service_pb2
 
 from bench import client as c
+from bench.cached import (
+    CACHED_CONTROL,
+    DEGRADED_CONTROL,
+    CachedServer,
+    cached_pairs,
+    degraded_pairs,
+    kill_redis,
+    ready,
+)
 from bench.h2load import QpsResult, Target, measure_qps_ratio, write_body
 from bench.pairs import Pair, PairResult, measure_pairs, warm_up
 from bench.server import AccessLog, ServerProcess
@@ -21,16 +34,21 @@ LIST = "list50_vs_noop"
 BATCH = "batchget100_speedup"
 QPS = "get_qps_vs_noop"
 CONTROL_TOLERANCE = 0.05
+CONTROLS = {CONTROL: "control", CACHED_CONTROL: "cached control", DEGRADED_CONTROL: "degraded control"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Loop bounds, chosen so one run takes about a minute on 2 cores and three attempts fit in 5 minutes."""
+    """Loop bounds, chosen so one run takes about 1.5 minutes on 2 cores and three attempts fit in 5."""
 
     rounds: int = 40
     calls: int = 100  # per side per round for the cheap calls
     list_calls: int = 50
     batch_samples: int = 3  # each sample of the sequential side is 100 round trips
+    batch_calls: int = 30  # BatchGetUsers(100) against Check on the Redis-backed server
+    # The hit-ratio workload on the Redis-backed server, once per bench right after seeding (cold cache).
+    zipf_calls: int = 3_000
+    zipf_s: float = 1.1
     # Each h2load round runs GetUser, Check and Check again. Many short runs cancel drift (other load on the
     # machine) better than a few long ones; 2000 calls take about a second.
     qps_rounds: int = 12
@@ -52,8 +70,16 @@ class RunFigures:
         return self.pairs[CONTROL].ratio
 
     @property
+    def controls(self) -> dict[str, float]:
+        """Every control pair measured so far: one per server, and one more with the Redis down."""
+        return {name: self.pairs[name].ratio for name in CONTROLS if name in self.pairs}
+
+    @property
     def control_ok(self) -> bool:
-        return abs(self.control - 1.0) <= CONTROL_TOLERANCE
+        return all(abs(value - 1.0) <= CONTROL_TOLERANCE for value in self.controls.values())
+
+    def control_summary(self) -> str:
+        return ", ".join(f"{CONTROLS[name]} {value:.3f}" for name, value in self.controls.items())
 
 
 def progress(message: str) -> None:
@@ -63,7 +89,7 @@ def progress(message: str) -> None:
 
 def build_pairs(client: c.Client, ids: list[str], settings: Settings) -> list[Pair]:
     """The concurrency-1 pairs; the control compares two independent but identical Check callables."""
-    batch_ids = ids[:: max(1, len(ids) // c.BATCH_SIZE)][: c.BATCH_SIZE]
+    batch_ids = c.batch_ids(ids)
     check = c.check_op(client)
     return [
         Pair(CONTROL, c.check_op(client), c.check_op(client), settings.calls),
@@ -85,6 +111,16 @@ def qps_targets(workdir: Path, ids: list[str]) -> tuple[Target, Target]:
     return Target("GetUser", c.GET_USER_METHOD, get), Target("Check", c.CHECK_METHOD, check)
 
 
+def measure_degraded(cached: CachedServer, settings: Settings) -> dict[str, PairResult]:
+    """Kill the Redis, let the breaker open, then GetUser against Check on the server left without it."""
+    progress("killing the Redis-backed server's redis-server; GetUser must keep answering")
+    kill_redis(cached)
+    pairs = degraded_pairs(cached, settings.calls)
+    warm_up(pairs)
+    progress(f"alternating pairs with Redis down: {settings.rounds} rounds x {len(pairs)} pairs")
+    return measure_pairs(pairs, settings.rounds)
+
+
 def run_once(
     client: c.Client,
     server: ServerProcess,
@@ -92,17 +128,24 @@ def run_once(
     ids: list[str],
     workdir: Path,
     settings: Settings,
+    cached: CachedServer,
     *,
     last_attempt: bool,
 ) -> RunFigures:
-    """Pairs first; h2load (the slow part) only when the control pair passed, or on the last attempt so the
-    report is complete even when it has to be flagged as unreliable."""
+    """Both servers' pairs in the same rounds, then the degraded pairs, then h2load (the slow part); each
+    later step only when every control so far passed, or on the last attempt so the report is complete
+    even when it has to be flagged as unreliable."""
     started = time.monotonic()
-    pairs = build_pairs(client, ids, settings)
+    ready(cached)  # Redis up (again), read by the server, every id cached
+    c.warm(client, ids)
+    pairs = [*build_pairs(client, ids, settings), *cached_pairs(cached, settings.calls, settings.batch_calls)]
     warm_up(pairs)
-    progress(f"alternating pairs: {settings.rounds} rounds x {len(pairs)} pairs")
+    progress(f"alternating pairs: {settings.rounds} rounds x {len(pairs)} pairs on both servers")
     figures = RunFigures(measure_pairs(pairs, settings.rounds))
-    progress(f"control pair read {figures.control:.3f}")
+    progress(f"control pairs read {figures.control_summary()}")
+    if figures.control_ok or last_attempt:
+        figures.pairs.update(measure_degraded(cached, settings))
+        progress(f"control pairs read {figures.control_summary()}")
     if figures.control_ok or last_attempt:
         get, check = qps_targets(workdir, ids)
         runs = f"{settings.qps_rounds} rounds of GetUser/Check/Check, {settings.qps_requests} calls per run"

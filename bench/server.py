@@ -46,17 +46,42 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def server_env(addr: str, database_url: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Backend:
+    """Where a server keeps its data: a database and, for the shared cache tier, a Redis.
+
+    Without ``redis_url`` an embedded (SQLite) server uses its in-process cache store; a server on a shared
+    database is migrated beforehand (``python -m service migrate``), as in production.
+    """
+
+    database_url: str
+    redis_url: str | None = None
+    migrate_on_start: bool = True
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without any WELLSPRING_* setting, so only what the bench sets applies."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("WELLSPRING_")}
+
+
+def server_env(addr: str, backend: Backend) -> dict[str, str]:
     """Production settings (access log on) with every knob that changes the hot path pinned explicitly."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WELLSPRING_")}
+    env = clean_env()
     env.update(
         WELLSPRING_ADDR=addr,
-        WELLSPRING_DATABASE_URL=database_url,
+        WELLSPRING_DATABASE_URL=backend.database_url,
         WELLSPRING_ACCESS_LOG="1",
         WELLSPRING_LOG_LEVEL="INFO",
-        WELLSPRING_MIGRATE_ON_START="1",
+        WELLSPRING_MIGRATE_ON_START="1" if backend.migrate_on_start else "0",
     )
+    if backend.redis_url is not None:
+        env["WELLSPRING_REDIS_URL"] = backend.redis_url
     return env
+
+
+def sqlite_backend(workdir: Path) -> Backend:
+    """The embedded default: a fresh SQLite file in the work dir, migrated by the server itself."""
+    return Backend(f"sqlite:///{workdir / 'wellspring.sqlite3'}")
 
 
 @dataclass
@@ -115,15 +140,14 @@ def wait_serving(server: ServerProcess, timeout_s: float = READY_TIMEOUT_S) -> f
     raise BenchError(f"server not SERVING after {timeout_s:.0f}s:\n{server.log_tail()}")
 
 
-def _spawn(workdir: Path, attempt: int) -> ServerProcess:
+def _spawn(workdir: Path, attempt: int, backend: Backend, name: str) -> ServerProcess:
     address = f"127.0.0.1:{free_port()}"
-    database_url = f"sqlite:///{workdir / 'wellspring.sqlite3'}"
-    log_path = workdir / f"server-{attempt}.log"
+    log_path = workdir / f"{name}-{attempt}.log"
     with log_path.open("wb") as log_file:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", "service", "serve"],
             cwd=REPO_ROOT,
-            env=server_env(address, database_url),
+            env=server_env(address, backend),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
@@ -131,11 +155,11 @@ def _spawn(workdir: Path, attempt: int) -> ServerProcess:
     return ServerProcess(proc, address, log_path)
 
 
-def start_server(workdir: Path) -> ServerProcess:
+def start_server(workdir: Path, backend: Backend, name: str) -> ServerProcess:
     """Start and wait for SERVING; retried on a new port because another process may grab ours first."""
     last_error: BenchError | None = None
     for attempt in range(1, START_ATTEMPTS + 1):
-        server = _spawn(workdir, attempt)
+        server = _spawn(workdir, attempt, backend, name)
         try:
             wait_serving(server)
             return server
@@ -146,9 +170,12 @@ def start_server(workdir: Path) -> ServerProcess:
 
 
 @contextmanager
-def running_server(workdir: Path) -> Iterator[ServerProcess]:
-    """A serving server for the block; afterwards SIGTERM and insist on exit status 0."""
-    server = start_server(workdir)
+def running_server(
+    workdir: Path, backend: Backend | None = None, name: str = "server"
+) -> Iterator[ServerProcess]:
+    """A serving server for the block (on a fresh SQLite file unless ``backend`` says otherwise); afterwards
+    SIGTERM and insist on exit status 0. ``name`` prefixes its log file in ``workdir``."""
+    server = start_server(workdir, backend or sqlite_backend(workdir), name)
     try:
         yield server
     except BaseException:
