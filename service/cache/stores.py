@@ -12,7 +12,7 @@ Put = tuple[str, int, bytes, int]  # key, version, blob, ttl in ms
 
 
 class CacheStore(Protocol):
-    async def mget(self, keys: Sequence[str]) -> list[bytes | None]: ...
+    async def mget(self, keys: Sequence[str], timeout_s: float | None = None) -> list[bytes | None]: ...
 
     async def put_if_newer(self, puts: Sequence[Put], bump: Sequence[str] = ()) -> int:
         """Write each entry whose slot is empty or holds a version <= its own; increment each ``bump``
@@ -48,7 +48,7 @@ class MemoryStore:
             return None
         return item[0]
 
-    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def mget(self, keys: Sequence[str], timeout_s: float | None = None) -> list[bytes | None]:
         return [self._get(k) for k in keys]
 
     async def put_if_newer(self, puts: Sequence[Put], bump: Sequence[str] = ()) -> int:

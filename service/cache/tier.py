@@ -122,7 +122,12 @@ class CacheTier:
         reader_started = self._clock()
         unique = list(dict.fromkeys(ids))
         keys = [self.key(collection, i) for i in unique]
-        blobs = await self._guarded(self.store.mget(keys), deadline)
+        budget = (
+            self.policy.op_timeout_s
+            if deadline is None
+            else min(self.policy.op_timeout_s, deadline - self._clock())
+        )
+        blobs = await self._guarded(self.store.mget(keys, budget), deadline)
         found: dict[str, bytes | None] = {}
         misses: dict[str, int] = {}  # id -> the version seen in its slot (0: empty)
         for resource_id, blob in zip(unique, blobs or [None] * len(unique), strict=True):

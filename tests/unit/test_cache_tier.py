@@ -122,7 +122,7 @@ class BrokenStore(MemoryStore):
         super().__init__()
         self.calls = 0
 
-    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def mget(self, keys: Sequence[str], timeout_s: float | None = None) -> list[bytes | None]:
         self.calls += 1
         raise ConnectionError("redis down")
 
