@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from service.cache.tier import CacheTier
 from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
 from service.domain.errors import AlreadyExists, EtagMismatch, FieldViolation, NotFound
 from service.domain.models import Page, PageRequest, Post, PostFields, PostFilter
@@ -20,20 +19,17 @@ from service.domain.validation import (
     raise_if,
     require_id,
 )
-from service.handlers.coherence import Coherence
 from service.handlers.common import (
-    Clock,
     fingerprint,
     idempotent_create,
     new_id,
     parse_order_by,
     resolve_update_mask,
     retrying,
-    wall_clock_us,
 )
-from service.handlers.page_tokens import PageTokens
-from service.handlers.reads import CachedReads, Encoder, PendingInvalidations
-from service.repository.base import Database, UnitOfWork
+from service.handlers.reads import PendingInvalidations
+from service.handlers.resource import ResourceHandlers
+from service.repository.base import UnitOfWork
 
 WRITABLE = ("author_id", "title", "body", "tags")
 OUTPUT_ONLY = ("id", "create_time", "update_time", "etag")
@@ -62,47 +58,12 @@ def _check_filter(cmd: ListPosts) -> list[FieldViolation]:
     return violations
 
 
-class PostHandlers:
-    def __init__(
-        self,
-        db: Database,
-        tokens: PageTokens,
-        *,
-        encode: Encoder[Post],
-        cache: CacheTier | None = None,
-        clock: Clock = wall_clock_us,
-        coherence: Coherence | None = None,
-    ) -> None:
-        self._db = db
-        self._tokens = tokens
-        self._clock = clock
-        self.reads = CachedReads(
-            db,
-            cache,
-            collection="posts",
-            resource="post",
-            repository=lambda uow: uow.posts,
-            encode=encode,
-            coherence=coherence,
-        )
+class PostHandlers(ResourceHandlers[Post, ListPosts]):
+    collection = "posts"
+    resource = "post"
 
-    def _next_version(self, current: int = 0) -> int:
-        """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
-        return max(current + 1, self._clock())
-
-    async def get(self, post_id: str) -> Post:
-        """The domain value from the database (internal callers; the API reads through the cache)."""
-        return await self.reads.load_one(post_id)
-
-    async def get_encoded(self, post_id: str, deadline: float | None = None) -> bytes:
-        """The serialized resource, straight from the cache when it is there."""
-        return await self.reads.one(post_id, deadline)
-
-    async def batch_get_encoded(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
-        return await self.reads.many(ids, deadline)
-
-    async def batch_get(self, ids: list[str]) -> list[Post]:
-        return await self.reads.load_many(ids)
+    def _repository(self, uow: UnitOfWork) -> Any:
+        return uow.posts
 
     async def _page(self, cmd: ListPosts) -> tuple[Page[Post], dict[str, Any]]:
         size = page_size(cmd.page_size)
@@ -121,25 +82,6 @@ class PostHandlers:
         async with self._db.reading(bulk=True) as uow:
             page = await uow.posts.list(flt, PageRequest(ordering, size, cursor))
         return page, binding
-
-    async def list(self, cmd: ListPosts) -> tuple[list[Post], str]:
-        page, binding = await self._page(cmd)
-        return page.items, self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
-
-    async def list_encoded(
-        self, cmd: ListPosts, max_bytes: int, deadline: float | None = None
-    ) -> tuple[list[bytes], str]:
-        """The page as serialized resources, cut short (with a token for the rest) before it would
-        exceed ``max_bytes``: a page of large items never becomes a response too big to send. Pages
-        are cached; replicas with different token secrets never share them."""
-
-        async def compute() -> tuple[list[bytes], str]:
-            page, binding = await self._page(cmd)
-            payloads, cursor = self.reads.encode_within(page, max_bytes)
-            return payloads, self._tokens.encode(binding, cursor) if cursor else ""
-
-        request = {**dataclasses.asdict(cmd), "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
-        return await self.reads.cached_list(request, compute, deadline)
 
     async def create(self, cmd: CreatePost, deadline: float | None = None) -> Post:
         fields = _normalized(cmd.fields)

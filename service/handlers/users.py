@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from service.cache.tier import CacheTier
 from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
 from service.domain.errors import (
     AlreadyExists,
@@ -24,20 +23,17 @@ from service.domain.validation import (
     raise_if,
     require_id,
 )
-from service.handlers.coherence import Coherence
 from service.handlers.common import (
-    Clock,
     fingerprint,
     idempotent_create,
     new_id,
     parse_order_by,
     resolve_update_mask,
     retrying,
-    wall_clock_us,
 )
-from service.handlers.page_tokens import PageTokens
-from service.handlers.reads import CachedReads, Encoder, PendingInvalidations
-from service.repository.base import Database, UnitOfWork
+from service.handlers.reads import PendingInvalidations
+from service.handlers.resource import ResourceHandlers
+from service.repository.base import UnitOfWork
 
 WRITABLE = ("email", "display_name", "bio")
 OUTPUT_ONLY = ("id", "create_time", "update_time", "etag")
@@ -49,47 +45,12 @@ def _fields(user: User) -> UserFields:
     return UserFields(user.email, user.display_name, user.bio)
 
 
-class UserHandlers:
-    def __init__(
-        self,
-        db: Database,
-        tokens: PageTokens,
-        *,
-        encode: Encoder[User],
-        cache: CacheTier | None = None,
-        clock: Clock = wall_clock_us,
-        coherence: Coherence | None = None,
-    ) -> None:
-        self._db = db
-        self._tokens = tokens
-        self._clock = clock
-        self.reads = CachedReads(
-            db,
-            cache,
-            collection="users",
-            resource="user",
-            repository=lambda uow: uow.users,
-            encode=encode,
-            coherence=coherence,
-        )
+class UserHandlers(ResourceHandlers[User, ListUsers]):
+    collection = "users"
+    resource = "user"
 
-    def _next_version(self, current: int = 0) -> int:
-        """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
-        return max(current + 1, self._clock())
-
-    async def get(self, user_id: str) -> User:
-        """The domain value from the database (internal callers; the API reads through the cache)."""
-        return await self.reads.load_one(user_id)
-
-    async def get_encoded(self, user_id: str, deadline: float | None = None) -> bytes:
-        """The serialized resource, straight from the cache when it is there."""
-        return await self.reads.one(user_id, deadline)
-
-    async def batch_get_encoded(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
-        return await self.reads.many(ids, deadline)
-
-    async def batch_get(self, ids: list[str]) -> list[User]:
-        return await self.reads.load_many(ids)
+    def _repository(self, uow: UnitOfWork) -> Any:
+        return uow.users
 
     async def _page(self, cmd: ListUsers) -> tuple[Page[User], dict[str, Any]]:
         size = page_size(cmd.page_size)
@@ -107,25 +68,6 @@ class UserHandlers:
         async with self._db.reading(bulk=True) as uow:
             page = await uow.users.list(UserFilter(cmd.query), PageRequest(ordering, size, cursor))
         return page, binding
-
-    async def list(self, cmd: ListUsers) -> tuple[list[User], str]:
-        page, binding = await self._page(cmd)
-        return page.items, self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
-
-    async def list_encoded(
-        self, cmd: ListUsers, max_bytes: int, deadline: float | None = None
-    ) -> tuple[list[bytes], str]:
-        """The page as serialized resources, cut short (with a token for the rest) before it would
-        exceed ``max_bytes``: a page of large items never becomes a response too big to send. Pages
-        are cached; replicas with different token secrets never share them."""
-
-        async def compute() -> tuple[list[bytes], str]:
-            page, binding = await self._page(cmd)
-            payloads, cursor = self.reads.encode_within(page, max_bytes)
-            return payloads, self._tokens.encode(binding, cursor) if cursor else ""
-
-        request = {**dataclasses.asdict(cmd), "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
-        return await self.reads.cached_list(request, compute, deadline)
 
     async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:
         violations = check_user(cmd.fields)
