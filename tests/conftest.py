@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -55,11 +56,53 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+def _in_thread(coro: Any) -> Any:
+    """Run a coroutine on a private loop in a worker thread (usable from sync fixtures at any time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _create_pg(name: str) -> str | BaseException:
+    import asyncpg
+
+    admin_dsn = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        admin = await asyncpg.connect(admin_dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        return error
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+async def _drop_pg(name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
-async def pg_url() -> AsyncIterator[str]:
-    """The repository tests' database (truncated before each test)."""
-    async with fresh_pg_database() as url:
-        yield url
+def pg_url() -> Iterator[str]:
+    """The repository tests' database (truncated before each test). A sync fixture, so async fixtures
+    can ask for it lazily whatever ran first."""
+    name = f"wellspring_test_{secrets.token_hex(6)}"
+    created = _in_thread(_create_pg(name))
+    if isinstance(created, BaseException):
+        _missing("PostgreSQL", created)
+    try:
+        yield created
+    finally:
+        _in_thread(_drop_pg(name))
 
 
 class RedisProcess:

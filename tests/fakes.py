@@ -9,7 +9,7 @@ from typing import Any
 
 from service.domain.errors import AlreadyExists, InvalidInput
 from service.domain.models import Cursor, Page, PageRequest, Post, PostFilter, SortDirection, User, UserFilter
-from service.repository.base import IdempotencyRecord, OutboxEntry
+from service.repository.base import ChangeEntry, IdempotencyRecord, LoggedChange, OutboxEntry
 
 
 def encode(item: Any) -> bytes:
@@ -39,6 +39,7 @@ class _State:
         self.key_times: dict[tuple[str, str], int] = {}
         self.outbox: dict[int, tuple[OutboxEntry, bool, int]] = {}
         self.next_outbox_id = 0
+        self.log: list[LoggedChange] = []
 
 
 class FakeUsers:
@@ -191,12 +192,31 @@ class FakeOutbox:
         return len(self._s.outbox)
 
 
+class FakeChangeLog:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    async def append(self, entries: Sequence[ChangeEntry], now_us: int) -> list[int]:
+        revisions = []
+        for entry in entries:
+            self._s.log.append(LoggedChange(len(self._s.log) + 1, entry))
+            revisions.append(len(self._s.log))
+        return revisions
+
+    async def after(self, revision: int, limit: int = 1000) -> list[LoggedChange]:
+        return [c for c in self._s.log if c.revision > revision][:limit]
+
+    async def latest(self) -> int:
+        return len(self._s.log)
+
+
 class FakeUnitOfWork:
     def __init__(self, state: _State, writable: bool) -> None:
         self.users = FakeUsers(state)
         self.posts = FakePosts(state)
         self.idempotency = FakeIdempotency(state)
         self.outbox = FakeOutbox(state)
+        self.changes = FakeChangeLog(state)
         self._writable = writable
         self.committed = False
 

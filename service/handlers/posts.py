@@ -29,7 +29,7 @@ from service.handlers.common import (
 )
 from service.handlers.reads import PendingInvalidations
 from service.handlers.resource import ResourceHandlers
-from service.repository.base import UnitOfWork
+from service.repository.base import CREATED, DELETED, UPDATED, UnitOfWork
 
 WRITABLE = ("author_id", "title", "body", "tags")
 OUTPUT_ONLY = ("id", "create_time", "update_time", "etag")
@@ -106,7 +106,9 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
                 self._next_version(),
             )
             await uow.posts.add(post)
-            await pending.record(uow, "posts", [(post.id, post.version, False)])
+            await pending.record(
+                uow, "posts", [(post.id, post.version, False)], CREATED, [self.reads.encode(post)]
+            )
             return post
 
         fp = fingerprint(cmd.post_id, fields)
@@ -150,7 +152,13 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
                     self._next_version(),
                 )
                 await uow.posts.add(created)
-                await pending.record(uow, "posts", [(created.id, created.version, False)])
+                await pending.record(
+                    uow,
+                    "posts",
+                    [(created.id, created.version, False)],
+                    CREATED,
+                    [self.reads.encode(created)],
+                )
                 await uow.commit()
                 return created
             if cmd.etag and cmd.etag != current.etag:
@@ -167,7 +175,9 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             )
             if not await uow.posts.update(updated, current.version):
                 raise EtagMismatch("post", cmd.id)
-            await pending.record(uow, "posts", [(updated.id, updated.version, False)])
+            await pending.record(
+                uow, "posts", [(updated.id, updated.version, False)], UPDATED, [self.reads.encode(updated)]
+            )
             await uow.commit()
             return updated
 
@@ -188,5 +198,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("post", cmd.id)
             await uow.posts.delete(cmd.id)
-            await pending.record(uow, "posts", [(cmd.id, self._next_version(current.version), True)])
+            await pending.record(
+                uow, "posts", [(cmd.id, self._next_version(current.version), True)], DELETED, [None]
+            )
             await uow.commit()

@@ -16,7 +16,8 @@ from service.domain.errors import NotFound
 from service.domain.models import Cursor, Page
 from service.domain.validation import check_batch_ids, require_id
 from service.handlers.coherence import Change, Coherence
-from service.repository.base import Database, UnitOfWork
+from service.handlers.common import wall_clock_us
+from service.repository.base import ChangeEntry, Database, UnitOfWork
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ class CachedReads(Generic[T]):
         self._resource = resource
         self._repository = repository
         self._encode = encode
+        self.encode = encode
         self._coherence = coherence
 
     async def _load(self, ids: list[str]) -> Loaded:
@@ -145,20 +147,35 @@ class PendingInvalidations:
     """The cache invalidations of one write. ``record`` runs inside the transaction (with a shared cache,
     it also writes them to the outbox); ``flush`` runs after commit, before the write is acknowledged."""
 
-    def __init__(self, cache: CacheTier | None, coherence: Coherence | None) -> None:
+    def __init__(
+        self, cache: CacheTier | None, coherence: Coherence | None, clock: Callable[[], int] = wall_clock_us
+    ) -> None:
         self._cache = cache
         self._coherence = coherence
+        self._clock = clock
         self._items: list[tuple[str, list[Change], list[int]]] = []
 
     def reset(self) -> None:
         """At the start of each attempt of a retried transaction: forget what a rolled-back one recorded."""
         self._items.clear()
 
-    async def record(self, uow: UnitOfWork, collection: str, changes: Sequence[Change]) -> None:
-        if self._cache is None or not changes:
+    async def record(
+        self,
+        uow: UnitOfWork,
+        collection: str,
+        changes: Sequence[Change],
+        kind: int,
+        payloads: Sequence[bytes | None],
+    ) -> None:
+        """Last in the write's transaction: the cache invalidations (durably, with a shared cache) and
+        the change-log entries (after which the transaction should commit at once: see change_log.py)."""
+        if not changes:
             return
-        ids = await self._coherence.record(uow, collection, changes) if self._coherence else []
-        self._items.append((collection, list(changes), ids))
+        if self._cache is not None:
+            ids = await self._coherence.record(uow, collection, changes) if self._coherence else []
+            self._items.append((collection, list(changes), ids))
+        entries = [ChangeEntry(collection, c[0], kind, p) for c, p in zip(changes, payloads, strict=True)]
+        await uow.changes.append(entries, self._clock())
 
     async def flush(self, deadline: float | None = None) -> None:
         for collection, changes, ids in self._items:

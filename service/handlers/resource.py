@@ -87,5 +87,6 @@ class ResourceHandlers(Generic[T, ListCommand]):
             payloads, cursor = self.reads.encode_within(page, max_bytes)
             return payloads, self._tokens.encode(binding, cursor) if cursor else ""
 
-        request = {**dataclasses.asdict(cmd), "max_bytes": max_bytes, "secret": self._tokens.fingerprint}  # type: ignore[call-overload]
+        fields = dataclasses.asdict(cmd)  # type: ignore[call-overload]
+        request = {**fields, "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
         return await self.reads.cached_list(request, compute, deadline)

@@ -33,7 +33,7 @@ from service.handlers.common import (
 )
 from service.handlers.reads import PendingInvalidations
 from service.handlers.resource import ResourceHandlers
-from service.repository.base import UnitOfWork
+from service.repository.base import CREATED, DELETED, UPDATED, UnitOfWork
 
 WRITABLE = ("email", "display_name", "bio")
 OUTPUT_ONLY = ("id", "create_time", "update_time", "etag")
@@ -85,7 +85,9 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                 cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, self._next_version()
             )
             await uow.users.add(user)
-            await pending.record(uow, "users", [(user.id, user.version, False)])
+            await pending.record(
+                uow, "users", [(user.id, user.version, False)], CREATED, [self.reads.encode(user)]
+            )
             return user
 
         fp = fingerprint(cmd.user_id, cmd.fields)
@@ -120,7 +122,13 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                 f = cmd.fields
                 created = User(cmd.id, f.email, f.display_name, f.bio, now, now, self._next_version())
                 await uow.users.add(created)
-                await pending.record(uow, "users", [(created.id, created.version, False)])
+                await pending.record(
+                    uow,
+                    "users",
+                    [(created.id, created.version, False)],
+                    CREATED,
+                    [self.reads.encode(created)],
+                )
                 await uow.commit()
                 return created
             if cmd.etag and cmd.etag != current.etag:
@@ -137,7 +145,9 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
             )
             if not await uow.users.update(updated, current.version):
                 raise EtagMismatch("user", cmd.id)
-            await pending.record(uow, "users", [(updated.id, updated.version, False)])
+            await pending.record(
+                uow, "users", [(updated.id, updated.version, False)], UPDATED, [self.reads.encode(updated)]
+            )
             await uow.commit()
             return updated
 
@@ -168,6 +178,14 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                     )
                 deleted_posts = await uow.posts.delete_by_author(cmd.id)
             await uow.users.delete(cmd.id)
-            await pending.record(uow, "users", [(cmd.id, self._next_version(current.version), True)])
-            await pending.record(uow, "posts", [(i, self._next_version(v), True) for i, v in deleted_posts])
+            await pending.record(
+                uow, "users", [(cmd.id, self._next_version(current.version), True)], DELETED, [None]
+            )
+            await pending.record(
+                uow,
+                "posts",
+                [(i, self._next_version(v), True) for i, v in deleted_posts],
+                DELETED,
+                [None] * len(deleted_posts),
+            )
             await uow.commit()

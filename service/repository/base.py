@@ -60,6 +60,31 @@ class Outbox(Protocol):
     async def count(self) -> int: ...
 
 
+CREATED, UPDATED, DELETED = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """One committed change: what, which, how (CREATED/UPDATED/DELETED) and the new serialized value."""
+
+    collection: str
+    resource_id: str
+    kind: int
+    payload: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedChange:
+    revision: int
+    change: ChangeEntry
+
+
+class ChangeLog(Protocol):
+    async def append(self, entries: Sequence[ChangeEntry], now_us: int) -> list[int]: ...
+    async def after(self, revision: int, limit: int = 1000) -> list[LoggedChange]: ...
+    async def latest(self) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``async with`` block without ``commit()`` rolls back."""
 
@@ -67,6 +92,7 @@ class UnitOfWork(Protocol):
     posts: PostRepository
     idempotency: IdempotencyStore
     outbox: Outbox
+    changes: ChangeLog
 
     async def commit(self) -> None: ...
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from service.domain.errors import ConcurrencyConflict, Unavailable
+from service.repository.change_log import SqlChangeLog
 from service.repository.idempotency import SqlIdempotencyStore
 from service.repository.outbox import SqlOutbox
 from service.repository.posts import SqlPostRepository
@@ -111,11 +112,12 @@ class _AsyncExecutor(Executor):
 class SqlUnitOfWork:
     """Repositories over one connection; ``commit`` is supplied by the database that opened it."""
 
-    def __init__(self, executor: Executor, commit: Any = None) -> None:
+    def __init__(self, executor: Executor, commit: Any = None, *, dialect: str = "sqlite") -> None:
         self.users = SqlUserRepository(executor)
         self.posts = SqlPostRepository(executor)
         self.idempotency = SqlIdempotencyStore(executor)
         self.outbox = SqlOutbox(executor)
+        self.changes = SqlChangeLog(executor, dialect)
         self._commit = commit
         self.committed = False
 
@@ -205,7 +207,7 @@ class PostgresDatabase:
         except Exception as error:
             raise _translate(error) from error
         try:
-            yield SqlUnitOfWork(_AsyncExecutor(conn))
+            yield SqlUnitOfWork(_AsyncExecutor(conn), dialect="postgresql")
         finally:
             await conn.close()
 
@@ -223,7 +225,7 @@ class PostgresDatabase:
             except Exception as error:
                 raise _translate(error) from error
 
-        uow = SqlUnitOfWork(_AsyncExecutor(conn), commit)
+        uow = SqlUnitOfWork(_AsyncExecutor(conn), commit, dialect="postgresql")
         try:
             yield uow
         finally:

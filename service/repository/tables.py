@@ -90,3 +90,18 @@ cache_outbox = sa.Table(
     sa.Column("create_time_us", sa.BigInteger(), nullable=False),
     sa.Index(None, "create_time_us"),
 )
+
+# Every committed change, in commit order: the source of Watch and of Export's snapshot revision
+# (DESIGN §4). `payload` is the serialized resource after the change (NULL for deletes).
+change_log = sa.Table(
+    "change_log",
+    metadata,
+    sa.Column(
+        "revision", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("collection", sa.String(16), nullable=False),
+    sa.Column("resource_id", sa.String(63), nullable=False),
+    sa.Column("kind", sa.SmallInteger(), nullable=False),
+    sa.Column("payload", sa.LargeBinary(), nullable=True),
+    sa.Column("commit_time_us", sa.BigInteger(), nullable=False),
+)
