@@ -50,14 +50,14 @@ async def test_a_tailer_never_sees_a_revision_appear_behind_it(database: Any) ->
     """Writers commit concurrently while a tailer reads 'after the last revision I saw'. If revisions could
     commit out of order (PostgreSQL sequences do), the tailer would skip one that commits later."""
     users = handlers(database)
-    ids = [f"u{i}" for i in range(8)]
+    ids = [f"u{i}" for i in range(16)]
     for user_id in ids:
         await users.create(CreateUser(UserFields(f"{user_id}@x.io", user_id), user_id=user_id))
     seen: list[int] = []
     done = asyncio.Event()
 
     async def writer(user_id: str) -> None:
-        for n in range(25):
+        for n in range(30):
             await users.update(UpdateUser(user_id, UserFields(bio=f"{n}-{secrets.token_hex(2)}")))
 
     async def tailer() -> None:
@@ -78,5 +78,5 @@ async def test_a_tailer_never_sees_a_revision_appear_behind_it(database: Any) ->
     await tail
     async with database.reading() as uow:
         everything = [c.revision for c in await uow.changes.after(0, limit=10_000)]
-    assert len(everything) == 8 + 8 * 25
-    assert seen == everything[len(everything) - len(seen) :] and set(everything[8:]) <= set(seen)
+    assert len(everything) == 16 + 16 * 30
+    assert seen == everything[len(everything) - len(seen) :] and set(everything[16:]) <= set(seen)
