@@ -43,14 +43,13 @@ class CachedReads(Generic[T]):
         self._collection = collection
         self._resource = resource
         self._repository = repository
-        self._encode = encode
         self.encode = encode
         self._coherence = coherence
 
     async def _load(self, ids: list[str]) -> Loaded:
         async with self._db.reading() as uow:
             found = await self._repository(uow).get_many(ids)
-        return {i: (item.version, self._encode(item)) for i, item in found.items()}
+        return {i: (item.version, self.encode(item)) for i, item in found.items()}
 
     async def _payloads(self, ids: Sequence[str], deadline: float | None) -> dict[str, bytes | None]:
         if self._cache is None:
@@ -82,7 +81,7 @@ class CachedReads(Generic[T]):
         payloads: list[bytes] = []
         total = 0
         for item in page.items:
-            payload = self._encode(item)
+            payload = self.encode(item)
             total += len(payload) + 6  # field tag and length prefix
             if payloads and total > max_bytes:
                 return payloads, page.cursors[len(payloads) - 1]
