@@ -73,14 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
         upgrade(settings.database_url)
         return 0
-    from service.bootstrap import serve
+    from service.bootstrap import ListenError, serve
 
     try:
         asyncio.run(serve(settings, seed_demo=getattr(opts, "seed_demo", False)))
-    except (OSError, RuntimeError) as error:  # e.g. the address is taken or cannot be bound
-        if "bind" not in str(error).lower() and "listen" not in str(error).lower():
-            raise
-        print(f"cannot listen on {settings.addr}: {error}", file=sys.stderr)
+    except ListenError as error:
+        print(error, file=sys.stderr)
         return 2
     return 0
 

@@ -38,6 +38,12 @@ from service.repository.database import open_database
 from service.repository.migrate import upgrade
 
 log = logging.getLogger("wellspring")
+
+
+class ListenError(OSError):
+    """The configured address cannot be bound."""
+
+
 _CLOSE_TIMEOUT_S = 3.0
 
 SERVICE_NAMES = (
@@ -205,9 +211,12 @@ async def bootstrap(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(settings.addr)
+    try:
+        port = server.add_insecure_port(settings.addr)
+    except RuntimeError as error:  # grpc's "Failed to bind": the port is taken or the host is not ours
+        raise ListenError(f"cannot listen on {settings.addr}: {error}") from None
     if port == 0:
-        raise OSError(f"cannot listen on {settings.addr}")
+        raise ListenError(f"cannot listen on {settings.addr}")
     maintenance = Maintenance(database, retention_s=settings.idempotency_retention_s, clock=clock)
     return App(
         settings,

@@ -81,20 +81,21 @@ class CacheTier:
     def _leased(self) -> bool:
         return not self._lease_required or self._clock() < self._lease_until
 
-    async def _guarded(self, op: Awaitable[Any], deadline: float | None, *, reading: bool = True) -> Any:
-        """Run a store call within the op timeout and the caller's remaining deadline; None on failure.
+    async def _guarded(
+        self, call: Callable[[float], Awaitable[Any]], deadline: float | None, *, reading: bool = True
+    ) -> Any:
+        """Run ``call(budget)`` within the op timeout and the caller's remaining deadline; None on failure
+        (the budget is passed in too, for stores that enforce it themselves, like a socket timeout).
         Reads and fills also need the read lease; invalidations are always attempted."""
         budget = self.policy.op_timeout_s
         if deadline is not None:
             budget = min(budget, deadline - self._clock())
         if budget <= 0 or (reading and not self._leased()) or not self.breaker.allow():
-            if asyncio.iscoroutine(op):
-                op.close()
             self.counters["skipped"] += 1
             return None
         try:
             async with asyncio.timeout(budget):
-                result = await op
+                result = await call(budget)
         except TimeoutError:
             self.counters["errors"] += 1
             self.breaker.trip()
@@ -122,12 +123,7 @@ class CacheTier:
         reader_started = self._clock()
         unique = list(dict.fromkeys(ids))
         keys = [self.key(collection, i) for i in unique]
-        budget = (
-            self.policy.op_timeout_s
-            if deadline is None
-            else min(self.policy.op_timeout_s, deadline - self._clock())
-        )
-        blobs = await self._guarded(self.store.mget(keys, budget), deadline)
+        blobs = await self._guarded(lambda budget: self.store.mget(keys, budget), deadline)
         found: dict[str, bytes | None] = {}
         misses: dict[str, int] = {}  # id -> the version seen in its slot (0: empty)
         for resource_id, blob in zip(unique, blobs or [None] * len(unique), strict=True):
@@ -250,7 +246,7 @@ class CacheTier:
                 ttl = self._ttl_ms(self.policy.ttl_s)
                 blob = pack(version, VALUE, now_ms + ttl, delta_us, payload)
                 puts.append((self.key(collection, resource_id), version, blob, ttl))
-        written = await self._guarded(self.store.put_if_newer(puts), deadline)
+        written = await self._guarded(lambda _: self.store.put_if_newer(puts), deadline)
         if written is not None:
             self.counters["fills"] += written
             self.counters["rejected_fills"] += len(puts) - written
@@ -270,7 +266,9 @@ class CacheTier:
             for i, v, deleted in changes
         ]
         written = await self._guarded(
-            self.store.put_if_newer(puts, bump=[self._generation_key(collection)]), deadline, reading=False
+            lambda _: self.store.put_if_newer(puts, bump=[self._generation_key(collection)]),
+            deadline,
+            reading=False,
         )
         if written is None:
             self.counters["invalidation_failures"] += 1
@@ -286,7 +284,7 @@ class CacheTier:
     ) -> tuple[int | None, bytes | None]:
         """(generation, page) for a list request; generation None when the store is unavailable."""
         got = await self._guarded(
-            self.store.get_page(
+            lambda _: self.store.get_page(
                 self._generation_key(collection), f"{self.prefix}list:{collection}:{page_key}"
             ),
             deadline,
@@ -302,7 +300,8 @@ class CacheTier:
     ) -> None:
         key = f"{self.prefix}list:{collection}:{page_key}"
         await self._guarded(
-            self.store.set_page(key, generation, blob, self._ttl_ms(self.policy.list_ttl_s)), deadline
+            lambda _: self.store.set_page(key, generation, blob, self._ttl_ms(self.policy.list_ttl_s)),
+            deadline,
         )
 
     def snapshot(self) -> dict[str, Any]:

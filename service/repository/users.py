@@ -127,8 +127,5 @@ class SqlUserRepository:
         result = await self._ex.execute(_DELETE, {"id": user_id})
         return bool(result.rowcount == 1)
 
-    async def count(self) -> int:
-        return int((await self._ex.execute(sa.select(sa.func.count()).select_from(users))).scalar_one())
-
 
 __all__ = ["SqlUserRepository", "fold"]
