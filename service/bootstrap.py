@@ -18,7 +18,7 @@ from wellspring.v1 import post_service_pb2_grpc as post_rpc
 from wellspring.v1 import user_service_pb2_grpc as user_rpc
 from wellspring.v1 import watch_service_pb2_grpc as watch_rpc
 
-from service.api.convert import encode_post, encode_user
+from service.api.convert import encode_event, encode_post, encode_user
 from service.api.interceptors import ServerInterceptor
 from service.api.posts import PostServicer
 from service.api.users import UserServicer
@@ -29,6 +29,7 @@ from service.cache.tier import CachePolicy, CacheTier
 from service.config import Settings
 from service.handlers.coherence import Coherence
 from service.handlers.common import Clock, wall_clock_us
+from service.handlers.feed import ChangeFeed, FeedLimits
 from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
 from service.handlers.posts import PostHandlers
@@ -68,6 +69,7 @@ class App:
     cache: CacheTier | None
     maintenance: Maintenance
     coherence: Coherence | None
+    feed: ChangeFeed
 
     @property
     def address(self) -> str:
@@ -77,12 +79,14 @@ class App:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _readiness: asyncio.Task[None] | None = None
     _coherence_loop: asyncio.Task[None] | None = None
+    _tailer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Listen at once; health says SERVING only once the database answers (retried with backoff)."""
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         self._readiness = asyncio.create_task(self._become_ready())
+        self._tailer = asyncio.create_task(self.feed.run())
         if self.coherence is not None:
             self._coherence_loop = asyncio.create_task(self.coherence.run())
 
@@ -114,6 +118,9 @@ class App:
                     purged = await self.maintenance.purge_idempotency_keys()
                     if purged:
                         log.info("purged %d expired idempotency keys", purged)
+                    compacted = await self.maintenance.compact_change_log()
+                    if compacted:
+                        log.info("compacted %d change-log rows", compacted)
                 healthy = True
             except Exception as error:  # the database is unreachable, or the purge failed with it
                 log.warning("database check failed: %s", type(error).__name__)
@@ -130,9 +137,10 @@ class App:
     async def stop(self, grace_s: float | None = None) -> None:
         """Health goes NOT_SERVING (then ``shutdown_drain_s`` for load balancers to notice), in-flight calls
         get ``grace_s`` to finish, the rest are cancelled; closing the database is bounded too."""
-        for task in (self._readiness, self._coherence_loop):
+        for task in (self._readiness, self._coherence_loop, self._tailer):
             if task is not None:
                 task.cancel()
+        self.feed.close()  # watchers end now with UNAVAILABLE and where to resume, not at the grace's end
         await self.health.enter_graceful_shutdown()
         if self.settings.shutdown_drain_s:
             await asyncio.sleep(self.settings.shutdown_drain_s)
@@ -204,7 +212,9 @@ async def bootstrap(
     most = settings.max_response_bytes
     user_rpc.add_UserServiceServicer_to_server(UserServicer(users, max_response_bytes=most), server)
     post_rpc.add_PostServiceServicer_to_server(PostServicer(posts, max_response_bytes=most), server)
-    watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(), server)
+    limits = FeedLimits(queue_events=settings.watch_queue_events, progress_s=settings.watch_progress_s)
+    feed = ChangeFeed(database, encode_event, limits)
+    watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(feed), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -217,7 +227,12 @@ async def bootstrap(
         raise ListenError(f"cannot listen on {settings.addr}: {error}") from None
     if port == 0:
         raise ListenError(f"cannot listen on {settings.addr}")
-    maintenance = Maintenance(database, retention_s=settings.idempotency_retention_s, clock=clock)
+    maintenance = Maintenance(
+        database,
+        retention_s=settings.idempotency_retention_s,
+        change_log_retention_s=settings.change_log_retention_s,
+        clock=clock,
+    )
     return App(
         settings,
         server,
@@ -230,6 +245,7 @@ async def bootstrap(
         cache,
         maintenance,
         coherence,
+        feed,
     )
 
 

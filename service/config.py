@@ -83,6 +83,9 @@ class Settings:
     health_interval_s: float = 5.0
     idempotency_retention_s: float = 86_400.0
     idempotency_purge_interval_s: float = 600.0
+    change_log_retention_s: float = 86_400.0
+    watch_queue_events: int = 10_000
+    watch_progress_s: float = 5.0
     max_message_bytes: int = 4 * 1024 * 1024
     max_response_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
@@ -125,6 +128,9 @@ class Settings:
             shutdown_drain_s=_float(env, "WELLSPRING_SHUTDOWN_DRAIN_S", 0.0),
             health_interval_s=_float(env, "WELLSPRING_HEALTH_INTERVAL_S", 5.0),
             idempotency_retention_s=_float(env, "WELLSPRING_IDEMPOTENCY_RETENTION_S", 86_400.0),
+            change_log_retention_s=_float(env, "WELLSPRING_CHANGE_LOG_RETENTION_S", 86_400.0),
+            watch_queue_events=_int(env, "WELLSPRING_WATCH_QUEUE_EVENTS", 10_000, minimum=1),
+            watch_progress_s=_float(env, "WELLSPRING_WATCH_PROGRESS_S", 5.0),
             max_message_bytes=_int(env, "WELLSPRING_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024),
             max_response_bytes=_int(
                 env, "WELLSPRING_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, minimum=1024 * 1024

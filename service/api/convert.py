@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from wellspring.v1 import resources_pb2 as pb
+from wellspring.v1 import watch_service_pb2 as watch_pb
 
+from service.api.errors import lookup
+from service.domain.commands import ImportFailure, ImportItem, ImportResult
 from service.domain.errors import InvalidInput
 from service.domain.models import Post, PostFields, User, UserFields
 from service.domain.validation import MAX_TIME_US, MIN_TIME_US
@@ -76,6 +81,62 @@ def string_field_2(text: str) -> bytes:
         return b""
     data = text.encode()
     return b"\x12" + _varint(len(data)) + data
+
+
+def int_field_2(value: int) -> bytes:
+    """Wire bytes of field 2 as a non-negative int64 (``revision``); nothing when zero, as protobuf does."""
+    return b"\x10" + _varint(value) if value else b""
+
+
+_RESOURCE_FIELD = {"users": 5, "posts": 6}  # ChangeEvent's oneof: user = 5, post = 6
+
+
+def encode_event(revision: int, kind: int, collection: str, resource_id: str, payload: bytes | None) -> bytes:
+    """A ChangeEvent from a change-log row; the stored resource bytes go in as they are."""
+    header = watch_pb.ChangeEvent(
+        revision=revision,
+        kind=kind,
+        collection=collection,
+        id=resource_id,  # type: ignore[arg-type]
+    ).SerializeToString()
+    if payload is None:
+        return header
+    tag = (_RESOURCE_FIELD[collection] << 3) | 2
+    return header + _varint(tag) + _varint(len(payload)) + payload
+
+
+async def import_stream(
+    requests: AsyncIterator[Any], field: str, to_fields: Callable[[Any], Any], context: Any
+) -> AsyncIterator[ImportItem[Any]]:
+    """The items of an Import request stream, numbered across messages. A cancelled call ends its request
+    stream like a finished one; when that is already known, the stream raises instead of ending."""
+    index = 0
+    async for request in requests:
+        for resource in getattr(request, field):
+            yield ImportItem(index, resource.id, to_fields(resource), resource.etag)
+            index += 1
+    if context.cancelled():
+        raise asyncio.CancelledError
+
+
+def import_reply(result: ImportResult) -> dict[str, Any]:
+    """The fields of an Import response (the same for every collection)."""
+    return {
+        "created_count": result.created,
+        "updated_count": result.updated,
+        "failed_count": result.failed,
+        "errors": [import_error(f) for f in result.failures],
+    }
+
+
+def import_error(failure: ImportFailure) -> pb.ImportError:
+    """One rejected import item: its index, status code, message and (for a bad field) the field."""
+    code, _ = lookup(failure.error)
+    violations = getattr(failure.error, "violations", [])
+    field = violations[0].field if violations and isinstance(failure.error, InvalidInput) else ""
+    return pb.ImportError(
+        index=failure.index, code=code.value[0], message=failure.error.message[:300], field=field
+    )
 
 
 def check_response_size(payloads: list[bytes], max_bytes: int) -> None:

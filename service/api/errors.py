@@ -55,6 +55,15 @@ def _retry(error: d.DomainError) -> list[object]:
     ]
 
 
+def _compacted(error: d.DomainError) -> list[object]:
+    assert isinstance(error, d.RevisionCompacted)
+    violation = error_details_pb2.BadRequest.FieldViolation(
+        field="start_revision",
+        description=f"compacted; the oldest retained revision is {error.oldest_revision}",
+    )
+    return [error_details_pb2.BadRequest(field_violations=[violation])]
+
+
 def _none(_: d.DomainError) -> list[object]:
     return []
 
@@ -69,6 +78,8 @@ TABLE: dict[type[d.DomainError], tuple[grpc.StatusCode, Details]] = {
     d.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, _precondition),
     d.Unavailable: (grpc.StatusCode.UNAVAILABLE, _retry),
     d.NotImplementedYet: (grpc.StatusCode.UNIMPLEMENTED, _none),
+    d.RevisionCompacted: (grpc.StatusCode.OUT_OF_RANGE, _compacted),
+    d.WatcherTooSlow: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
     d.DomainError: (grpc.StatusCode.FAILED_PRECONDITION, _none),
 }
 

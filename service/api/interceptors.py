@@ -9,6 +9,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -143,12 +144,16 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _streaming(self, method: str, behavior: Any, decode: Callable[[Any], Any]) -> Any:
         if inspect.isasyncgenfunction(behavior):
 
-            async def stream(raw: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def stream(raw: Any, context: grpc.aio.ServicerContext) -> None:
                 started = time.perf_counter()
                 code = "OK"
+                # A coroutine writing each response, not a generator yielding them: grpc cancels the
+                # handler at its pending write, and a generator suspended at a yield would only be
+                # closed (ending the servicer's transaction) when the garbage collector found it.
                 try:
-                    async for response in behavior(decode(raw), context):
-                        yield response
+                    async with aclosing(behavior(decode(raw), context)) as responses:
+                        async for response in responses:
+                            await context.write(response)
                 except AbortError:
                     code = _code_name(context)
                     raise

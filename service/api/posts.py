@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 from google.protobuf import empty_pb2
@@ -13,6 +14,9 @@ from wellspring.v1 import resources_pb2 as pb
 from service.api.convert import (
     check_response_size,
     deadline_of,
+    import_reply,
+    import_stream,
+    int_field_2,
     mask_paths,
     masked,
     optional_time_us,
@@ -24,7 +28,6 @@ from service.api.convert import (
     update_mask,
 )
 from service.domain import commands
-from service.domain.errors import NotImplementedYet
 from service.handlers.posts import PostHandlers
 
 _POST = pb.Post.DESCRIPTOR
@@ -89,8 +92,27 @@ class PostServicer(rpc.PostServiceServicer):
         )
         return empty_pb2.Empty()
 
-    async def ImportPosts(self, request_iterator: Any, context: Context) -> api.ImportPostsResponse:
-        raise NotImplementedYet("ImportPosts arrives with the streaming milestone")
+    async def ImportPosts(
+        self, request_iterator: AsyncIterator[api.ImportPostsRequest], context: Context
+    ) -> api.ImportPostsResponse:
+        items = import_stream(request_iterator, "posts", post_fields, context)
+        result = await self._posts.import_items(items, deadline_of(context))
+        return api.ImportPostsResponse(**import_reply(result))
 
-    async def ExportPosts(self, request: api.ExportPostsRequest, context: Context) -> Any:
-        raise NotImplementedYet("ExportPosts arrives with the streaming milestone")
+    async def ExportPosts(
+        self, request: api.ExportPostsRequest, context: Context
+    ) -> AsyncIterator[api.ExportPostsResponse | bytes]:
+        mask = read_mask(request, _POST)
+        cmd = commands.ListPosts(
+            author_id=request.author_id,
+            tag=request.tag,
+            create_time_after_us=optional_time_us(request, "create_time_after"),
+            create_time_before_us=optional_time_us(request, "create_time_before", round_up=True),
+            read_mask=mask_paths(mask),
+        )
+        chunks = self._posts.export_encoded(cmd, self._max_response_bytes - 64)
+        async with aclosing(chunks):  # a cancelled export ends its snapshot transaction at once
+            async for payloads, revision in chunks:
+                if mask is not None:
+                    payloads = [masked(pb.Post.FromString(p), mask).SerializeToString() for p in payloads]
+                yield repeated_field_1(payloads) + int_field_2(revision)

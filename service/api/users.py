@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 from google.protobuf import empty_pb2
@@ -13,6 +14,9 @@ from wellspring.v1 import user_service_pb2_grpc as rpc
 from service.api.convert import (
     check_response_size,
     deadline_of,
+    import_reply,
+    import_stream,
+    int_field_2,
     mask_paths,
     masked,
     read_mask,
@@ -23,7 +27,6 @@ from service.api.convert import (
     user_to_proto,
 )
 from service.domain import commands
-from service.domain.errors import NotImplementedYet
 from service.handlers.users import UserHandlers
 
 _USER = pb.User.DESCRIPTOR
@@ -80,8 +83,21 @@ class UserServicer(rpc.UserServiceServicer):
         await self._users.delete(cmd, deadline_of(context))
         return empty_pb2.Empty()
 
-    async def ImportUsers(self, request_iterator: Any, context: Context) -> api.ImportUsersResponse:
-        raise NotImplementedYet("ImportUsers arrives with the streaming milestone")
+    async def ImportUsers(
+        self, request_iterator: AsyncIterator[api.ImportUsersRequest], context: Context
+    ) -> api.ImportUsersResponse:
+        items = import_stream(request_iterator, "users", user_fields, context)
+        result = await self._users.import_items(items, deadline_of(context))
+        return api.ImportUsersResponse(**import_reply(result))
 
-    async def ExportUsers(self, request: api.ExportUsersRequest, context: Context) -> Any:
-        raise NotImplementedYet("ExportUsers arrives with the streaming milestone")
+    async def ExportUsers(
+        self, request: api.ExportUsersRequest, context: Context
+    ) -> AsyncIterator[api.ExportUsersResponse | bytes]:
+        mask = read_mask(request, _USER)
+        cmd = commands.ListUsers(query=request.query, read_mask=mask_paths(mask))
+        chunks = self._users.export_encoded(cmd, self._max_response_bytes - 64)
+        async with aclosing(chunks):  # a cancelled export ends its snapshot transaction at once
+            async for payloads, revision in chunks:
+                if mask is not None:
+                    payloads = [masked(pb.User.FromString(p), mask).SerializeToString() for p in payloads]
+                yield repeated_field_1(payloads) + int_field_2(revision)

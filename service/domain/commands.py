@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar, Generic, TypeVar
 
+from service.domain.errors import DomainError
 from service.domain.models import PostFields, UserFields
 
 
@@ -74,3 +76,51 @@ class DeletePost:
     id: str
     etag: str = ""
     allow_missing: bool = False
+
+
+F = TypeVar("F", UserFields, PostFields)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem(Generic[F]):
+    """One item of an Import stream: its position in the whole stream, the id, the full resource and an
+    optional etag (then it must match the stored one)."""
+
+    index: int
+    id: str
+    fields: F
+    etag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    index: int
+    error: DomainError
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """Counts over the whole stream; ``failures`` keeps the first ``MAX_REPORTED`` of them (in order), so
+    the answer stays small however many items fail."""
+
+    MAX_REPORTED: ClassVar[int] = 1000
+
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    failures: list[ImportFailure] = field(default_factory=list)
+
+    def fail(self, index: int, error: DomainError) -> None:
+        self.failed += 1
+        if len(self.failures) < self.MAX_REPORTED:
+            self.failures.append(ImportFailure(index, error))
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Follow ``collections`` (empty: all), optionally only ``ids``, from ``start_revision`` on (inclusive;
+    0 means from now)."""
+
+    collections: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    start_revision: int = 0

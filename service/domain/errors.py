@@ -133,6 +133,44 @@ class Unavailable(DomainError):
         super().__init__(message)
 
 
+class RevisionCompacted(DomainError):
+    """A watch asked for change-log revisions that compaction has removed; start again from an Export."""
+
+    reason = "REVISION_COMPACTED"
+
+    def __init__(self, start_revision: int, oldest_revision: int) -> None:
+        self.oldest_revision = oldest_revision
+        super().__init__(
+            f"revision {start_revision} has been compacted; the oldest retained one is {oldest_revision}",
+            metadata={"start_revision": str(start_revision), "oldest_revision": str(oldest_revision)},
+        )
+
+
+class WatcherTooSlow(DomainError):
+    """A watcher fell further behind than its bounded queue allows; it may resume from ``resume_revision``."""
+
+    reason = "WATCHER_TOO_SLOW"
+
+    def __init__(self, resume_revision: int, retry_after_s: float = 0.1) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"the watcher fell too far behind; resume with start_revision={resume_revision + 1}",
+            metadata={"resume_revision": str(resume_revision + 1)},
+        )
+
+
+class ServerClosing(Unavailable):
+    """The replica is shutting down; a watcher resumes elsewhere from ``resume_revision``."""
+
+    reason = "SERVER_SHUTTING_DOWN"
+
+    def __init__(self, resume_revision: int) -> None:
+        super().__init__(
+            f"the server is shutting down; resume with start_revision={resume_revision + 1}", 0.1
+        )
+        self.metadata = {"resume_revision": str(resume_revision + 1)}
+
+
 class NotImplementedYet(DomainError):
     """The method is declared in the contract but not served by this version."""
 

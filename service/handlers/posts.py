@@ -5,8 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from service.domain.commands import CreatePost, DeletePost, ListPosts, UpdatePost
-from service.domain.errors import AlreadyExists, EtagMismatch, FieldViolation, NotFound
+from service.domain.commands import CreatePost, DeletePost, ImportItem, ListPosts, UpdatePost
+from service.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    EtagMismatch,
+    FieldViolation,
+    InvalidInput,
+    NotFound,
+)
 from service.domain.models import Page, PageRequest, Post, PostFields, PostFilter
 from service.domain.validation import (
     MAX_TAG,
@@ -65,11 +72,29 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
     def _repository(self, uow: UnitOfWork) -> Any:
         return uow.posts
 
+    def _filter(self, cmd: ListPosts) -> PostFilter:
+        raise_if(_check_filter(cmd))
+        return PostFilter(cmd.author_id, cmd.tag, cmd.create_time_after_us, cmd.create_time_before_us)
+
+    def _check_import(self, item: ImportItem[PostFields]) -> DomainError | None:
+        violations = check_id(item.id, "post.id") if item.id else [FieldViolation("post.id", "required")]
+        violations += check_post(_normalized(item.fields))
+        return InvalidInput(violations) if violations else None
+
+    def _imported(self, item: ImportItem[PostFields], now: int, current: Post | None) -> Post | None:
+        f = _normalized(item.fields)
+        if current is None:
+            return Post(item.id, f.author_id, f.title, f.body, f.tags, now, now, self._next_version())
+        if f == _fields(current):
+            return None
+        return dataclasses.replace(
+            current, **dataclasses.asdict(f), update_time_us=now, version=self._next_version(current.version)
+        )
+
     async def _page(self, cmd: ListPosts) -> tuple[Page[Post], dict[str, Any]]:
         size = page_size(cmd.page_size)
-        raise_if(_check_filter(cmd))
+        flt = self._filter(cmd)
         ordering = parse_order_by(cmd.order_by, ORDERINGS)
-        flt = PostFilter(cmd.author_id, cmd.tag, cmd.create_time_after_us, cmd.create_time_before_us)
         binding: dict[str, Any] = {
             "c": "posts",
             "filter": dataclasses.asdict(flt),

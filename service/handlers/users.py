@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
+from service.domain.commands import CreateUser, DeleteUser, ImportItem, ListUsers, UpdateUser
 from service.domain.errors import (
     AlreadyExists,
+    DomainError,
     EtagMismatch,
     FailedPrecondition,
+    FieldViolation,
+    InvalidInput,
     NotFound,
     PreconditionViolation,
 )
@@ -52,9 +55,28 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
     def _repository(self, uow: UnitOfWork) -> Any:
         return uow.users
 
+    def _filter(self, cmd: ListUsers) -> UserFilter:
+        raise_if(check_filter_text(cmd.query, "query", MAX_QUERY))
+        return UserFilter(cmd.query)
+
+    def _check_import(self, item: ImportItem[UserFields]) -> DomainError | None:
+        violations = check_id(item.id, "user.id") if item.id else [FieldViolation("user.id", "required")]
+        violations += check_user(item.fields)
+        return InvalidInput(violations) if violations else None
+
+    def _imported(self, item: ImportItem[UserFields], now: int, current: User | None) -> User | None:
+        f = item.fields
+        if current is None:
+            return User(item.id, f.email, f.display_name, f.bio, now, now, self._next_version())
+        if f == _fields(current):
+            return None
+        return dataclasses.replace(
+            current, **dataclasses.asdict(f), update_time_us=now, version=self._next_version(current.version)
+        )
+
     async def _page(self, cmd: ListUsers) -> tuple[Page[User], dict[str, Any]]:
         size = page_size(cmd.page_size)
-        raise_if(check_filter_text(cmd.query, "query", MAX_QUERY))
+        flt = self._filter(cmd)
         ordering = parse_order_by(cmd.order_by, ORDERINGS)
         binding: dict[str, Any] = {
             "c": "users",
@@ -66,7 +88,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
         if cmd.page_token:
             cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
         async with self._db.reading(bulk=True) as uow:
-            page = await uow.users.list(UserFilter(cmd.query), PageRequest(ordering, size, cursor))
+            page = await uow.users.list(flt, PageRequest(ordering, size, cursor))
         return page, binding
 
     async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:

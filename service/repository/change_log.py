@@ -16,9 +16,11 @@ import sqlalchemy as sa
 from service.repository.base import ChangeEntry, LoggedChange
 from service.repository.sql import Executor
 from service.repository.tables import change_log as log
+from service.repository.tables import change_log_state as state
 
+CHANNEL = "wellspring_changes"
 _LOCK_KEY = 0x5753_4C4F_4721  # "WSLOG!": one lock for every appender
-_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK = sa.text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{CHANNEL}', '')")
 _APPEND = log.insert().returning(log.c.revision)
 _AFTER = (
     sa.select(log.c.revision, log.c.collection, log.c.resource_id, log.c.kind, log.c.payload)
@@ -27,6 +29,22 @@ _AFTER = (
     .limit(sa.bindparam("limit"))
 )
 _LATEST = sa.select(sa.func.coalesce(sa.func.max(log.c.revision), 0))
+_COMPACTED = sa.select(sa.func.coalesce(sa.func.max(state.c.compacted_revision), 0))
+_CUT = sa.select(sa.func.max(log.c.revision)).where(log.c.commit_time_us < sa.bindparam("before"))
+_RAISE = (
+    state.update()
+    .where(state.c.id == 1, state.c.compacted_revision < sa.bindparam("cut"))
+    .values(compacted_revision=sa.bindparam("cut"))
+)
+_DELETE_BATCH = log.delete().where(
+    log.c.revision.in_(
+        sa.select(log.c.revision)
+        .where(log.c.revision <= sa.bindparam("cut"))
+        .order_by(log.c.revision)
+        .limit(sa.bindparam("batch"))
+        .scalar_subquery()
+    )
+)
 
 
 class SqlChangeLog:
@@ -60,3 +78,21 @@ class SqlChangeLog:
 
     async def latest(self) -> int:
         return int((await self._ex.execute(_LATEST)).scalar_one())
+
+    async def compacted(self) -> int:
+        """Every revision above this one is kept; those at or below it may be gone."""
+        return int((await self._ex.execute(_COMPACTED)).scalar_one())
+
+    async def compaction_cut(self, before_us: int) -> int:
+        """The highest revision compaction may remove: committed before ``before_us``, never the newest."""
+        cut = (await self._ex.execute(_CUT, {"before": before_us})).scalar_one()
+        if cut is None:
+            return 0
+        return min(int(cut), await self.latest() - 1)
+
+    async def raise_watermark(self, cut: int) -> None:
+        await self._ex.execute(_RAISE, {"cut": cut})
+
+    async def delete_through(self, cut: int, batch: int) -> int:
+        """Delete up to ``batch`` of the oldest rows at or below ``cut``; how many went."""
+        return int((await self._ex.execute(_DELETE_BATCH, {"cut": cut, "batch": batch})).rowcount)

@@ -13,8 +13,10 @@ Two drivers, one repository code path (repositories ``await executor.execute(stm
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,14 +28,19 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from service.domain.errors import ConcurrencyConflict, Unavailable
-from service.repository.change_log import SqlChangeLog
+from service.repository.change_log import CHANNEL, SqlChangeLog
 from service.repository.idempotency import SqlIdempotencyStore
 from service.repository.outbox import SqlOutbox
 from service.repository.posts import SqlPostRepository
 from service.repository.sql import ConstraintError, Executor
 from service.repository.users import SqlUserRepository
 
+log = logging.getLogger("wellspring.database")
+
 _BULK_THREADS = 2
+_MAX_SNAPSHOTS = 16  # concurrent Exports on SQLite, each holding one connection
+_SQLITE_SIGNAL_POLL_S = 0.01
+_savepoints = itertools.count()
 _UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError, TimeoutError)
 
 
@@ -94,6 +101,28 @@ class _ThreadExecutor(Executor):
             raise _translate(error) from error
 
 
+class _PinnedExecutor(Executor):
+    """One connection, driven from one private thread (a SQLite snapshot: a read transaction that must
+    stay on its connection, whose queries must not stall the event loop)."""
+
+    __slots__ = ("_conn", "_thread")
+
+    def __init__(self, conn: Connection, thread: ThreadPoolExecutor) -> None:
+        self._conn = conn
+        self._thread = thread
+
+    async def execute(
+        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+    ) -> Any:
+        def run() -> Any:
+            return self._conn.execute(stmt, params).freeze()()
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+        except Exception as error:
+            raise _translate(error) from error
+
+
 class _AsyncExecutor(Executor):
     __slots__ = ("_conn",)
 
@@ -119,7 +148,20 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(executor)
         self.changes = SqlChangeLog(executor, dialect)
         self._commit = commit
+        self._ex = executor
         self.committed = False
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        name = f"ws_sp_{next(_savepoints)}"
+        await self._ex.execute(sa.text(f"SAVEPOINT {name}"))
+        try:
+            yield
+        except BaseException:
+            await self._ex.execute(sa.text(f"ROLLBACK TO SAVEPOINT {name}"))
+            await self._ex.execute(sa.text(f"RELEASE SAVEPOINT {name}"))
+            raise
+        await self._ex.execute(sa.text(f"RELEASE SAVEPOINT {name}"))
 
     async def commit(self) -> None:
         if self._commit is None:
@@ -143,7 +185,10 @@ class SqliteDatabase:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False}, pool_size=2 + _BULK_THREADS, max_overflow=0
+            url,
+            connect_args={"check_same_thread": False},
+            pool_size=2 + _BULK_THREADS,
+            max_overflow=_MAX_SNAPSHOTS,
         )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._reader = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -180,6 +225,48 @@ class SqliteDatabase:
                 if not uow.committed:
                     writer.exec_driver_sql("ROLLBACK")
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqlUnitOfWork]:
+        """A deferred read transaction on its own connection and thread: WAL keeps the snapshot that
+        its first statement sees until it ends, while writers go on."""
+        thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-snapshot")
+        loop = asyncio.get_running_loop()
+
+        def begin() -> Connection:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN")
+            return conn
+
+        def end(conn: Connection) -> None:
+            try:
+                conn.exec_driver_sql("ROLLBACK")
+            finally:
+                conn.close()
+
+        try:
+            conn = await loop.run_in_executor(thread, begin)
+        except Exception as error:
+            thread.shutdown(wait=False)
+            raise _translate(error) from error
+        try:
+            yield SqlUnitOfWork(_PinnedExecutor(conn, thread))
+        finally:
+            # Queued behind any statement still running on the thread (a cancelled caller does not
+            # stop sqlite3 mid-statement), so the connection is never used by two threads at once.
+            thread.submit(end, conn)
+            thread.shutdown(wait=False)
+
+    async def commit_signals(self, on_commit: Callable[[], None]) -> None:
+        """``PRAGMA data_version`` changes when another connection (in this process or another) commits;
+        reading it costs a few µs, so it is polled."""
+        last = None
+        while True:
+            version = self._reader.exec_driver_sql("PRAGMA data_version").scalar()
+            if version != last:
+                last = version
+                on_commit()
+            await asyncio.sleep(_SQLITE_SIGNAL_POLL_S)
+
     async def ping(self) -> None:
         async with self.reading() as uow:
             await uow.users.get("ping")
@@ -195,6 +282,7 @@ class PostgresDatabase:
     """PostgreSQL through SQLAlchemy's asyncio engine (asyncpg); reads use autocommit connections."""
 
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout_s: float = 5.0) -> None:
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.engine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s, pool_pre_ping=False
         )
@@ -234,6 +322,50 @@ class PostgresDatabase:
                     await transaction.rollback()
             finally:
                 await conn.close()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqlUnitOfWork]:
+        """REPEATABLE READ, READ ONLY: every statement sees the snapshot taken by the first one."""
+        try:
+            conn = await self.engine.connect()
+        except Exception as error:
+            raise _translate(error) from error
+        try:
+            await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            await conn.begin()
+            yield SqlUnitOfWork(_AsyncExecutor(conn), dialect="postgresql")
+        finally:
+            await conn.close()  # rolls the transaction back
+
+    async def commit_signals(self, on_commit: Callable[[], None]) -> None:
+        """LISTEN on the channel every change-log append notifies (delivered at commit). A dropped
+        listening connection is re-opened, with one signal after each (re)connect for what it missed."""
+        import asyncpg
+
+        delay = 0.1
+        while True:
+            try:
+                await self._listen(on_commit)
+                delay = 0.1
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                log.warning("change-log listener lost (%s); reconnecting", type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _listen(self, on_commit: Callable[[], None]) -> None:
+        """One listening connection, until it is lost."""
+        import asyncpg
+
+        conn = await asyncpg.connect(self._dsn, timeout=5)
+        try:
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _: lost.set())
+            await conn.add_listener(CHANNEL, lambda *_: on_commit())
+            on_commit()
+            await lost.wait()
+        finally:
+            if not conn.is_closed():
+                conn.terminate()
 
     async def ping(self) -> None:
         async with self.reading() as uow:

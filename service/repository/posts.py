@@ -27,6 +27,7 @@ _SELECT = sa.select(*_COLUMNS)
 _GET = _SELECT.where(posts.c.id == sa.bindparam("id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
 _GET_MANY = _SELECT.where(posts.c.id.in_(sa.bindparam("ids", expanding=True)))
+_GET_MANY_FOR_UPDATE = _GET_MANY.order_by(posts.c.id).with_for_update()  # one lock order: no deadlocks
 _INSERT = posts.insert()
 _UPDATE = (
     posts.update()
@@ -43,6 +44,7 @@ _UPDATE = (
 _DELETE = posts.delete().where(posts.c.id == sa.bindparam("id"))
 _INSERT_TAGS = post_tags.insert()
 _DELETE_TAGS = post_tags.delete().where(post_tags.c.post_id == sa.bindparam("id"))
+_DELETE_TAGS_OF = post_tags.delete().where(post_tags.c.post_id.in_(sa.bindparam("ids", expanding=True)))
 _BY_AUTHOR = sa.select(posts.c.id).where(posts.c.author_id == sa.bindparam("author_id"))
 _VERSIONS_BY_AUTHOR = (
     sa.select(posts.c.id, posts.c.version)
@@ -82,6 +84,22 @@ def _conflict(error: ConstraintError, post: Post) -> Exception:
     return AlreadyExists("post", "id", post.id)
 
 
+def _filtered(flt: PostFilter) -> sa.Select[Any]:
+    stmt = _SELECT
+    if flt.author_id:
+        stmt = stmt.where(posts.c.author_id == flt.author_id)
+    if flt.tag:
+        tagged = sa.select(post_tags.c.post_id).where(
+            post_tags.c.tag == flt.tag, post_tags.c.post_id == posts.c.id
+        )
+        stmt = stmt.where(tagged.exists())
+    if flt.create_time_after_us is not None:
+        stmt = stmt.where(posts.c.create_time_us > flt.create_time_after_us)
+    if flt.create_time_before_us is not None:
+        stmt = stmt.where(posts.c.create_time_us < flt.create_time_before_us)
+    return stmt
+
+
 def _sort_value(ordering_field: str) -> Any:
     if ordering_field == "title":
         return lambda p: p.title
@@ -98,26 +116,47 @@ class SqlPostRepository:
         row = (await self._ex.execute(_GET_FOR_UPDATE if for_update else _GET, {"id": post_id})).first()
         return None if row is None else _post(row)
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Post]:
-        rows = (await self._ex.execute(_GET_MANY, {"ids": list(set(ids))})).all()
+    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, Post]:
+        stmt = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
+        rows = (await self._ex.execute(stmt, {"ids": list(set(ids))})).all()
         return {row[0]: _post(row) for row in rows}
 
     async def list(self, flt: PostFilter, page: PageRequest) -> Page[Post]:
-        stmt = _SELECT
-        if flt.author_id:
-            stmt = stmt.where(posts.c.author_id == flt.author_id)
-        if flt.tag:
-            tagged = sa.select(post_tags.c.post_id).where(
-                post_tags.c.tag == flt.tag, post_tags.c.post_id == posts.c.id
-            )
-            stmt = stmt.where(tagged.exists())
-        if flt.create_time_after_us is not None:
-            stmt = stmt.where(posts.c.create_time_us > flt.create_time_after_us)
-        if flt.create_time_before_us is not None:
-            stmt = stmt.where(posts.c.create_time_us < flt.create_time_before_us)
-        stmt = keyset_page(stmt, posts.c.id, _SORT_COLUMNS[page.ordering.field], page)
+        stmt = keyset_page(_filtered(flt), posts.c.id, _SORT_COLUMNS[page.ordering.field], page)
         rows = (await self._ex.execute(stmt)).all()
         return to_page([_post(r) for r in rows], page.limit, _sort_value(page.ordering.field), lambda p: p.id)
+
+    async def scan(self, flt: PostFilter, after_id: str, limit: int) -> list[Post]:
+        """Up to ``limit`` matching posts with ids above ``after_id``, in id order (Export)."""
+        stmt = _filtered(flt).where(posts.c.id > after_id).order_by(posts.c.id).limit(limit)
+        return [_post(r) for r in (await self._ex.execute(stmt)).all()]
+
+    async def add_many(self, batch: Sequence[Post]) -> None:
+        """Insert all or none; a conflict names no single post (callers retry one by one)."""
+        try:
+            await self._ex.execute(_INSERT, [_row(p) for p in batch])
+            await self._write_tags_of(batch)
+        except ConstraintError as error:
+            raise _conflict(error, batch[0]) from None
+
+    async def update_many(self, batch: Sequence[tuple[Post, int]]) -> None:
+        """Update (post, expected version) pairs whose rows the caller has locked."""
+        params = []
+        for post, expected in batch:
+            row = _row(post) | {"b_id": post.id, "b_version": expected}
+            del row["id"], row["create_time_us"]
+            params.append(row)
+        try:
+            await self._ex.execute(_UPDATE, params)
+            await self._ex.execute(_DELETE_TAGS_OF, {"ids": [p.id for p, _ in batch]})
+            await self._write_tags_of([p for p, _ in batch])
+        except ConstraintError as error:
+            raise _conflict(error, batch[0][0]) from None
+
+    async def _write_tags_of(self, batch: Sequence[Post]) -> None:
+        rows = [{"post_id": p.id, "tag": t} for p in batch for t in p.tags]
+        if rows:
+            await self._ex.execute(_INSERT_TAGS, rows)
 
     async def add(self, post: Post) -> None:
         try:

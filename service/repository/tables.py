@@ -105,3 +105,12 @@ change_log = sa.Table(
     sa.Column("payload", sa.LargeBinary(), nullable=True),
     sa.Column("commit_time_us", sa.BigInteger(), nullable=False),
 )
+
+# One row: every revision up to `compacted_revision` may have been deleted by compaction; every later one is
+# kept. A watcher asking for older revisions is told OUT_OF_RANGE instead of silently missing events.
+change_log_state = sa.Table(
+    "change_log_state",
+    metadata,
+    sa.Column("id", sa.SmallInteger(), primary_key=True),
+    sa.Column("compacted_revision", sa.BigInteger(), nullable=False),
+)

@@ -25,6 +25,7 @@ _SELECT = sa.select(*_COLUMNS)
 _GET = _SELECT.where(users.c.id == sa.bindparam("id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
 _GET_MANY = _SELECT.where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
+_GET_MANY_FOR_UPDATE = _GET_MANY.order_by(users.c.id).with_for_update()  # one lock order: no deadlocks
 _INSERT = users.insert()
 _UPDATE = (
     users.update()
@@ -74,6 +75,15 @@ def _row(user: User) -> dict[str, Any]:
     }
 
 
+def _filtered(flt: UserFilter) -> sa.Select[Any]:
+    if not flt.query_prefix:
+        return _SELECT
+    prefix = fold(flt.query_prefix)
+    return _SELECT.where(
+        sa.or_(prefix_range(users.c.display_name_norm, prefix), prefix_range(users.c.email_norm, prefix))
+    )
+
+
 def _conflict(error: ConstraintError, user: User) -> AlreadyExists:
     if "email" in error.detail:
         return AlreadyExists("user", "email", user.email)
@@ -90,23 +100,41 @@ class SqlUserRepository:
         row = (await self._ex.execute(_GET_FOR_UPDATE if for_update else _GET, {"id": user_id})).first()
         return None if row is None else User(*row)
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, User]:
-        rows = (await self._ex.execute(_GET_MANY, {"ids": list(set(ids))})).all()
+    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, User]:
+        stmt = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
+        rows = (await self._ex.execute(stmt, {"ids": list(set(ids))})).all()
         return {row[0]: User(*row) for row in rows}
 
     async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
-        stmt = _SELECT
-        if flt.query_prefix:
-            prefix = fold(flt.query_prefix)
-            stmt = stmt.where(
-                sa.or_(
-                    prefix_range(users.c.display_name_norm, prefix), prefix_range(users.c.email_norm, prefix)
-                )
-            )
+        stmt = _filtered(flt)
         sort_column = _SORT_COLUMNS[page.ordering.field]
         stmt = keyset_page(stmt, users.c.id, sort_column, page)
         rows = (await self._ex.execute(stmt)).all()
         return to_page([User(*r) for r in rows], page.limit, _sort_value(page.ordering.field), lambda u: u.id)
+
+    async def scan(self, flt: UserFilter, after_id: str, limit: int) -> list[User]:
+        """Up to ``limit`` matching users with ids above ``after_id``, in id order (Export)."""
+        stmt = _filtered(flt).where(users.c.id > after_id).order_by(users.c.id).limit(limit)
+        return [User(*r) for r in (await self._ex.execute(stmt)).all()]
+
+    async def add_many(self, batch: Sequence[User]) -> None:
+        """Insert all or none; a conflict names no single user (callers retry one by one)."""
+        try:
+            await self._ex.execute(_INSERT, [_row(u) for u in batch])
+        except ConstraintError as error:
+            raise _conflict(error, batch[0]) from None
+
+    async def update_many(self, batch: Sequence[tuple[User, int]]) -> None:
+        """Update (user, expected version) pairs whose rows the caller has locked."""
+        params = []
+        for user, expected in batch:
+            row = _row(user) | {"b_id": user.id, "b_version": expected}
+            del row["id"], row["create_time_us"]
+            params.append(row)
+        try:
+            await self._ex.execute(_UPDATE, params)
+        except ConstraintError as error:
+            raise _conflict(error, batch[0][0]) from None
 
     async def add(self, user: User) -> None:
         try:

@@ -373,7 +373,9 @@ class ExportUsersResponse(_message.Message):
     USERS_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     revision: _builtins.int
-    """Change-log revision of the snapshot; set on the first message."""
+    """Change-log revision of the snapshot (the same on every message): a
+    Watch with start_revision = revision + 1 continues exactly after it.
+    """
     @_builtins.property
     def users(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.User]:
         """A chunk of users."""

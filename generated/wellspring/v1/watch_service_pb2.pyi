@@ -30,7 +30,10 @@ class WatchRequest(_message.Message):
     IDS_FIELD_NUMBER: _builtins.int
     START_REVISION_FIELD_NUMBER: _builtins.int
     start_revision: _builtins.int
-    """Deliver changes with a revision greater than this one."""
+    """The first revision to deliver (inclusive), e.g. an Export's revision + 1
+    or the last revision received + 1. 0 means from now. Older than the
+    retained log: OUT_OF_RANGE with the oldest retained revision.
+    """
     @_builtins.property
     def collections(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Collections to follow: `users`, `posts`. Empty means all."""

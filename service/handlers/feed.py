@@ -1,0 +1,294 @@
+"""The change feed of one replica (DESIGN §4): one tailer reads the change log, every watcher gets its events.
+
+* The tailer reads ``after(head)`` whenever the database signals a commit (LISTEN/NOTIFY on PostgreSQL, a
+  cheap ``data_version`` poll on SQLite) and at least every ``poll_s``; the signal is only a hint, the log
+  is the source. Events are encoded once and shared by every watcher.
+* A watcher first catches up from the log itself (pages after its start), then subscribes with no await
+  between its last check against ``head`` and the subscription, so no revision falls between the two.
+* Each subscription has a bounded queue (events and bytes). A watcher whose queue overflows is ended with
+  RESOURCE_EXHAUSTED naming the revision to resume from; its queue is dropped at once, so a client that
+  stopped reading costs nothing but the HTTP/2 window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from service.domain.commands import Watch
+from service.domain.errors import (
+    FieldViolation,
+    RevisionCompacted,
+    ServerClosing,
+    WatcherTooSlow,
+)
+from service.domain.validation import check_id, raise_if
+from service.repository.base import Database, LoggedChange
+
+log = logging.getLogger("wellspring.feed")
+
+COLLECTIONS = ("users", "posts")
+MAX_WATCH_IDS = 1000
+# (revision, kind, collection, id, payload or None) -> the encoded event; injected by the composition root
+EventEncoder = Callable[[int, int, str, str, bytes | None], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    revision: int
+    collection: str
+    resource_id: str
+    wire: bytes  # the encoded event, shared by every watcher
+
+
+@dataclass(frozen=True, slots=True)
+class WatchBatch:
+    """Encoded events in revision order (empty: a progress message) and the revision the stream reached."""
+
+    events: list[bytes]
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLimits:
+    queue_events: int = 10_000
+    queue_bytes: int = 16 * 1024 * 1024
+    batch_bytes: int = 1024 * 1024
+    page_rows: int = 200
+    poll_s: float = 1.0
+    progress_s: float = 5.0
+
+
+class _Subscription:
+    __slots__ = (
+        "closing",
+        "collections",
+        "compacted",
+        "ids",
+        "limits",
+        "overflowed",
+        "queue",
+        "queued_bytes",
+        "wake",
+    )
+
+    def __init__(self, cmd: Watch, limits: FeedLimits) -> None:
+        self.collections = frozenset(cmd.collections)
+        self.ids = frozenset(cmd.ids)
+        self.limits = limits
+        self.queue: deque[FeedEvent] = deque()
+        self.queued_bytes = 0
+        self.wake = asyncio.Event()
+        self.overflowed = False
+        self.closing = False
+        self.compacted = 0  # the watermark the tailer found above its head: rows up to it may be lost
+
+    def matches(self, collection: str, resource_id: str) -> bool:
+        return (not self.collections or collection in self.collections) and (
+            not self.ids or resource_id in self.ids
+        )
+
+    def offer(self, events: list[FeedEvent]) -> None:
+        if self.overflowed:
+            return
+        added = False
+        for event in events:
+            if self.matches(event.collection, event.resource_id):
+                self.queue.append(event)
+                self.queued_bytes += len(event.wire)
+                added = True
+        if len(self.queue) > self.limits.queue_events or self.queued_bytes > self.limits.queue_bytes:
+            self.overflowed = True
+            self.queue.clear()
+            self.queued_bytes = 0
+        if added or self.overflowed:
+            self.wake.set()
+
+    def take(self, max_bytes: int) -> list[FeedEvent]:
+        taken: list[FeedEvent] = []
+        size = 0
+        while self.queue and (not taken or size + len(self.queue[0].wire) <= max_bytes):
+            event = self.queue.popleft()
+            size += len(event.wire)
+            taken.append(event)
+        self.queued_bytes -= size
+        return taken
+
+
+def check_watch(cmd: Watch) -> None:
+    violations = [
+        FieldViolation(f"collections[{i}]", f"unknown collection; use one of {', '.join(COLLECTIONS)}")
+        for i, c in enumerate(cmd.collections)
+        if c not in COLLECTIONS
+    ][:20]
+    if len(cmd.ids) > MAX_WATCH_IDS:
+        violations.append(FieldViolation("ids", f"at most {MAX_WATCH_IDS} ids"))
+    else:
+        for i, resource_id in enumerate(cmd.ids):
+            violations += check_id(resource_id, f"ids[{i}]")
+    if cmd.start_revision < 0:
+        violations.append(FieldViolation("start_revision", "must not be negative (0 means from now)"))
+    raise_if(violations[:20])
+
+
+class ChangeFeed:
+    def __init__(self, db: Database, encode: EventEncoder, limits: FeedLimits | None = None) -> None:
+        self._db = db
+        self._encode = encode
+        self.limits = limits or FeedLimits()
+        self.head = 0
+        self._subscriptions: set[_Subscription] = set()
+        self._wake = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def _wire(self, row: LoggedChange) -> bytes:
+        c = row.change
+        return self._encode(row.revision, c.kind, c.collection, c.resource_id, c.payload)
+
+    @property
+    def watchers(self) -> int:
+        return len(self._subscriptions)
+
+    def poke(self) -> None:
+        """Something may have been committed: read the log soon."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The tailer: until cancelled. Database errors are logged and retried; watchers just wait."""
+        delay = 0.05
+        while not self._ready.is_set():
+            try:
+                async with self._db.reading() as uow:
+                    self.head = await uow.changes.latest()
+                self._ready.set()
+            except Exception as error:  # the database is not there yet
+                log.warning("change feed waiting for the database (%s)", type(error).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        signals = asyncio.create_task(self._db.commit_signals(self.poke))
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.limits.poll_s):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                if signals.done():  # the wake-up source failed: log it, start it again, poll meanwhile
+                    if not signals.cancelled() and signals.exception() is not None:
+                        log.warning("commit signals stopped (%r); restarting", signals.exception())
+                    signals = asyncio.create_task(self._db.commit_signals(self.poke))
+                try:
+                    await self._pull()
+                except Exception as error:  # the database went away; the next wake-up retries
+                    log.warning("change feed cannot read the log (%s)", type(error).__name__)
+                    await asyncio.sleep(min(self.limits.poll_s, 0.5))
+        finally:
+            signals.cancel()
+
+    async def _pull(self) -> None:
+        while True:
+            async with self._db.reading() as uow:
+                rows = await uow.changes.after(self.head, self.limits.page_rows)
+                compacted = await uow.changes.compacted()  # after the page: see change_log.py
+            if compacted > self.head:  # rows after head may be gone: a tailer this late cannot vouch
+                self._lost_rows(compacted)
+                continue
+            if not rows:
+                return
+            events = [
+                FeedEvent(r.revision, r.change.collection, r.change.resource_id, self._wire(r)) for r in rows
+            ]
+            self.head = rows[-1].revision
+            for subscription in self._subscriptions:
+                subscription.offer(events)
+            if len(rows) < self.limits.page_rows:
+                return
+
+    def _lost_rows(self, compacted: int) -> None:
+        """Compaction passed the tailer (it lagged by a whole retention window): every live watcher that
+        still needed those rows is ended with OUT_OF_RANGE rather than given a stream with a hole; the
+        tailer goes on from there."""
+        log.warning("change log compacted past the tailer (%d > %d)", compacted, self.head)
+        for subscription in self._subscriptions:
+            subscription.compacted = compacted
+            subscription.wake.set()
+        self.head = compacted
+
+    def close(self) -> None:
+        """Shutting down: every watcher ends with UNAVAILABLE naming where to resume, new ones at once."""
+        self._closed = True
+        for subscription in self._subscriptions:
+            subscription.closing = True
+            subscription.wake.set()
+
+    async def _latest(self) -> int:
+        """ "Now" is the log's latest revision, not this tailer's head, which may lag it by a wake-up."""
+        async with self._db.reading() as uow:
+            return await uow.changes.latest()
+
+    async def _page(self, after: int) -> tuple[list[LoggedChange], int]:
+        async with self._db.reading(bulk=True) as uow:
+            rows = await uow.changes.after(after, self.limits.page_rows)
+            compacted = await uow.changes.compacted()  # after the page: see change_log.py
+        return rows, compacted
+
+    async def watch(self, cmd: Watch) -> AsyncIterator[WatchBatch]:
+        """Every matching change after ``start_revision - 1`` (or from now), in revision order; the first
+        message once caught up, and each message while idle, is a progress message."""
+        check_watch(cmd)
+        await self._ready.wait()
+        rev = cmd.start_revision - 1 if cmd.start_revision > 0 else await self._latest()
+        if self._closed:
+            raise ServerClosing(rev)
+        wanted = _Subscription(cmd, self.limits)
+        if cmd.start_revision > 0:
+            async with self._db.reading() as uow:
+                compacted = await uow.changes.compacted()
+            if compacted > rev:
+                raise RevisionCompacted(cmd.start_revision, compacted + 1)
+        while rev < self.head:
+            rows, compacted = await self._page(rev)
+            if compacted > rev:
+                raise RevisionCompacted(cmd.start_revision, compacted + 1)
+            if not rows:
+                break
+            matching = [
+                self._wire(r) for r in rows if wanted.matches(r.change.collection, r.change.resource_id)
+            ]
+            rev = rows[-1].revision
+            if matching:
+                yield WatchBatch(matching, rev)
+        # No await between the loop's last look at ``head`` and here: the subscription gets every
+        # event after ``head``, and the catch-up delivered everything up to it.
+        subscription = wanted
+        subscription.closing = self._closed
+        self._subscriptions.add(subscription)
+        try:
+            yield WatchBatch([], max(rev, self.head))
+            while True:
+                if subscription.closing:
+                    raise ServerClosing(rev)
+                if subscription.overflowed:
+                    raise WatcherTooSlow(rev)
+                if subscription.compacted > rev:
+                    raise RevisionCompacted(rev + 1, subscription.compacted + 1)
+                if subscription.queue:
+                    events = [e for e in subscription.take(self.limits.batch_bytes) if e.revision > rev]
+                    if events:
+                        rev = events[-1].revision
+                        yield WatchBatch([e.wire for e in events], rev)
+                    continue
+                subscription.wake.clear()
+                try:
+                    async with asyncio.timeout(self.limits.progress_s):
+                        await subscription.wake.wait()
+                except TimeoutError:
+                    if not subscription.queue:  # an event offered as the timer fired goes first
+                        yield WatchBatch([], max(rev, self.head))
+        finally:
+            self._subscriptions.discard(subscription)
