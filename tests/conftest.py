@@ -204,16 +204,15 @@ async def _truncate(db: object) -> None:
     async with db.engine.begin() as conn:  # type: ignore[attr-defined]
         names = ", ".join(t.name for t in reversed(metadata.sorted_tables))
         await conn.exec_driver_sql(f"TRUNCATE {names}")
+        await conn.exec_driver_sql("INSERT INTO change_log_state (id, compacted_revision) VALUES (1, 0)")
 
 
 async def start_app(database_url: str, **overrides: object) -> App:
+    fields: dict[str, object] = {"migrate_on_start": False, "shutdown_grace_s": 1.0, "access_log": False}
     settings = Settings(
         addr="127.0.0.1:0",
         database_url=database_url,
-        migrate_on_start=False,
-        shutdown_grace_s=1.0,
-        access_log=False,
-        **overrides,  # type: ignore[arg-type]
+        **(fields | overrides),  # type: ignore[arg-type]
     )
     app = await bootstrap(settings)
     await app.start()

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from service.domain.errors import AlreadyExists, InvalidInput
-from service.domain.models import Cursor, Page, PageRequest, Post, PostFilter, SortDirection, User, UserFilter
+from service.domain.models import (
+    Cursor,
+    Ordering,
+    Page,
+    PageRequest,
+    Post,
+    PostFilter,
+    SortDirection,
+    User,
+    UserFilter,
+)
 from service.repository.base import ChangeEntry, IdempotencyRecord, LoggedChange, OutboxEntry
 
 
@@ -40,6 +51,9 @@ class _State:
         self.outbox: dict[int, tuple[OutboxEntry, bool, int]] = {}
         self.next_outbox_id = 0
         self.log: list[LoggedChange] = []
+        self.log_times: dict[int, int] = {}
+        self.next_revision = 1
+        self.compacted = 0
 
 
 class FakeUsers:
@@ -49,8 +63,25 @@ class FakeUsers:
     async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
         return self._s.users.get(user_id)
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, User]:
+    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, User]:
         return {i: self._s.users[i] for i in ids if i in self._s.users}
+
+    async def scan(self, flt: Any, after_id: str, limit: int) -> list[User]:
+        page = await self.list(flt, PageRequest(Ordering("id"), 10**9))
+        return sorted((x for x in page.items if x.id > after_id), key=lambda x: x.id)[:limit]
+
+    async def add_many(self, batch: Sequence[User]) -> None:
+        before = copy.deepcopy(self._s.users)
+        try:
+            for item in batch:
+                await self.add(item)
+        except Exception:
+            self._s.users = before
+            raise
+
+    async def update_many(self, batch: Sequence[tuple[User, int]]) -> None:
+        for item, expected in batch:
+            await self.update(item, expected)
 
     async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
         p = flt.query_prefix.lower()
@@ -96,8 +127,25 @@ class FakePosts:
     async def get(self, post_id: str, *, for_update: bool = False) -> Post | None:
         return self._s.posts.get(post_id)
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Post]:
+    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, Post]:
         return {i: self._s.posts[i] for i in ids if i in self._s.posts}
+
+    async def scan(self, flt: Any, after_id: str, limit: int) -> list[Post]:
+        page = await self.list(flt, PageRequest(Ordering("id"), 10**9))
+        return sorted((x for x in page.items if x.id > after_id), key=lambda x: x.id)[:limit]
+
+    async def add_many(self, batch: Sequence[Post]) -> None:
+        before = copy.deepcopy(self._s.posts)
+        try:
+            for item in batch:
+                await self.add(item)
+        except Exception:
+            self._s.posts = before
+            raise
+
+    async def update_many(self, batch: Sequence[tuple[Post, int]]) -> None:
+        for item, expected in batch:
+            await self.update(item, expected)
 
     async def list(self, flt: PostFilter, page: PageRequest) -> Page[Post]:
         def keep(p: Post) -> bool:
@@ -199,15 +247,33 @@ class FakeChangeLog:
     async def append(self, entries: Sequence[ChangeEntry], now_us: int) -> list[int]:
         revisions = []
         for entry in entries:
-            self._s.log.append(LoggedChange(len(self._s.log) + 1, entry))
-            revisions.append(len(self._s.log))
+            revision = self._s.next_revision
+            self._s.next_revision += 1
+            self._s.log.append(LoggedChange(revision, entry))
+            self._s.log_times[revision] = now_us
+            revisions.append(revision)
         return revisions
 
     async def after(self, revision: int, limit: int = 1000) -> list[LoggedChange]:
         return [c for c in self._s.log if c.revision > revision][:limit]
 
     async def latest(self) -> int:
-        return len(self._s.log)
+        return self._s.next_revision - 1
+
+    async def compacted(self) -> int:
+        return self._s.compacted
+
+    async def compaction_cut(self, before_us: int) -> int:
+        old = [c.revision for c in self._s.log if self._s.log_times[c.revision] < before_us]
+        return min(max(old), await self.latest() - 1) if old else 0
+
+    async def raise_watermark(self, cut: int) -> None:
+        self._s.compacted = max(self._s.compacted, cut)
+
+    async def delete_through(self, cut: int, batch: int) -> int:
+        doomed = [c for c in self._s.log if c.revision <= cut][:batch]
+        self._s.log = self._s.log[len(doomed) :]
+        return len(doomed)
 
 
 class FakeUnitOfWork:
@@ -218,11 +284,21 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(state)
         self.changes = FakeChangeLog(state)
         self._writable = writable
+        self._state = state
         self.committed = False
 
     async def commit(self) -> None:
         assert self._writable, "commit on a read-only unit of work"
         self.committed = True
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        saved = copy.deepcopy(self._state.__dict__)
+        try:
+            yield
+        except BaseException:
+            self._state.__dict__.update(saved)
+            raise
 
 
 class FakeDatabase:
@@ -231,6 +307,7 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.state = _State()
         self.commits = 0
+        self.committed = asyncio.Event()
 
     @asynccontextmanager
     async def reading(self, *, bulk: bool = False) -> AsyncIterator[FakeUnitOfWork]:
@@ -244,6 +321,17 @@ class FakeDatabase:
         if uow.committed:
             self.state.__dict__.update(draft.__dict__)
             self.commits += 1
+            self.committed.set()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[FakeUnitOfWork]:
+        yield FakeUnitOfWork(copy.deepcopy(self.state), writable=False)
+
+    async def commit_signals(self, on_commit: Any) -> None:
+        while True:
+            on_commit()
+            await self.committed.wait()
+            self.committed.clear()
 
     async def ping(self) -> None:
         return None
