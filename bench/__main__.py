@@ -1,10 +1,12 @@
 """``python -m bench`` (``make bench``): start two servers, seed them, measure every figure in one run.
 
 The embedded server (SQLite, in-process cache: the default) and a Redis-backed one (PostgreSQL and a
-redis-server of the bench's own) run side by side; their pairs share the same alternating rounds.
+redis-server of the bench's own) run side by side; their pairs share the same alternating rounds. The
+streaming figures (bench/streaming.py) follow on two fresh servers of their own; ``--only`` runs one part.
 
 Exit status: 0 when the run is trustworthy (every control pair within tolerance, every h2load call confirmed
-OK by the access log, both servers exited 0 on SIGTERM); 1 otherwise, with the reason printed.
+OK by the access log, every watcher received every write, all servers exited 0 on SIGTERM); 1 otherwise,
+with the reason printed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
 from bench.server import AccessLog, BenchError, ServerProcess, running_server
+from bench.streaming import StreamingOutcome, measure_streaming
+from bench.streaming_report import streaming_final_lines, streaming_table
+
+PARTS = ("ratios", "streaming")
 
 
 @dataclass
@@ -46,7 +52,7 @@ class Outcome:
         return self.attempts[-1]
 
 
-def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
+def parse_args(argv: list[str] | None) -> tuple[Settings, bool, tuple[str, ...]]:
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=defaults.rounds, help="alternating rounds per pair")
@@ -58,13 +64,14 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool]:
         "--qps-requests", type=int, default=defaults.qps_requests, help="calls per h2load run"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
+    parser.add_argument("--only", choices=PARTS, help="run only the ratio figures or only the streaming ones")
     opts = parser.parse_args(argv)
     if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
         parser.error("need --rounds >= 4, --attempts >= 1, --qps-rounds >= 1, --qps-requests >= 64")
     settings = Settings(
         rounds=opts.rounds, attempts=opts.attempts, qps_rounds=opts.qps_rounds, qps_requests=opts.qps_requests
     )
-    return settings, opts.keep
+    return settings, opts.keep, (opts.only,) if opts.only else PARTS
 
 
 def seed_both(client: c.Client, cached: CachedServer, outcome: Outcome) -> list[str]:
@@ -152,10 +159,9 @@ def server_lines(outcome: Outcome) -> list[str]:
     ]
 
 
-def render(outcome: Outcome, elapsed_s: float) -> str:
+def render_ratios(outcome: Outcome) -> list[str]:
     run = outcome.final
     lines = [
-        "Wellspring benchmark: ratios measured in one run against real server processes",
         *server_lines(outcome),
         "client: sync grpc channel, one call at a time (h2load for the concurrency-64 figure)",
         *attempt_lines(outcome),
@@ -173,16 +179,34 @@ def render(outcome: Outcome, elapsed_s: float) -> str:
             "",
             f"WARNING: a control pair never read 1.00 +/- {CONTROL_TOLERANCE}; the figures are unreliable",
         ]
-    lines += ["", f"total time: {elapsed_s:.1f} s", "", *final_lines(run, outcome.hit_ratio)]
+    return lines
+
+
+def render(outcome: Outcome | None, streaming: StreamingOutcome | None, elapsed_s: float) -> str:
+    """The ratio part, then the streaming part; the ``NAME = VALUE`` lines of both come last."""
+    lines = []
+    if outcome is not None:
+        lines += ["Wellspring benchmark: ratios measured in one run against real server processes"]
+        lines += render_ratios(outcome)
+    if streaming is not None:
+        after = ", started after the ratio servers stopped" if outcome is not None else ""
+        lines += ["", f"Wellspring streaming figures: fresh servers of their own{after}"]
+        lines += streaming_table(streaming)
+    lines += ["", f"total time: {elapsed_s:.1f} s", ""]
+    if outcome is not None:
+        lines += final_lines(outcome.final, outcome.hit_ratio)
+    if streaming is not None:
+        lines += streaming_final_lines(streaming)
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings, keep = parse_args(argv)
+    settings, keep, parts = parse_args(argv)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wellspring-bench-"))
     try:
-        outcome = measure(workdir, settings)
+        outcome = measure(workdir, settings) if "ratios" in parts else None
+        streaming = measure_streaming(workdir) if "streaming" in parts else None
     except BenchError as error:
         print(f"BENCHMARK FAILED: {error}", file=sys.stderr)
         keep = True
@@ -192,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, time.monotonic() - started), flush=True)
-    return 0 if outcome.final.control_ok else 1
+    print(render(outcome, streaming, time.monotonic() - started), flush=True)
+    ratios_ok = outcome is None or outcome.final.control_ok
+    return 0 if ratios_ok and (streaming is None or streaming.complete) else 1
 
 
 if __name__ == "__main__":
