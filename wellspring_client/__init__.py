@@ -1,0 +1,68 @@
+"""The Python SDK of Wellspring: typed calls over one gRPC channel, with a query cache.
+
+::
+
+    async with WellspringClient("127.0.0.1:50051", watch=True) as client:
+        user = await client.create_user(User(email="ada@example.com", display_name="Ada"))
+        same = await client.get_user(user.id)          # from the cache: no RPC
+        async for u in client.list_users(query="ad"):  # every page
+            ...
+
+Errors are the classes of ``wellspring_client.errors`` (see its docstring for the tree).
+"""
+
+from wellspring_client.cache import CacheStats, Key
+from wellspring_client.client import Export, WellspringClient
+from wellspring_client.errors import (
+    Aborted,
+    AlreadyExists,
+    Cancelled,
+    Conflict,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+    PermissionDenied,
+    ResourceExhausted,
+    ServerError,
+    Unauthenticated,
+    Unavailable,
+    WellspringError,
+)
+from wellspring_client.retry import RetryPolicy
+from wellspring_client.sync import SyncWellspringClient
+from wellspring_client.transport import GrpcTransport, Transport
+from wellspring_client.types import ChangeEvent, ImportFailure, ImportResult, Page, Post, User
+
+__all__ = [
+    "Aborted",
+    "AlreadyExists",
+    "CacheStats",
+    "Cancelled",
+    "ChangeEvent",
+    "Conflict",
+    "DeadlineExceeded",
+    "Export",
+    "FailedPrecondition",
+    "GrpcTransport",
+    "ImportFailure",
+    "ImportResult",
+    "InvalidArgument",
+    "Key",
+    "NotFound",
+    "OutOfRange",
+    "Page",
+    "PermissionDenied",
+    "Post",
+    "ResourceExhausted",
+    "RetryPolicy",
+    "ServerError",
+    "SyncWellspringClient",
+    "Transport",
+    "Unauthenticated",
+    "Unavailable",
+    "User",
+    "WellspringClient",
+    "WellspringError",
+]

@@ -1,0 +1,283 @@
+"""The query cache: ``QueryCache`` (key -> ``Query``) -> ``Query`` (data, freshness, one in-flight fetch).
+
+Every state change of a query goes through ``QueryCache.dispatch`` (TanStack query-core's reducer), so
+freshness, retention, observers and the revision guard are kept in one place. Time comes from the injected
+``clock``; nothing here sleeps or schedules.
+
+Keys are ``(collection, method, deterministic request bytes)``. Freshness (``stale_after_s``) is separate
+from retention (``evict_after_s``: the oldest data kept at all, the bound on what a stale or offline read
+may return) and from the LRU bound (``max_entries``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from typing import Any
+
+Key = tuple[str, str, bytes]
+Observer = Callable[[Any], None]
+
+INVALID = -math.inf  # fresh_until of an invalidated query: it must be fetched again, never served stale
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """Counters since the client started; ``snapshot()`` copies them."""
+
+    hits: int = 0  # fresh hits: no RPC, no await
+    stale_hits: int = 0  # served at once while a background refresh runs
+    misses: int = 0  # a fetch was started
+    dedup: int = 0  # joined a fetch already in flight instead of starting one
+    batches: int = 0  # BatchGet RPCs issued by the loader for concurrent gets
+    batched_ids: int = 0  # ids those batches carried
+    rpcs: int = 0  # read RPCs sent (retries included)
+    retries: int = 0
+    evictions: int = 0
+    invalidations: int = 0
+    guard_drops: int = 0  # responses not stored: a change newer than their request was applied
+    served_stale_offline: int = 0
+    watch_events: int = 0
+    watch_reconnects: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Query:
+    """One cache entry. Read its fields freely; change them only through ``QueryCache.dispatch``."""
+
+    __slots__ = (
+        "_ready",
+        "collection",
+        "data",
+        "fetch",
+        "fresh_until",
+        "has_data",
+        "item_id",
+        "key",
+        "observers",
+        "updated_at",
+        "used",
+    )
+
+    def __init__(self, key: Key, collection: str, item_id: str | None) -> None:
+        self.key = key
+        self.collection = collection
+        self.item_id = item_id  # set for the full-resource Get of one id: watch events update it in place
+        self.data: Any = None
+        self.has_data = False
+        self.updated_at = -math.inf
+        self.fresh_until = INVALID
+        self.used = -math.inf
+        self.fetch: asyncio.Future[Any] | None = None
+        self.observers: list[Observer] = []
+        self._ready: asyncio.Future[Any] | None = None
+
+    def ready(self) -> asyncio.Future[Any]:
+        """A completed future holding ``data``: awaiting it never yields to the event loop."""
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = asyncio.get_running_loop().create_future()
+            ready.set_result(self.data)
+        return ready
+
+
+class QueryCache:
+    """Queries by key, an index of single-resource entries by id, and the revision guard's generations."""
+
+    def __init__(
+        self,
+        *,
+        stale_after_s: float = 5.0,
+        evict_after_s: float = 300.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float],
+        stats: CacheStats | None = None,
+    ) -> None:
+        if not 0 <= stale_after_s <= evict_after_s:
+            raise ValueError("need 0 <= stale_after_s <= evict_after_s")
+        self.stale_after_s = stale_after_s
+        self.evict_after_s = evict_after_s
+        self.max_entries = max_entries
+        self.clock = clock
+        self.stats = stats or CacheStats()
+        self._queries: dict[Key, Query] = {}
+        self.items: dict[str, dict[str, Query]] = {"users": {}, "posts": {}}
+        self._aggregates: dict[str, set[Key]] = {"users": set(), "posts": set()}
+        # The revision guard: a fetch remembers ``token()`` when it starts; a change applied since then to
+        # what it reads (``touch``) makes ``outdated`` true and its response is not stored.
+        self._gen = 0
+        self._id_gen: dict[tuple[str, str], int] = {}
+        self._collection_gen: dict[str, int] = {}
+        self._all_ids_gen: dict[str, int] = {}
+
+    # --- lookup -----------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+    def get(self, key: Key) -> Query | None:
+        return self._queries.get(key)
+
+    def build(self, key: Key, collection: str, item_id: str | None = None) -> Query:
+        """The query for ``key``, created if absent (``item_id``: the full-resource Get of that id)."""
+        query = self._queries.get(key)
+        if query is None:
+            if len(self._queries) >= self.max_entries:
+                self._evict()
+            query = self._queries[key] = Query(key, collection, item_id)
+            if item_id is None:
+                self._aggregates.setdefault(collection, set()).add(key)
+            else:
+                self.items.setdefault(collection, {})[item_id] = query
+        return query
+
+    def servable(self, query: Query, now: float) -> bool:
+        """Data that may be returned while a refresh runs: not invalidated and younger than evict_after."""
+        return query.has_data and query.fresh_until != INVALID and now - query.updated_at < self.evict_after_s
+
+    def keys(self, prefix: tuple[Any, ...] = ()) -> list[Key]:
+        n = len(prefix)
+        return [k for k in self._queries if k[:n] == prefix]
+
+    # --- the one place a query changes --------------------------------------------------------------------
+
+    def dispatch(self, query: Query, action: str, value: Any = None) -> None:
+        now = self.clock()
+        notify = False
+        match action:
+            case "fetching":
+                query.fetch = value
+            case "fetched" | "set":
+                if action == "fetched":
+                    query.fetch = None
+                query.data, query.has_data, query._ready = value, True, None
+                query.updated_at = query.used = now
+                query.fresh_until = now + self.stale_after_s
+                notify = True
+            case "failed":
+                query.fetch = None
+            case "stale":  # cannot vouch for it any more: serve while refreshing
+                if query.fresh_until > now:
+                    query.fresh_until = now
+            case "invalidate":  # known to have changed: fetch again before serving
+                query.fresh_until = INVALID
+                query.fetch = None  # later callers must not join a fetch that started before the change
+                self.stats.invalidations += 1
+            case "remove":
+                if not query.observers:  # an observed query stays, empty, so its observers keep hearing
+                    self._drop(query)
+                query.data, query.has_data, query._ready, query.fetch = None, False, None, None
+                query.fresh_until = INVALID
+                notify = True
+            case _:
+                raise ValueError(action)
+        if notify:
+            for observer in tuple(query.observers):
+                observer(query.data)
+
+    def _drop(self, query: Query) -> None:
+        if self._queries.get(query.key) is query:
+            del self._queries[query.key]
+        if query.item_id is None:
+            self._aggregates.get(query.collection, set()).discard(query.key)
+        elif self.items.get(query.collection, {}).get(query.item_id) is query:
+            del self.items[query.collection][query.item_id]
+
+    def _evict(self) -> None:
+        """Drop the least recently used tenth (amortised O(log n) per insert); observed queries stay."""
+        ranked = sorted((q for q in self._queries.values() if not q.observers), key=lambda q: q.used)
+        for query in ranked[: max(1, len(self._queries) // 10)]:
+            self.dispatch(query, "remove")
+            self.stats.evictions += 1
+
+    # --- changes: writes and watch events -----------------------------------------------------------------
+
+    def token(self) -> int:
+        return self._gen
+
+    def outdated(self, token: int, collection: str, item_ids: Iterable[str] | None) -> bool:
+        """Has a change that could affect this read been applied since ``token``? ``item_ids`` None means
+        the read spans the collection (a List)."""
+        if self._all_ids_gen.get(collection, 0) > token:
+            return True
+        if item_ids is None:
+            return self._collection_gen.get(collection, 0) > token
+        id_gen = self._id_gen
+        return any(id_gen.get((collection, i), 0) > token for i in item_ids)
+
+    def touch(self, collection: str, item_id: str | None) -> None:
+        """Record a change of one resource (or, with None, of any number of them) and invalidate the
+        multi-resource queries of its collection; the single-resource entry is the caller's to update."""
+        self._gen += 1
+        self._collection_gen[collection] = self._gen
+        if item_id is None:
+            self._all_ids_gen[collection] = self._gen
+        else:
+            if len(self._id_gen) > 100_000:  # bounded: forgetting ids is safe if every fetch is outdated
+                self._id_gen.clear()
+                for name in [*self._all_ids_gen, collection]:
+                    self._all_ids_gen[name] = self._gen
+            self._id_gen[collection, item_id] = self._gen
+        for key in tuple(self._aggregates.get(collection, ())):
+            self.dispatch(self._queries[key], "invalidate")
+
+    def apply(
+        self,
+        collection: str,
+        item_id: str,
+        value: Any,
+        newer: Callable[[Any, Any], bool],
+        key: Key | None = None,
+    ) -> None:
+        """A resource changed to ``value`` (None: deleted). The entry of its id takes the new value when it
+        is newer than what it holds (``newer(new, old)``), else it is removed: removing is always safe.
+        With ``key`` (a write's own result) a missing entry is created."""
+        self.touch(collection, item_id)
+        query = self.items.get(collection, {}).get(item_id)
+        if query is None:
+            if key is None or value is None:
+                return
+            query = self.build(key, collection, item_id)
+        if value is not None and (not query.has_data or newer(value, query.data)):
+            self.dispatch(query, "set", value)
+        else:
+            self.dispatch(query, "remove")
+
+    def invalidate(self, prefix: tuple[Any, ...] = ()) -> int:
+        """Invalidate every query whose key starts with ``prefix``; returns how many."""
+        keys = self.keys(prefix)
+        collections = {k[0] for k in keys} if prefix else set(self.items) | set(self._aggregates)
+        for collection in collections:
+            self.touch(collection, None)
+        for key in keys:
+            query = self._queries.get(key)
+            if query is not None:
+                self.dispatch(query, "invalidate")
+        return len(keys)
+
+    def mark_stale(self) -> None:
+        for query in tuple(self._queries.values()):
+            self.dispatch(query, "stale")
+
+    def clear(self) -> None:
+        """Drop everything (observers are told None) and outdate every fetch in flight."""
+        for collection in set(self.items) | set(self._aggregates):
+            self.touch(collection, None)
+        for query in tuple(self._queries.values()):
+            self.dispatch(query, "remove")
+
+    def subscribe(
+        self, key: Key, collection: str, item_id: str | None, observer: Observer
+    ) -> Callable[[], None]:
+        query = self.build(key, collection, item_id)
+        query.observers.append(observer)
+
+        def unsubscribe() -> None:
+            if observer in query.observers:
+                query.observers.remove(observer)
+
+        return unsubscribe

@@ -1,0 +1,105 @@
+"""DataLoader-style coalescing: the ``load(id)`` calls of one event-loop tick go out as one BatchGet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from wellspring_client.errors import NotFound, WellspringError
+
+MAX_BATCH = 1000  # the server's BatchGet limit
+
+
+class BatchLoader:
+    """``load(id)`` returns a future; one callback per tick sends the ids gathered so far — one id as a
+    plain Get, more as BatchGets of up to 1000. BatchGet fails whole when an id is missing: the ids its
+    NOT_FOUND names fail alone and the rest are asked again."""
+
+    def __init__(
+        self,
+        get_one: Callable[[str], Awaitable[Any]],
+        get_many: Callable[[Sequence[str]], Awaitable[Sequence[Any]]],
+        *,
+        on_batch: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self._get_one = get_one
+        self._get_many = get_many
+        self._on_batch = on_batch
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def load(self, item_id: str) -> asyncio.Future[Any]:
+        future = self._pending.get(item_id)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            if not self._pending:
+                loop.call_soon(self._flush)
+            future = self._pending[item_id] = loop.create_future()
+        return future
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        ids = list(pending)
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = {i: pending[i] for i in ids[start : start + MAX_BATCH]}
+            task = asyncio.get_running_loop().create_task(self._send(chunk))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, futures: dict[str, asyncio.Future[Any]]) -> None:
+        try:
+            if len(futures) == 1:
+                [(item_id, future)] = futures.items()
+                _settle(future, value=await self._get_one(item_id))
+            else:
+                await self._send_many(futures)
+        except WellspringError as error:
+            for future in futures.values():
+                _settle(future, error=error)
+        except BaseException as error:  # cancelled (client closing) or a bug: never leave a waiter hanging
+            for future in futures.values():
+                _settle(future, error=error)
+            raise
+
+    async def _send_many(self, futures: dict[str, asyncio.Future[Any]]) -> None:
+        remaining = list(futures)
+        while len(remaining) > 1:
+            self._on_batch(len(remaining))
+            try:
+                found = await self._get_many(remaining)
+            except NotFound as error:
+                missing = set(error.resource_names).intersection(remaining)
+                if not missing:  # the error names none of ours: ask one by one
+                    break
+                for item_id in missing:
+                    _settle(futures[item_id], error=NotFound(f"{item_id} not found", details=error.details))
+                remaining = [i for i in remaining if i not in missing]
+                continue
+            for item_id, value in zip(remaining, found, strict=True):
+                _settle(futures[item_id], value=value)
+            return
+        results = await asyncio.gather(*(self._get_one(i) for i in remaining), return_exceptions=True)
+        for item_id, result in zip(remaining, results, strict=True):
+            if isinstance(result, WellspringError):
+                _settle(futures[item_id], error=result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                _settle(futures[item_id], value=result)
+
+    async def close(self) -> None:
+        for task in tuple(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[Any], *, value: Any = None, error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    elif error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)

@@ -1,0 +1,58 @@
+"""Retries follow idempotency under one overall deadline: exponential backoff with full jitter."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from wellspring_client.errors import DeadlineExceeded, Unavailable
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """``attempts`` in all (1 = no retry); wait n is uniform in [0, min(max, initial * multiplier**n)]."""
+
+    attempts: int = 5
+    initial_backoff_s: float = 0.05
+    max_backoff_s: float = 2.0
+    multiplier: float = 2.0
+
+    def backoffs(self, rng: Callable[[], float] = random.random) -> Iterator[float]:
+        for n in range(self.attempts - 1):
+            yield rng() * min(self.max_backoff_s, self.initial_backoff_s * self.multiplier**n)
+
+
+DEFAULT_RETRY = RetryPolicy()
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+async def call_with_retry(
+    attempt: Callable[[float | None], Awaitable[T]],
+    *,
+    deadline: float | None,
+    policy: RetryPolicy,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[None]],
+    rng: Callable[[], float] = random.random,
+) -> T:
+    """``attempt(timeout)`` until it succeeds, retrying only ``Unavailable``, all before ``deadline``
+    (a ``clock()`` value; None = no overall deadline). A server's RetryInfo delay is honoured."""
+    backoffs = policy.backoffs(rng)
+    while True:
+        remaining = None if deadline is None else deadline - clock()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceeded("the call's deadline passed while retrying")
+        try:
+            return await attempt(remaining)
+        except Unavailable as error:
+            delay = next(backoffs, None)
+            if delay is None:
+                raise
+            delay = max(delay, min(error.retry_after_s or 0.0, policy.max_backoff_s))
+            if deadline is not None and clock() + delay >= deadline:
+                raise
+            await sleep(delay)
