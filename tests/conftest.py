@@ -208,12 +208,13 @@ async def _truncate(db: object) -> None:
 
 
 async def start_app(database_url: str, **overrides: object) -> App:
-    fields: dict[str, object] = {"migrate_on_start": False, "shutdown_grace_s": 1.0, "access_log": False}
-    settings = Settings(
-        addr="127.0.0.1:0",
-        database_url=database_url,
-        **(fields | overrides),  # type: ignore[arg-type]
-    )
+    fields: dict[str, object] = {
+        "addr": "127.0.0.1:0",
+        "migrate_on_start": False,
+        "shutdown_grace_s": 1.0,
+        "access_log": False,
+    }
+    settings = Settings(database_url=database_url, **(fields | overrides))  # type: ignore[arg-type]
     app = await bootstrap(settings)
     await app.start()
     await asyncio.wait_for(app.ready.wait(), 30)
