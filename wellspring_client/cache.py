@@ -50,7 +50,7 @@ class Query:
     """One cache entry. Read its fields freely; change them only through ``QueryCache.dispatch``."""
 
     __slots__ = (
-        "_ready",
+        "done",
         "collection",
         "data",
         "fetch",
@@ -74,13 +74,13 @@ class Query:
         self.used = -math.inf
         self.fetch: asyncio.Future[Any] | None = None
         self.observers: list[Observer] = []
-        self._ready: asyncio.Future[Any] | None = None
+        self.done: asyncio.Future[Any] | None = None  # ready(), once made
 
     def ready(self) -> asyncio.Future[Any]:
         """A completed future holding ``data``: awaiting it never yields to the event loop."""
-        ready = self._ready
+        ready = self.done
         if ready is None:
-            ready = self._ready = asyncio.get_running_loop().create_future()
+            ready = self.done = asyncio.get_running_loop().create_future()
             ready.set_result(self.data)
         return ready
 
@@ -154,7 +154,7 @@ class QueryCache:
             case "fetched" | "set":
                 if action == "fetched":
                     query.fetch = None
-                query.data, query.has_data, query._ready = value, True, None
+                query.data, query.has_data, query.done = value, True, None
                 query.updated_at = query.used = now
                 query.fresh_until = now + self.stale_after_s
                 notify = True
@@ -170,7 +170,7 @@ class QueryCache:
             case "remove":
                 if not query.observers:  # an observed query stays, empty, so its observers keep hearing
                     self._drop(query)
-                query.data, query.has_data, query._ready, query.fetch = None, False, None, None
+                query.data, query.has_data, query.done, query.fetch = None, False, None, None
                 query.fresh_until = INVALID
                 notify = True
             case _:

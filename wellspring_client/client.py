@@ -172,7 +172,7 @@ class WellspringClient:
                 if query.fresh_until > now:
                     query.used = now
                     self.stats.hits += 1
-                    return query.ready()
+                    return query.done or query.ready()
         return self._get(USERS, id, read_mask, timeout, allow_stale)
 
     def batch_get_users(
@@ -299,7 +299,7 @@ class WellspringClient:
                 if query.fresh_until > now:
                     query.used = now
                     self.stats.hits += 1
-                    return query.ready()
+                    return query.done or query.ready()
         return self._get(POSTS, id, read_mask, timeout, allow_stale)
 
     def batch_get_posts(
