@@ -33,11 +33,16 @@ def _logging(level: str) -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
-def _health(addr: str) -> int:
+def _health(settings: Settings) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(addr) as channel:
+    if settings.tls_cert_file:  # trusts the server's own certificate chain (self-signed or its CA's)
+        with open(settings.tls_cert_file, "rb") as cert:
+            channel = grpc.secure_channel(settings.addr, grpc.ssl_channel_credentials(cert.read()))
+    else:
+        channel = grpc.insecure_channel(settings.addr)
+    with channel:
         try:
             response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
         except grpc.RpcError as error:
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     if opts.command == "health":
-        return _health(settings.addr)
+        return _health(settings)
     _logging(settings.log_level)
     if opts.command == "migrate":
         from service.repository.migrate import upgrade
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(serve(settings, seed_demo=getattr(opts, "seed_demo", False)))
-    except ListenError as error:
+    except (ListenError, ConfigError) as error:
         print(error, file=sys.stderr)
         return 2
     return 0

@@ -26,7 +26,7 @@ from service.api.watch import WatchServicer
 from service.cache.redis_store import RedisStore
 from service.cache.stores import CacheStore, MemoryStore
 from service.cache.tier import CachePolicy, CacheTier
-from service.config import Settings
+from service.config import ConfigError, Settings
 from service.handlers.coherence import Coherence
 from service.handlers.common import Clock, wall_clock_us
 from service.handlers.feed import ChangeFeed, FeedLimits
@@ -158,6 +158,17 @@ class App:
             await self.health.set(name, status)
 
 
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS from the PEM files named in the settings, or None for plaintext."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    try:
+        with open(settings.tls_key_file, "rb") as key, open(settings.tls_cert_file, "rb") as cert:
+            return grpc.ssl_server_credentials([(key.read(), cert.read())])
+    except OSError as error:
+        raise ConfigError(f"cannot read the TLS key or certificate: {error}") from None
+
+
 def build_cache(settings: Settings) -> CacheTier:
     """Redis when WELLSPRING_REDIS_URL is set, else the in-process stand-in with the same rules. The
     stand-in is only used on the embedded (single-process) default: with a shared database and no Redis,
@@ -222,7 +233,11 @@ async def bootstrap(
         server,
     )
     try:
-        port = server.add_insecure_port(settings.addr)
+        credentials = _server_credentials(settings)
+        if credentials is None:
+            port = server.add_insecure_port(settings.addr)
+        else:
+            port = server.add_secure_port(settings.addr, credentials)
     except RuntimeError as error:  # grpc's "Failed to bind": the port is taken or the host is not ours
         raise ListenError(f"cannot listen on {settings.addr}: {error}") from None
     if port == 0:

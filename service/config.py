@@ -76,6 +76,8 @@ class Settings:
     addr: str = "127.0.0.1:50051"
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    tls_cert_file: str | None = None  # PEM certificate chain; with tls_key_file the port speaks TLS only
+    tls_key_file: str | None = None
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     migrate_on_start: bool = True
     shutdown_grace_s: float = 10.0
@@ -112,6 +114,12 @@ class Settings:
         secret = env.get("WELLSPRING_PAGE_TOKEN_SECRET")
         if secret is not None and len(secret) < 16:
             raise ConfigError("WELLSPRING_PAGE_TOKEN_SECRET must be at least 16 characters")
+        tls_cert, tls_key = (
+            env.get("WELLSPRING_TLS_CERT_FILE") or None,
+            env.get("WELLSPRING_TLS_KEY_FILE") or None,
+        )
+        if (tls_cert is None) != (tls_key is None):
+            raise ConfigError("set both WELLSPRING_TLS_CERT_FILE and WELLSPRING_TLS_KEY_FILE, or neither")
         log_level = env.get("WELLSPRING_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(
@@ -121,6 +129,8 @@ class Settings:
             addr=_addr(env, "WELLSPRING_ADDR", "127.0.0.1:50051"),
             database_url=database_url,
             redis_url=env.get("WELLSPRING_REDIS_URL") or None,
+            tls_cert_file=tls_cert,
+            tls_key_file=tls_key,
             page_token_secret=secret.encode() if secret else secrets.token_bytes(32),
             # The embedded default migrates itself; shared databases are migrated by `make migrate`.
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),

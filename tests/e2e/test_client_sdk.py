@@ -11,7 +11,9 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
+import trustme
 
 from service.bootstrap import App
 from tests.conftest import RedisProcess, fresh_pg_database, sqlite_url_for, start_app
@@ -21,7 +23,9 @@ from wellspring_client import (
     InvalidArgument,
     NotFound,
     Post,
+    RetryPolicy,
     SyncWellspringClient,
+    Unavailable,
     User,
     WellspringClient,
 )
@@ -210,3 +214,38 @@ async def test_the_sync_facade(deployment: Deployment) -> None:
 
     created, fetched, listed = await asyncio.to_thread(session)
     assert fetched == created and created.id in listed
+
+
+async def test_tls_and_call_credentials_pass_through(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost")
+    key, chain = tmp_path / "key.pem", tmp_path / "chain.pem"
+    issued.private_key_pem.write_to_path(str(key))
+    chain.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    app = await start_app(sqlite_url_for(tmp_path), tls_cert_file=str(chain), tls_key_file=str(key))
+    asked: list[str] = []
+
+    class Token(grpc.AuthMetadataPlugin):
+        def __call__(
+            self, context: grpc.AuthMetadataContext, callback: grpc.AuthMetadataPluginCallback
+        ) -> None:
+            asked.append(context.method_name)
+            callback((("authorization", "Bearer test-token"),), None)
+
+    try:
+        async with WellspringClient(
+            app.address,
+            credentials=grpc.ssl_channel_credentials(ca.cert_pem.bytes()),
+            call_credentials=grpc.metadata_call_credentials(Token()),
+            channel_options=[("grpc.ssl_target_name_override", "localhost")],
+        ) as client:
+            user = await client.create_user(new_user())
+            assert await client.get_user(user.id, read_mask=["id", "email"]) == User(
+                id=user.id, email=user.email
+            )
+        assert asked == ["CreateUser", "GetUser"]  # the token went with every call
+        async with WellspringClient(app.address, timeout_s=2, retry=RetryPolicy(attempts=1)) as plaintext:
+            with pytest.raises(Unavailable):  # a plaintext client cannot talk to a TLS port
+                await plaintext.get_user(user.id)
+    finally:
+        await app.stop(0)

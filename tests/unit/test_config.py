@@ -32,6 +32,8 @@ def test_postgres_does_not_migrate_on_start_unless_asked() -> None:
         ("WELLSPRING_ADDR", "127.0.0.1:99999"),
         ("WELLSPRING_DATABASE_URL", "mysql://h/db"),
         ("WELLSPRING_DATABASE_URL", "sqlite+aiosqlite:///x.db"),
+        ("WELLSPRING_TLS_CERT_FILE", "/etc/chain.pem"),  # without its key
+        ("WELLSPRING_TLS_KEY_FILE", "/etc/key.pem"),  # without its certificate
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(name: str, value: str) -> None:
