@@ -50,9 +50,9 @@ class Query:
     """One cache entry. Read its fields freely; change them only through ``QueryCache.dispatch``."""
 
     __slots__ = (
-        "done",
         "collection",
         "data",
+        "done",
         "fetch",
         "fresh_until",
         "has_data",

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from google.rpc import error_details_pb2
+
 from wellspring_client.errors import NotFound, WellspringError
 
 MAX_BATCH = 1000  # the server's BatchGet limit
@@ -73,7 +75,7 @@ class BatchLoader:
                 if not missing:  # the error names none of ours: ask one by one
                     break
                 for item_id in missing:
-                    _settle(futures[item_id], error=NotFound(f"{item_id} not found", details=error.details))
+                    _settle(futures[item_id], error=_alone(error, item_id))
                 remaining = [i for i in remaining if i not in missing]
                 continue
             for item_id, value in zip(remaining, found, strict=True):
@@ -92,6 +94,16 @@ class BatchLoader:
         for task in tuple(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _alone(error: NotFound, item_id: str) -> NotFound:
+    """The batch's NOT_FOUND as it concerns one id: its own ResourceInfo, the other details as they were."""
+    details = tuple(
+        d
+        for d in error.details
+        if not isinstance(d, error_details_pb2.ResourceInfo) or d.resource_name == item_id
+    )
+    return NotFound(f"{item_id} not found", details=details)
 
 
 def _settle(future: asyncio.Future[Any], *, value: Any = None, error: BaseException | None = None) -> None:
