@@ -129,6 +129,7 @@ class QueryCache:
             if len(self._queries) >= self.max_entries:
                 self._evict()
             query = self._queries[key] = Query(key, collection, item_id)
+            query.used = self.clock()  # an entry being fetched is not the least recently used
             if item_id is None:
                 self._aggregates.setdefault(collection, set()).add(key)
             else:
@@ -157,6 +158,11 @@ class QueryCache:
                 query.data, query.has_data, query.done = value, True, None
                 query.updated_at = query.used = now
                 query.fresh_until = now + self.stale_after_s
+                notify = True
+            case "restored":  # from a previous process: its age kept, stale at once (revalidated on use)
+                query.data, query.has_data, query.done = value[0], True, None
+                query.updated_at = now - value[1]
+                query.used = query.fresh_until = now
                 notify = True
             case "failed":
                 query.fetch = None

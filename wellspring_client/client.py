@@ -19,6 +19,7 @@ from wellspring_client.cache import CacheStats, Key, Query, QueryCache
 from wellspring_client.errors import (
     Cancelled,
     DeadlineExceeded,
+    NotFound,
     OutOfRange,
     ResourceExhausted,
     ServerError,
@@ -547,15 +548,14 @@ class WellspringClient:
         await asyncio.to_thread(self._persistence.save, rows)
         return len(rows)
 
-    def _restore(self, rows: list[tuple[str, str, bytes]]) -> None:
-        for collection, item_id, payload in rows:
+    def _restore(self, rows: list[tuple[str, str, bytes, float]]) -> None:
+        for collection, item_id, payload, age_s in rows:
             resource = BY_COLLECTION.get(collection)
             if resource is None:
                 continue
             query = self.cache.build(resource.get_key(item_id), collection, item_id)
             message = resource.from_pb(resource.message.FromString(payload))
-            self.cache.dispatch(query, "set", message)
-            self.cache.dispatch(query, "stale")
+            self.cache.dispatch(query, "restored", (message, age_s))
 
     # --- reads --------------------------------------------------------------------------------------------
 
@@ -576,13 +576,15 @@ class WellspringClient:
                 resource.collection,
                 item_id,
                 (item_id,),
-                lambda: loader.load(item_id),
+                lambda: loader.load(item_id, self._shared(timeout)),
                 timeout,
                 allow_stale,
             )
 
         async def run() -> Any:
-            return resource.from_pb(await self._read_rpc(resource.method("Get"), request, timeout))
+            return resource.from_pb(
+                await self._read_rpc(resource.method("Get"), request, self._shared(timeout))
+            )
 
         return self._query(key, resource.collection, None, (item_id,), run, timeout, allow_stale)
 
@@ -594,12 +596,14 @@ class WellspringClient:
             index, now = self.cache.items[resource.collection], self._clock()
             hits = [index.get(i) for i in ids]
             if ids and all(q is not None and q.fresh_until > now for q in hits):
+                for q in hits:
+                    q.used = now  # type: ignore[union-attr]
                 self.stats.hits += 1
                 return _done([q.data for q in hits])  # type: ignore[union-attr]
         request = resource.request("BatchGet", ids=ids, read_mask=convert.mask(read_mask))
 
         async def run() -> Any:
-            response = await self._read_rpc(resource.method("BatchGet"), request, timeout)
+            response = await self._read_rpc(resource.method("BatchGet"), request, self._shared(timeout))
             return [resource.from_pb(m) for m in getattr(response, resource.collection)]
 
         prime = self._prime(resource) if read_mask is None else None
@@ -611,7 +615,7 @@ class WellspringClient:
         self, resource: Resource, request: Any, full: bool, timeout: float | None
     ) -> Awaitable[Page[Any]]:
         async def run() -> Page[Any]:
-            response = await self._read_rpc(resource.method("List"), request, timeout)
+            response = await self._read_rpc(resource.method("List"), request, self._shared(timeout))
             items = tuple(resource.from_pb(m) for m in getattr(response, resource.collection))
             return Page(items, response.next_page_token)
 
@@ -667,6 +671,10 @@ class WellspringClient:
         async def fetch() -> Any:
             try:
                 value = await run()
+            except NotFound:
+                if query.fetch is task:  # gone: a stale copy must not be served any more
+                    cache.dispatch(query, "remove")
+                raise
             except BaseException:
                 if query.fetch is task:
                     cache.dispatch(query, "failed")
@@ -704,6 +712,12 @@ class WellspringClient:
             return query.data
         raise error
 
+    def _shared(self, timeout: float | None) -> float:
+        """The deadline of a read RPC that later callers may join: the client's, or a caller's longer one.
+        A shorter per-call ``timeout`` bounds only that caller's wait (in ``_wait``), so one impatient
+        caller never fails the call for the others."""
+        return self.timeout_s if timeout is None else max(timeout, self.timeout_s)
+
     async def _read_rpc(self, method: str, request: Any, timeout: float | None) -> Any:
         """One read RPC, retried on UNAVAILABLE with backoff inside one deadline."""
         deadline = self._clock() + (self.timeout_s if timeout is None else timeout)
@@ -727,13 +741,13 @@ class WellspringClient:
         )
 
     def _loader(self, resource: Resource) -> BatchLoader:
-        async def get_one(item_id: str) -> Any:
+        async def get_one(item_id: str, timeout: float | None) -> Any:
             request = resource.request("Get", id=item_id)
-            return resource.from_pb(await self._read_rpc(resource.method("Get"), request, None))
+            return resource.from_pb(await self._read_rpc(resource.method("Get"), request, timeout))
 
-        async def get_many(ids: Sequence[str]) -> list[Any]:
+        async def get_many(ids: Sequence[str], timeout: float | None) -> list[Any]:
             request = resource.request("BatchGet", ids=list(ids))
-            response = await self._read_rpc(resource.method("BatchGet"), request, None)
+            response = await self._read_rpc(resource.method("BatchGet"), request, timeout)
             return [resource.from_pb(m) for m in getattr(response, resource.collection)]
 
         def on_batch(size: int) -> None:

@@ -20,8 +20,8 @@ class BatchLoader:
 
     def __init__(
         self,
-        get_one: Callable[[str], Awaitable[Any]],
-        get_many: Callable[[Sequence[str]], Awaitable[Sequence[Any]]],
+        get_one: Callable[[str, float | None], Awaitable[Any]],
+        get_many: Callable[[Sequence[str], float | None], Awaitable[Sequence[Any]]],
         *,
         on_batch: Callable[[int], None] = lambda n: None,
     ) -> None:
@@ -29,14 +29,22 @@ class BatchLoader:
         self._get_many = get_many
         self._on_batch = on_batch
         self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._timeout: float | None = None  # the longest deadline asked for in this tick (None: default)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def load(self, item_id: str) -> asyncio.Future[Any]:
+    def load(self, item_id: str, timeout: float | None = None) -> asyncio.Future[Any]:
+        """The future of ``item_id``; ``timeout`` bounds the RPC (the batch takes the longest asked for,
+        so no caller is cut short by another's shorter deadline)."""
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._flush)
+            self._timeout = timeout
+        elif timeout is not None and self._timeout is not None:
+            self._timeout = max(self._timeout, timeout)
+        else:
+            self._timeout = None
         future = self._pending.get(item_id)
         if future is None:
-            loop = asyncio.get_running_loop()
-            if not self._pending:
-                loop.call_soon(self._flush)
             future = self._pending[item_id] = loop.create_future()
         return future
 
@@ -45,17 +53,17 @@ class BatchLoader:
         ids = list(pending)
         for start in range(0, len(ids), MAX_BATCH):
             chunk = {i: pending[i] for i in ids[start : start + MAX_BATCH]}
-            task = asyncio.get_running_loop().create_task(self._send(chunk))
+            task = asyncio.get_running_loop().create_task(self._send(chunk, self._timeout))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, futures: dict[str, asyncio.Future[Any]]) -> None:
+    async def _send(self, futures: dict[str, asyncio.Future[Any]], timeout: float | None) -> None:
         try:
             if len(futures) == 1:
                 [(item_id, future)] = futures.items()
-                _settle(future, value=await self._get_one(item_id))
+                _settle(future, value=await self._get_one(item_id, timeout))
             else:
-                await self._send_many(futures)
+                await self._send_many(futures, timeout)
         except WellspringError as error:
             for future in futures.values():
                 _settle(future, error=error)
@@ -64,12 +72,12 @@ class BatchLoader:
                 _settle(future, error=error)
             raise
 
-    async def _send_many(self, futures: dict[str, asyncio.Future[Any]]) -> None:
+    async def _send_many(self, futures: dict[str, asyncio.Future[Any]], timeout: float | None) -> None:
         remaining = list(futures)
         while len(remaining) > 1:
             self._on_batch(len(remaining))
             try:
-                found = await self._get_many(remaining)
+                found = await self._get_many(remaining, timeout)
             except NotFound as error:
                 missing = set(error.resource_names).intersection(remaining)
                 if not missing:  # the error names none of ours: ask one by one
@@ -81,7 +89,9 @@ class BatchLoader:
             for item_id, value in zip(remaining, found, strict=True):
                 _settle(futures[item_id], value=value)
             return
-        results = await asyncio.gather(*(self._get_one(i) for i in remaining), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._get_one(i, timeout) for i in remaining), return_exceptions=True
+        )
         for item_id, result in zip(remaining, results, strict=True):
             if isinstance(result, WellspringError):
                 _settle(futures[item_id], error=result)

@@ -44,16 +44,17 @@ class CachePersistence:
         finally:
             conn.close()
 
-    def load(self, max_age_s: float) -> list[tuple[str, str, bytes]]:
-        """The rows fetched less than ``max_age_s`` ago."""
+    def load(self, max_age_s: float) -> list[tuple[str, str, bytes, float]]:
+        """(collection, id, payload, age in seconds) of the rows fetched less than ``max_age_s`` ago."""
         if not self.path.exists():
             return []
+        now = time.time()
         conn = self._connect()
         try:
             cursor = conn.execute(
-                "SELECT collection, id, payload FROM wellspring_cache WHERE fetched_at > ?",
-                (time.time() - max_age_s,),
+                "SELECT collection, id, payload, fetched_at FROM wellspring_cache WHERE fetched_at > ?",
+                (now - max_age_s,),
             )
-            return [(c, i, bytes(p)) for c, i, p in cursor]
+            return [(c, i, bytes(p), max(0.0, now - at)) for c, i, p, at in cursor]
         finally:
             conn.close()
