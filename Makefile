@@ -47,7 +47,9 @@ lint: $(STAMP)
 
 ## bench: ratios measured in one run against a real server process
 bench: $(STAMP)
-	$(PY) -m bench
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/ensure-services.sh --bench; \
+	 else sudo -n bash scripts/ensure-services.sh --bench || echo "bench: could not check system packages (needs root)"; fi
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -2,11 +2,12 @@
 
 The embedded server (SQLite, in-process cache: the default) and a Redis-backed one (PostgreSQL and a
 redis-server of the bench's own) run side by side; their pairs share the same alternating rounds. The
-streaming figures (bench/streaming.py) follow on two fresh servers of their own; ``--only`` runs one part.
+streaming figures (bench/streaming.py) follow on two fresh servers of their own, then the client SDK's
+figures (bench/sdk.py) on one more; ``--only`` runs one part.
 
 Exit status: 0 when the run is trustworthy (every control pair within tolerance, every h2load call confirmed
-OK by the access log, every watcher received every write, all servers exited 0 on SIGTERM); 1 otherwise,
-with the reason printed.
+OK by the access log, every watcher received every write, every SDK round trip the server logged matched,
+all servers exited 0 on SIGTERM); 1 otherwise, with the reason printed.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from bench import client as c
 from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_ratio
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
+from bench.sdk import SdkOutcome, measure_sdk
+from bench.sdk_report import sdk_final_lines, sdk_table
 from bench.server import AccessLog, BenchError, ServerProcess, running_server
 from bench.streaming import StreamingOutcome, measure_streaming
 from bench.streaming_report import streaming_final_lines, streaming_table
 
-PARTS = ("ratios", "streaming")
+PARTS = ("ratios", "streaming", "sdk")
 
 
 @dataclass
@@ -64,7 +67,9 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool, tuple[str, ...]]
         "--qps-requests", type=int, default=defaults.qps_requests, help="calls per h2load run"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
-    parser.add_argument("--only", choices=PARTS, help="run only the ratio figures or only the streaming ones")
+    parser.add_argument(
+        "--only", choices=PARTS, help="run only the ratio figures, only the streaming ones or only the SDK's"
+    )
     opts = parser.parse_args(argv)
     if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
         parser.error("need --rounds >= 4, --attempts >= 1, --qps-rounds >= 1, --qps-requests >= 64")
@@ -182,8 +187,10 @@ def render_ratios(outcome: Outcome) -> list[str]:
     return lines
 
 
-def render(outcome: Outcome | None, streaming: StreamingOutcome | None, elapsed_s: float) -> str:
-    """The ratio part, then the streaming part; the ``NAME = VALUE`` lines of both come last."""
+def render(
+    outcome: Outcome | None, streaming: StreamingOutcome | None, sdk: SdkOutcome | None, elapsed_s: float
+) -> str:
+    """The ratio part, the streaming part, the SDK part; the ``NAME = VALUE`` lines of all come last."""
     lines = []
     if outcome is not None:
         lines += ["Wellspring benchmark: ratios measured in one run against real server processes"]
@@ -192,11 +199,17 @@ def render(outcome: Outcome | None, streaming: StreamingOutcome | None, elapsed_
         after = ", started after the ratio servers stopped" if outcome is not None else ""
         lines += ["", f"Wellspring streaming figures: fresh servers of their own{after}"]
         lines += streaming_table(streaming)
+    if sdk is not None:
+        after = ", started after the other parts' servers stopped" if outcome or streaming else ""
+        lines += ["", f"Wellspring SDK figures: wellspring_client against a server of its own{after}"]
+        lines += sdk_table(sdk)
     lines += ["", f"total time: {elapsed_s:.1f} s", ""]
     if outcome is not None:
         lines += final_lines(outcome.final, outcome.hit_ratio)
     if streaming is not None:
         lines += streaming_final_lines(streaming)
+    if sdk is not None:
+        lines += sdk_final_lines(sdk)
     return "\n".join(lines)
 
 
@@ -207,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = measure(workdir, settings) if "ratios" in parts else None
         streaming = measure_streaming(workdir) if "streaming" in parts else None
+        sdk = measure_sdk(workdir, settings.attempts) if "sdk" in parts else None
     except BenchError as error:
         print(f"BENCHMARK FAILED: {error}", file=sys.stderr)
         keep = True
@@ -216,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, streaming, time.monotonic() - started), flush=True)
+    print(render(outcome, streaming, sdk, time.monotonic() - started), flush=True)
     ratios_ok = outcome is None or outcome.final.control_ok
-    return 0 if ratios_ok and (streaming is None or streaming.complete) else 1
+    sdk_ok = sdk is None or sdk.ok
+    return 0 if ratios_ok and (streaming is None or streaming.complete) and sdk_ok else 1
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 # Make sure the system tools and services the test suite needs are installed and running:
 # PostgreSQL on 127.0.0.1:5432 reachable as user postgres without a password, and the redis-server
 # binary (tests start their own). Installs Debian packages only when they are missing.
+# With --bench, also h2load (nghttp2-client), which `make bench` uses for throughput.
 set -euo pipefail
 
 need_apt=()
+if [ "${1:-}" = "--bench" ]; then
+  command -v h2load >/dev/null 2>&1 || need_apt+=(nghttp2-client)
+fi
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
