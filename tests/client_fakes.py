@@ -17,6 +17,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pytest
 from google.protobuf import empty_pb2, field_mask_pb2, timestamp_pb2
 from google.rpc import error_details_pb2
 from wellspring.v1 import post_service_pb2, resources_pb2, user_service_pb2, watch_service_pb2
@@ -514,3 +515,11 @@ async def fetched(awaitable: Any) -> Any:
     """The value of an answer the cache could not give at once (it had to ask the server)."""
     assert not (asyncio.isfuture(awaitable) and awaitable.done()), "answered from the cache"
     return await awaitable
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[ClientEnv]:
+    """Clients on one FakeTransport, FakeClock and FakeSleep; all closed after the test."""
+    env = ClientEnv()
+    yield env
+    await env.close()

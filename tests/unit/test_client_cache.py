@@ -5,7 +5,6 @@ updates and the counters. All on a FakeTransport and a fake clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,14 +19,6 @@ from wellspring_client import (
     User,
     WellspringClient,
 )
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[ClientEnv]:
-    env = ClientEnv()
-    yield env
-    await env.close()
-
 
 # --- freshness and retention ------------------------------------------------------------------------------
 

@@ -4,19 +4,9 @@ become one BatchGet, on a FakeTransport."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.client_fakes import ClientEnv
 from wellspring_client import NotFound, Unavailable
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[ClientEnv]:
-    env = ClientEnv()
-    yield env
-    await env.close()
 
 
 def batch_ids(env: ClientEnv) -> list[list[str]]:

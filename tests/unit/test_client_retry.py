@@ -6,7 +6,6 @@ so every wait is half its cap (0.05 s doubling per attempt)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,6 @@ from google.rpc import error_details_pb2
 
 from tests.client_fakes import ClientEnv
 from wellspring_client import DeadlineExceeded, RetryPolicy, Unavailable, User
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[ClientEnv]:
-    env = ClientEnv()
-    yield env
-    await env.close()
 
 
 def timeouts(env: ClientEnv, method: str) -> list[float | None]:

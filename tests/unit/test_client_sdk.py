@@ -4,7 +4,6 @@ import/export, persistence to SQLite, and the sync facade."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,6 @@ from wellspring_client import (
     User,
     WellspringClient,
 )
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[ClientEnv]:
-    env = ClientEnv()
-    yield env
-    await env.close()
 
 
 async def live_client(env: ClientEnv, **options: Any) -> WellspringClient:
