@@ -254,7 +254,19 @@ class QueryCache:
             self.dispatch(query, "remove")
 
     def invalidate(self, prefix: tuple[Any, ...] = ()) -> int:
-        """Invalidate every query whose key starts with ``prefix``; returns how many."""
+        """Invalidate every query whose key starts with ``prefix``; returns how many. A shorter prefix
+        also outdates every read of its collections in flight (the revision guard)."""
+        if len(prefix) == 3:  # one whole key: O(1), and only that query
+            query = self._queries.get(prefix)  # type: ignore[arg-type]
+            if query is None:
+                return 0
+            self._gen += 1
+            if query.item_id is None:
+                self._collection_gen[query.collection] = self._gen
+            else:
+                self._id_gen[query.collection, query.item_id] = self._gen
+            self.dispatch(query, "invalidate")
+            return 1
         keys = self.keys(prefix)
         collections = {k[0] for k in keys} if prefix else set(self.items) | set(self._aggregates)
         for collection in collections:

@@ -367,6 +367,27 @@ async def test_invalidate_one_method_of_a_collection(env: ClientEnv) -> None:
     assert (env.fake.count("GetUser"), env.fake.count("ListUsers")) == (1, 2)
 
 
+async def test_invalidate_one_key(env: ClientEnv) -> None:
+    client = await _warm(env)
+    assert client.invalidate(client.user_key("ada")) == 1
+    assert client.invalidate(client.user_key("nobody")) == 0
+    await fetched(client.get_user("ada"))
+    done_with(client.list_users_page())
+    assert (env.fake.count("GetUser"), env.fake.count("ListUsers")) == (2, 1)
+
+
+async def test_invalidating_a_key_keeps_its_read_in_flight_out_of_the_cache(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    client = env.client()
+    gate = env.fake.hold("GetUser")
+    reader = asyncio.ensure_future(client.get_user("ada"))
+    await gate.arrived()
+    client.invalidate(client.user_key("ada"))
+    gate.release()
+    await reader
+    assert client.cached_user("ada") is None and client.stats.guard_drops == 1
+
+
 async def test_invalidate_everything(env: ClientEnv) -> None:
     client = await _warm(env)
     assert client.invalidate(()) == 4
