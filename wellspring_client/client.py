@@ -522,12 +522,22 @@ class WellspringClient:
     def cached_user(self, id: str) -> User | None:
         """The user if a fresh copy is cached, else None; never calls the server (the sync fast path)."""
         query = self._users.get(id)
-        return query.data if query is not None and query.fresh_until > self._clock() else None
+        if query is not None:
+            now = self._clock()
+            if query.fresh_until > now:
+                query.used = now  # a use, for the LRU
+                return query.data
+        return None
 
     def cached_post(self, id: str) -> Post | None:
         """The post if a fresh copy is cached, else None; never calls the server."""
         query = self._posts.get(id)
-        return query.data if query is not None and query.fresh_until > self._clock() else None
+        if query is not None:
+            now = self._clock()
+            if query.fresh_until > now:
+                query.used = now  # a use, for the LRU
+                return query.data
+        return None
 
     async def persist(self) -> int:
         """Write the cached users and posts to ``persist_path``; returns how many."""
