@@ -42,7 +42,7 @@ migrate: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check service tests bench scripts
+	$(VENV)/bin/ruff check service wellspring_client tests bench scripts
 	$(VENV)/bin/lint-imports
 
 ## bench: ratios measured in one run against a real server process
