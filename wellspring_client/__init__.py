@@ -31,7 +31,7 @@ from wellspring_client.errors import (
     WellspringError,
 )
 from wellspring_client.retry import RetryPolicy
-from wellspring_client.sync import SyncWellspringClient
+from wellspring_client.sync import SyncExport, SyncWellspringClient
 from wellspring_client.transport import GrpcTransport, Transport
 from wellspring_client.types import ChangeEvent, ImportFailure, ImportResult, Page, Post, User
 
@@ -58,6 +58,7 @@ __all__ = [
     "ResourceExhausted",
     "RetryPolicy",
     "ServerError",
+    "SyncExport",
     "SyncWellspringClient",
     "Transport",
     "Unauthenticated",

@@ -6,15 +6,30 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from wellspring_client.client import WellspringClient
+from wellspring_client.client import Export, WellspringClient
 from wellspring_client.types import Post, User
 
 T = TypeVar("T")
 
 _ITERATORS = ("list_users", "list_posts", "watch")
 _EXPORTS = ("export_users", "export_posts")
+
+
+class SyncExport(Generic[T]):
+    """An Export, blocking: iterate it for the resources; ``revision`` is set once the first arrived."""
+
+    def __init__(self, export: Export[T], items: Iterator[T]) -> None:
+        self._export = export
+        self._items = items
+
+    @property
+    def revision(self) -> int | None:
+        return self._export.revision
+
+    def __iter__(self) -> Iterator[T]:
+        return self._items
 
 
 class SyncWellspringClient:
@@ -78,9 +93,7 @@ class SyncWellspringClient:
         if name in _ITERATORS:
             return lambda *args, **kwargs: self._iterate(lambda: getattr(self._client, name)(*args, **kwargs))
         if name in _EXPORTS:
-            return lambda *args, **kwargs: self._iterate(
-                lambda: getattr(self._client, name)(*args, **kwargs).__aiter__()
-            )
+            return lambda *args, **kwargs: self._export(name, args, kwargs)
         return lambda *args, **kwargs: self._call(name, args, kwargs)
 
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -89,6 +102,13 @@ class SyncWellspringClient:
             return await result if isinstance(result, Awaitable) else result
 
         return self._run(call())
+
+    def _export(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SyncExport[Any]:
+        async def open_export() -> Export[Any]:
+            return getattr(self._client, name)(*args, **kwargs)  # type: ignore[no-any-return]
+
+        export = self._run(open_export())
+        return SyncExport(export, self._iterate(export.__aiter__))
 
     def _iterate(self, open_stream: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
         async def start() -> AsyncIterator[T]:

@@ -206,14 +206,17 @@ async def test_typed_calls_and_errors_end_to_end(deployment: Deployment) -> None
 
 
 async def test_the_sync_facade(deployment: Deployment) -> None:
-    def session() -> tuple[User, User, list[str]]:
+    def session() -> tuple[User, User, list[str], list[str], int | None]:
         with SyncWellspringClient(deployment.target) as client:
             created = client.create_user(new_user())
             fetched = client.get_user(created.id)
-            return created, fetched, [u.id for u in client.list_users(page_size=2)]
+            export = client.export_users()
+            exported = [u.id for u in export]
+            return created, fetched, [u.id for u in client.list_users(page_size=2)], exported, export.revision
 
-    created, fetched, listed = await asyncio.to_thread(session)
-    assert fetched == created and created.id in listed
+    created, fetched, listed, exported, revision = await asyncio.to_thread(session)
+    assert fetched == created and created.id in listed and exported == listed
+    assert revision is not None and revision > 0
 
 
 async def test_tls_and_call_credentials_pass_through(tmp_path: Path) -> None:
