@@ -45,17 +45,19 @@ BY_COLLECTION = {r.collection: r for r in (USERS, POSTS)}
 #   "store"       the written resource replaces its Get entry (read-your-writes, no extra RPC)
 #   "remove"      the Get entry of the id goes
 #   "collection"  every query of the collection is invalidated (an import touches unknown ids)
-# and, for all three, every List/BatchGet of the collection is invalidated; ``also`` names collections
-# invalidated as a whole (a forced DeleteUser deletes the user's posts).
-WRITE_EFFECTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "CreateUser": ("store", ()),
-    "UpdateUser": ("store", ()),
-    "DeleteUser": ("remove", ("posts",)),
-    "ImportUsers": ("collection", ()),
-    "CreatePost": ("store", ()),
-    "UpdatePost": ("store", ()),
-    "DeletePost": ("remove", ()),
-    "ImportPosts": ("collection", ()),
+# and, for all three, every List/BatchGet of the collection is invalidated. The second column names
+# collections invalidated as a whole, when the request field in the third is true (or always, for None):
+# a forced DeleteUser deletes the user's posts. A write that fails ambiguously (it may have happened)
+# invalidates the same things; a Conflict or NotFound removes the id's entry (the cached copy is stale).
+WRITE_EFFECTS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "CreateUser": ("store", (), None),
+    "UpdateUser": ("store", (), None),
+    "DeleteUser": ("remove", ("posts",), "force"),
+    "ImportUsers": ("collection", (), None),
+    "CreatePost": ("store", (), None),
+    "UpdatePost": ("store", (), None),
+    "DeletePost": ("remove", (), None),
+    "ImportPosts": ("collection", (), None),
 }
 
 

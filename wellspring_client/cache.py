@@ -12,10 +12,13 @@ may return) and from the LRU bound (``max_entries``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
+
+log = logging.getLogger("wellspring_client")
 
 Key = tuple[str, str, bytes]
 Observer = Callable[[Any], None]
@@ -43,6 +46,7 @@ class CacheStats:
     watch_reconnects: int = 0
 
     def snapshot(self) -> dict[str, int]:
+        """The counters as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -50,6 +54,7 @@ class Query:
     """One cache entry. Read its fields freely; change them only through ``QueryCache.dispatch``."""
 
     __slots__ = (
+        "changed",
         "collection",
         "data",
         "done",
@@ -69,6 +74,7 @@ class Query:
         self.item_id = item_id  # set for the full-resource Get of one id: watch events update it in place
         self.data: Any = None
         self.has_data = False
+        self.changed = False  # invalidated by a known change (a write, an event): never served offline
         self.updated_at = -math.inf
         self.fresh_until = INVALID
         self.used = -math.inf
@@ -136,6 +142,10 @@ class QueryCache:
                 self.items.setdefault(collection, {})[item_id] = query
         return query
 
+    def servable_offline(self, query: Query, now: float) -> bool:
+        """Data that may be returned when the server cannot be reached: not known to be out of date."""
+        return query.has_data and not query.changed and now - query.updated_at < self.evict_after_s
+
     def servable(self, query: Query, now: float) -> bool:
         """Data that may be returned while a refresh runs: not invalidated and younger than evict_after."""
         return query.has_data and query.fresh_until != INVALID and now - query.updated_at < self.evict_after_s
@@ -155,12 +165,12 @@ class QueryCache:
             case "fetched" | "set":
                 if action == "fetched":
                     query.fetch = None
-                query.data, query.has_data, query.done = value, True, None
+                query.data, query.has_data, query.done, query.changed = value, True, None, False
                 query.updated_at = query.used = now
                 query.fresh_until = now + self.stale_after_s
                 notify = True
             case "restored":  # from a previous process: its age kept, stale at once (revalidated on use)
-                query.data, query.has_data, query.done = value[0], True, None
+                query.data, query.has_data, query.done, query.changed = value[0], True, None, False
                 query.updated_at = now - value[1]
                 query.used = query.fresh_until = now
                 notify = True
@@ -169,8 +179,9 @@ class QueryCache:
             case "stale":  # cannot vouch for it any more: serve while refreshing
                 if query.fresh_until > now:
                     query.fresh_until = now
-            case "invalidate":  # known to have changed: fetch again before serving
+            case "invalidate":  # fetch again before serving; ``value``: because of a known change
                 query.fresh_until = INVALID
+                query.changed = query.changed or bool(value)
                 query.fetch = None  # later callers must not join a fetch that started before the change
                 self.stats.invalidations += 1
             case "remove":
@@ -183,11 +194,15 @@ class QueryCache:
                 raise ValueError(action)
         if notify:
             for observer in tuple(query.observers):
-                observer(query.data)
+                try:
+                    observer(query.data)
+                except Exception:  # an observer's bug must not stop a write, a fetch or the Watch
+                    log.exception("a cache observer failed")
 
     def _drop(self, query: Query) -> None:
-        if self._queries.get(query.key) is query:
-            del self._queries[query.key]
+        if self._queries.get(query.key) is not query:
+            return  # already replaced: the successor's indexes are not this query's to touch
+        del self._queries[query.key]
         if query.item_id is None:
             self._aggregates.get(query.collection, set()).discard(query.key)
         elif self.items.get(query.collection, {}).get(query.item_id) is query:
@@ -229,7 +244,7 @@ class QueryCache:
                     self._all_ids_gen[name] = self._gen
             self._id_gen[collection, item_id] = self._gen
         for key in tuple(self._aggregates.get(collection, ())):
-            self.dispatch(self._queries[key], "invalidate")
+            self.dispatch(self._queries[key], "invalidate", True)
 
     def apply(
         self,
@@ -253,9 +268,10 @@ class QueryCache:
         else:
             self.dispatch(query, "remove")
 
-    def invalidate(self, prefix: tuple[Any, ...] = ()) -> int:
+    def invalidate(self, prefix: tuple[Any, ...] = (), *, changed: bool = False) -> int:
         """Invalidate every query whose key starts with ``prefix``; returns how many. A shorter prefix
-        also outdates every read of its collections in flight (the revision guard)."""
+        also outdates every read of its collections in flight (the revision guard). ``changed``: the
+        data is known to be out of date (a write), so it may not be served even when offline."""
         if len(prefix) == 3:  # one whole key: O(1), and only that query
             query = self._queries.get(prefix)  # type: ignore[arg-type]
             if query is None:
@@ -265,7 +281,7 @@ class QueryCache:
                 self._collection_gen[query.collection] = self._gen
             else:
                 self._id_gen[query.collection, query.item_id] = self._gen
-            self.dispatch(query, "invalidate")
+            self.dispatch(query, "invalidate", changed)
             return 1
         keys = self.keys(prefix)
         collections = {k[0] for k in keys} if prefix else set(self.items) | set(self._aggregates)
@@ -274,10 +290,14 @@ class QueryCache:
         for key in keys:
             query = self._queries.get(key)
             if query is not None:
-                self.dispatch(query, "invalidate")
+                self.dispatch(query, "invalidate", changed)
         return len(keys)
 
     def mark_stale(self) -> None:
+        """Everything cached may have changed unseen: serve it only while revalidating, and keep the
+        answers of reads already in flight out of the cache."""
+        for collection in set(self.items) | set(self._aggregates):
+            self.touch(collection, None)
         for query in tuple(self._queries.values()):
             self.dispatch(query, "stale")
 

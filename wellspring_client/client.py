@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -18,6 +20,7 @@ from wellspring_client._resources import BY_COLLECTION, POSTS, USERS, WRITE_EFFE
 from wellspring_client.cache import CacheStats, Key, Query, QueryCache
 from wellspring_client.errors import (
     Cancelled,
+    Conflict,
     DeadlineExceeded,
     NotFound,
     OutOfRange,
@@ -33,6 +36,7 @@ from wellspring_client.transport import GrpcTransport, Metadata, Transport
 from wellspring_client.types import ChangeEvent, ImportResult, Page, Post, User
 
 T = TypeVar("T")
+log = logging.getLogger("wellspring_client")
 
 # A write that failed this way may still have happened: what it would have changed is invalidated.
 _AMBIGUOUS = (Unavailable, DeadlineExceeded, Cancelled, ServerError)
@@ -51,6 +55,7 @@ class Export(Generic[T]):
         return self._items
 
     async def aclose(self) -> None:
+        """Stop early: ends the server's stream and its snapshot."""
         await self._items.aclose()  # type: ignore[attr-defined]
 
 
@@ -63,8 +68,9 @@ class WellspringClient:
     (``_resources.WRITE_EFFECTS``). With ``watch=True`` a background Watch keeps the cache coherent with
     writes made by anyone.
 
-    ``timeout_s`` is the default deadline of a call (retries included); ``stale_after_s`` how long a
-    result is served without asking again; ``evict_after_s`` the oldest data kept at all; ``max_entries``
+    ``timeout_s`` is the default deadline of a unary call (retries included; streams — Import, Export,
+    Watch — have none unless given ``timeout=``); ``stale_after_s`` how long a result is served without
+    asking again; ``evict_after_s`` the oldest data kept at all; ``max_entries``
     the LRU bound. ``clock``/``sleep`` are injected for tests.
     """
 
@@ -123,6 +129,7 @@ class WellspringClient:
         self.watch_live = asyncio.Event()
         self.watch_revision = 0  # the last change-log revision the cache has seen (0: none yet)
         self._persistence = CachePersistence(persist_path) if persist_path else None
+        self._closed = False
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -141,19 +148,25 @@ class WellspringClient:
             self._watch_task = asyncio.create_task(self._follow(), name="wellspring-cache-watch")
 
     async def close(self) -> None:
-        """Stop the Watch and background refreshes, persist the cache if asked to, close the channel."""
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            await asyncio.gather(self._watch_task, return_exceptions=True)
-            self._watch_task = None
-        for task in tuple(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for loader in self._loaders.values():
-            await loader.close()
-        if self._persistence is not None:
-            await self.persist()
-        await self._transport.close()
+        """Stop the Watch and background work (callers still waiting get ``Cancelled``), persist the cache
+        if asked to, close the channel. The client cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._watch_task is not None:
+                self._watch_task.cancel()
+                await asyncio.gather(self._watch_task, return_exceptions=True)
+                self._watch_task = None
+            for task in tuple(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            for loader in self._loaders.values():
+                await loader.close()
+            if self._persistence is not None:
+                await self.persist()
+        finally:
+            await self._transport.close()
 
     # --- users --------------------------------------------------------------------------------------------
 
@@ -165,7 +178,9 @@ class WellspringClient:
         timeout: float | None = None,
         allow_stale: bool | None = None,
     ) -> Awaitable[User]:
-        """The user ``id`` (NotFound if absent). A fresh cached copy is returned without an RPC."""
+        """The user ``id`` (NotFound if absent). A fresh cached copy is returned without an RPC, as an
+        already-completed future: ``await`` it, or pass it to ``asyncio.gather``/``ensure_future``
+        (``create_task`` takes coroutines only)."""
         if read_mask is None:
             query = self._users.get(id)
             if query is not None:
@@ -292,7 +307,7 @@ class WellspringClient:
         timeout: float | None = None,
         allow_stale: bool | None = None,
     ) -> Awaitable[Post]:
-        """The post ``id`` (NotFound if absent). A fresh cached copy is returned without an RPC."""
+        """The post ``id`` (NotFound if absent); like ``get_user``, a fresh hit is a completed future."""
         if read_mask is None:
             query = self._posts.get(id)
             if query is not None:
@@ -316,8 +331,8 @@ class WellspringClient:
         page_token: str = "",
         author_id: str = "",
         tag: str = "",
-        create_time_after: Any = None,
-        create_time_before: Any = None,
+        create_time_after: datetime | None = None,
+        create_time_before: datetime | None = None,
         order_by: str = "",
         read_mask: Sequence[str] | None = None,
         timeout: float | None = None,
@@ -342,8 +357,8 @@ class WellspringClient:
         page_size: int = 0,
         author_id: str = "",
         tag: str = "",
-        create_time_after: Any = None,
-        create_time_before: Any = None,
+        create_time_after: datetime | None = None,
+        create_time_before: datetime | None = None,
         order_by: str = "",
         read_mask: Sequence[str] | None = None,
         timeout: float | None = None,
@@ -415,8 +430,8 @@ class WellspringClient:
         *,
         author_id: str = "",
         tag: str = "",
-        create_time_after: Any = None,
-        create_time_before: Any = None,
+        create_time_after: datetime | None = None,
+        create_time_before: datetime | None = None,
         read_mask: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> Export[Post]:
@@ -445,15 +460,17 @@ class WellspringClient:
             request = watch_api.WatchRequest(
                 collections=list(collections), ids=list(ids), start_revision=next_revision
             )
+            stream = self._transport.server_stream("Watch", request, None)
             try:
-                async for message in self._transport.server_stream("Watch", request, None):
-                    backoffs = _WATCH_RETRY.backoffs(self._rng)
-                    for event in message.events:
-                        next_revision = event.revision + 1
-                        yield convert.change_event(event)
-                    next_revision = max(next_revision, message.revision + 1)
-            except (Unavailable, ResourceExhausted):
-                await self._sleep(next(backoffs))
+                async with contextlib.aclosing(stream):  # type: ignore[type-var]  # a consumer's break ends it
+                    async for message in stream:
+                        backoffs = _WATCH_RETRY.backoffs(self._rng)
+                        for event in message.events:
+                            next_revision = event.revision + 1
+                            yield convert.change_event(event)
+                        next_revision = max(next_revision, message.revision + 1)
+            except (Unavailable, ResourceExhausted) as error:
+                await self._sleep(max(next(backoffs), min(error.retry_after_s or 0.0, 2.0)))
 
     async def _follow(self) -> None:
         """The cache's own Watch: events update or evict entries. Data fetched before the Watch began (or
@@ -477,6 +494,8 @@ class WellspringClient:
                 next_revision = 0
             except WellspringError:
                 pass
+            except Exception:  # a bug must not leave a dead Watch behind a live flag
+                log.exception("the cache's Watch failed; reconnecting")
             self.watch_live.clear()
             self.cache.mark_stale()
             self.stats.watch_reconnects += 1
@@ -510,6 +529,12 @@ class WellspringClient:
         evicted). Returns the function that unsubscribes."""
         item_id = _item_id(key)
         return self.cache.subscribe(key, key[0], item_id, callback)
+
+    def prefetch(self, *reads: Awaitable[Any]) -> None:
+        """Run reads in the background to fill the cache (errors are dropped), e.g.
+        ``client.prefetch(client.list_users_page(query="a"), client.get_post(pid))``."""
+        for read in reads:
+            self._background(read)
 
     def prefetch_user(self, id: str) -> None:
         """Load user ``id`` into the cache in the background (errors are dropped)."""
@@ -675,6 +700,8 @@ class WellspringClient:
         guard_ids: Sequence[str] | None,
         prime: Callable[[Any, int], None] | None,
     ) -> asyncio.Future[Any]:
+        if self._closed:
+            raise Cancelled("the client was closed")
         token = self.cache.token()
         cache = self.cache
 
@@ -695,7 +722,10 @@ class WellspringClient:
                     cache.dispatch(query, "failed")
                 return value
             if query.fetch is task:
-                cache.dispatch(query, "fetched", value)
+                if query.item_id is not None and query.has_data and not newer(value, query.data):
+                    cache.dispatch(query, "failed")  # a newer version arrived meanwhile (primed by a List)
+                else:
+                    cache.dispatch(query, "fetched", value)
             if prime is not None:
                 prime(value, token)
             return value
@@ -708,16 +738,22 @@ class WellspringClient:
     async def _wait(
         self, query: Query, task: asyncio.Future[Any], timeout: float | None, allow_stale: bool | None
     ) -> Any:
-        """Wait for a shared fetch: this waiter's cancel or deadline never cancels it for the others."""
+        """Wait for a shared fetch, at most this caller's deadline (``timeout_s`` by default): its cancel or
+        deadline never cancels the fetch for the others."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(self.timeout_s if timeout is None else timeout):
                 return await asyncio.shield(task)
         except TimeoutError:
             error: WellspringError = DeadlineExceeded("the call's deadline passed")
         except (Unavailable, DeadlineExceeded) as failure:
             error = failure
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise Cancelled("the client was closed") from None  # not this caller's cancel
+            raise
         serve = self._serve_stale if allow_stale is None else allow_stale
-        if serve and query.has_data and self._clock() - query.updated_at < self.cache.evict_after_s:
+        if serve and self.cache.servable_offline(query, self._clock()):
             self.stats.served_stale_offline += 1
             return query.data
         raise error
@@ -814,6 +850,8 @@ class WellspringClient:
         timeout: float | None,
         retryable: bool,
     ) -> Any:
+        if self._closed:
+            raise Cancelled("the client was closed")
         method = resource.method(verb)
         deadline = self._clock() + (self.timeout_s if timeout is None else timeout)
         try:
@@ -825,24 +863,31 @@ class WellspringClient:
                 sleep=self._sleep,
                 rng=self._rng,
             )
-        except _AMBIGUOUS:
-            self._after_write(resource, method, item_id, None)
+        except (*_AMBIGUOUS, asyncio.CancelledError):  # it may have happened
+            self._after_write(resource, method, item_id, None, request)
+            raise
+        except (Conflict, NotFound):  # the cached copy is what is out of date: read it again
+            if item_id is not None:
+                self.cache.apply(resource.collection, item_id, None, newer)
             raise
         value = resource.from_pb(response) if verb in ("Create", "Update") else None
-        self._after_write(resource, method, item_id or (value.id if value else None), value)
+        self._after_write(resource, method, item_id or (value.id if value else None), value, request)
         return value
 
-    def _after_write(self, resource: Resource, method: str, item_id: str | None, value: Any) -> None:
+    def _after_write(
+        self, resource: Resource, method: str, item_id: str | None, value: Any, request: Any = None
+    ) -> None:
         """Apply ``WRITE_EFFECTS[method]``; ``value`` None means the outcome is unknown or a delete."""
-        effect, also = WRITE_EFFECTS[method]
+        effect, also, when = WRITE_EFFECTS[method]
         if effect == "collection" or item_id is None:
-            self.cache.invalidate((resource.collection,))
+            self.cache.invalidate((resource.collection,), changed=True)
         elif effect == "store" and value is not None:
             self.cache.apply(resource.collection, item_id, value, newer, key=resource.get_key(item_id))
         else:
             self.cache.apply(resource.collection, item_id, None, newer)
-        for collection in also:
-            self.cache.invalidate((collection,))
+        if when is None or request is None or getattr(request, when):
+            for collection in also:
+                self.cache.invalidate((collection,), changed=True)
 
     async def _update(
         self,
@@ -860,7 +905,7 @@ class WellspringClient:
             self.cache.dispatch(query, "set", guess)  # type: ignore[arg-type]
         try:
             return await self._write(resource, "Update", request, value.id, timeout, False)
-        except WellspringError:
+        except BaseException:  # failed, or cancelled: the guess must not stay
             if guess is not None and query is not None and query.data is guess:
                 self.cache.dispatch(query, "set", before)  # roll back, then make sure it is re-read
                 self.cache.dispatch(query, "invalidate")
@@ -886,7 +931,7 @@ class WellspringClient:
         try:
             response = await self._transport.client_stream(resource.method("Import"), requests(), timeout)
         finally:  # committed chunks stay even when the stream fails
-            self._after_write(resource, resource.method("Import"), None, None)
+            self._after_write(resource, resource.method("Import"), None, None, None)
         return convert.import_result(response)
 
     # --- helpers ------------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ class InvalidArgument(WellspringError):
 
     @property
     def field_violations(self) -> list[tuple[str, str]]:
+        """(field path, description) of each offending field, e.g. ``("user.email", "not an email")``."""
         found = self.detail(error_details_pb2.BadRequest)
         return [(v.field, v.description) for v in found.field_violations] if found else []
 
@@ -98,6 +99,7 @@ class NotFound(WellspringError):
 
     @property
     def resource_names(self) -> list[str]:
+        """The ids the server named as missing."""
         return [d.resource_name for d in self.details if isinstance(d, error_details_pb2.ResourceInfo)]
 
 
@@ -129,21 +131,27 @@ class OutOfRange(WellspringError):
 
     @property
     def oldest_revision(self) -> int | None:
+        """The smallest ``start_revision`` the server still accepts."""
         value = self.metadata.get("oldest_revision")
         return int(value) if value else None
 
 
 class PermissionDenied(WellspringError):
+    """The caller's credentials do not allow this call."""
+
     code = "PERMISSION_DENIED"
 
 
 class Unauthenticated(WellspringError):
+    """The call carried no valid credentials."""
+
     code = "UNAUTHENTICATED"
 
 
 class _RetryAfter(WellspringError):
     @property
     def retry_after_s(self) -> float | None:
+        """The server's RetryInfo delay, if it sent one."""
         info = self.detail(error_details_pb2.RetryInfo)
         return info.retry_delay.seconds + info.retry_delay.nanos / 1e9 if info else None
 
@@ -155,6 +163,7 @@ class ResourceExhausted(_RetryAfter):
 
     @property
     def resume_revision(self) -> int | None:
+        """Where a watcher ended for being too slow should start again."""
         value = self.metadata.get("resume_revision")
         return int(value) if value else None
 
@@ -172,6 +181,8 @@ class DeadlineExceeded(WellspringError):
 
 
 class Cancelled(WellspringError):
+    """The call was cancelled, or the client was closed while it waited."""
+
     code = "CANCELLED"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from google.rpc import error_details_pb2
 from wellspring_client.errors import NotFound, WellspringError
 
 MAX_BATCH = 1000  # the server's BatchGet limit
+log = logging.getLogger("wellspring_client")
 
 
 class BatchLoader:
@@ -55,7 +57,7 @@ class BatchLoader:
             chunk = {i: pending[i] for i in ids[start : start + MAX_BATCH]}
             task = asyncio.get_running_loop().create_task(self._send(chunk, self._timeout))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._done)
 
     async def _send(self, futures: dict[str, asyncio.Future[Any]], timeout: float | None) -> None:
         try:
@@ -99,6 +101,11 @@ class BatchLoader:
                 raise result
             else:
                 _settle(futures[item_id], value=result)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # its waiters have it already
+            log.error("a batch of gets failed", exc_info=task.exception())
 
     async def close(self) -> None:
         for task in tuple(self._tasks):

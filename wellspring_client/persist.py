@@ -26,6 +26,7 @@ class CachePersistence:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)  # cached users carry emails: this user's only
         conn = sqlite3.connect(self.path, timeout=5)
         conn.execute(_SCHEMA)
         return conn

@@ -21,7 +21,12 @@ class RetryPolicy:
     max_backoff_s: float = 2.0
     multiplier: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.initial_backoff_s < 0 or self.max_backoff_s < 0 or self.multiplier < 1:
+            raise ValueError("need attempts >= 1, backoffs >= 0 and multiplier >= 1")
+
     def backoffs(self, rng: Callable[[], float] = random.random) -> Iterator[float]:
+        """The waits between attempts, ``attempts - 1`` of them."""
         for n in range(self.attempts - 1):
             yield rng() * min(self.max_backoff_s, self.initial_backoff_s * self.multiplier**n)
 

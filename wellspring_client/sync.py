@@ -26,6 +26,7 @@ class SyncExport(Generic[T]):
 
     @property
     def revision(self) -> int | None:
+        """The snapshot's change-log revision (None until the first message arrived)."""
         return self._export.revision
 
     def __iter__(self) -> Iterator[T]:
@@ -35,7 +36,8 @@ class SyncExport(Generic[T]):
 class SyncWellspringClient:
     """Every method of ``WellspringClient``, blocking; ``list_*``, ``export_*`` and ``watch`` return plain
     iterators. Use it as a context manager, or call ``close()``. Arguments are the same as the async
-    client's (``clock``/``sleep`` excepted: they belong to the client's own loop)."""
+    client's (``clock``/``sleep`` excepted: they belong to the client's own loop). ``subscribe``
+    callbacks run on that loop's thread; ``stats`` are counted from both threads (approximate)."""
 
     def __init__(self, target: str | None = None, **options: Any) -> None:
         self._loop = asyncio.new_event_loop()
@@ -47,7 +49,11 @@ class SyncWellspringClient:
             await client.start()
             return client
 
-        self._client = self._run(build())
+        try:
+            self._client = self._run(build())
+        except BaseException:
+            self._stop()
+            raise
 
     def __enter__(self) -> SyncWellspringClient:
         return self
@@ -56,9 +62,15 @@ class SyncWellspringClient:
         self.close()
 
     def close(self) -> None:
+        """Close the client and stop its thread."""
         if self._loop.is_closed():
             return
-        self._run(self._client.close())
+        try:
+            self._run(self._client.close())
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()

@@ -11,6 +11,7 @@ import pytest
 
 from tests.client_fakes import ClientEnv, done_with, fetched, refreshed
 from wellspring_client import (
+    Cancelled,
     Conflict,
     DeadlineExceeded,
     InvalidArgument,
@@ -530,14 +531,14 @@ async def test_optimistic_update_rolls_back_on_a_definite_failure(env: ClientEnv
     await client.get_user("ada")
     seen: list[Any] = []
     client.subscribe(client.user_key("ada"), seen.append)
-    env.fake.fail("UpdateUser", Conflict("etag mismatch"))
+    env.fake.fail("UpdateUser", InvalidArgument("no"))
     gate = env.fake.hold("UpdateUser")
 
     update = asyncio.ensure_future(client.update_user(User(id="ada", display_name="Ada L."), optimistic=True))
     await gate.arrived()
     assert [u.display_name for u in seen] == ["Ada L."]
     gate.release()
-    with pytest.raises(Conflict):
+    with pytest.raises(InvalidArgument):
         await update
 
     assert seen[-1] == ada  # rolled back
@@ -593,3 +594,109 @@ async def test_stats_snapshot_counts_each_path(env: ClientEnv) -> None:
     assert snapshot == expected
     snapshot["hits"] = 99
     assert client.stats.hits == 1  # a copy
+
+
+# --- found in review ----------------------------------------------------------------------------------------
+
+
+async def test_a_plain_user_delete_leaves_posts_cached(env: ClientEnv) -> None:
+    env.fake.put_user("bob")
+    env.fake.put_user("ada")
+    env.fake.put_post("p1", "ada")
+    client = env.client()
+    await client.get_post("p1")
+    await client.delete_user("bob")
+    assert done_with(client.get_post("p1")).id == "p1"
+
+
+async def test_an_observer_that_raises_breaks_neither_writes_nor_reads(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    env.fake.put_post("p1", "ada")
+    client = env.client()
+    await client.get_user("ada")
+    await client.get_post("p1")
+
+    def broken(_: Any) -> None:
+        raise RuntimeError("observer bug")
+
+    client.subscribe(client.user_key("ada"), broken)
+    updated = await client.update_user(User(id="ada", bio="new"))
+    assert done_with(client.get_user("ada")) == updated
+    await client.delete_user("ada", force=True)  # its posts' invalidation still happens
+    with pytest.raises(NotFound):
+        await client.get_post("p1")
+
+
+async def test_offline_serving_never_returns_what_this_clients_write_outdated(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    client = env.client(serve_stale_on_unavailable=True)
+    page = await client.list_users_page()
+    await client.create_user(User(email="bob@example.com", display_name="Bob"), user_id="bob")
+    env.fake.fail("ListUsers", Unavailable("down"), times=100)
+    with pytest.raises(Unavailable):  # the old page, without bob, must not come back
+        await client.list_users_page()
+    assert [u.id for u in page.items] == ["ada"]
+
+
+async def test_a_conflicting_update_drops_the_outdated_copy(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    client = env.client()
+    await client.get_user("ada")
+    env.fake.fail("UpdateUser", Conflict("etag mismatch"))
+    with pytest.raises(Conflict):
+        await client.update_user(User(id="ada", bio="x", etag="old"))
+    await fetched(client.get_user("ada"))  # read again, with the current etag
+
+
+async def test_a_cancelled_optimistic_update_leaves_no_guess_behind(env: ClientEnv) -> None:
+    env.fake.put_user("ada", display_name="Ada")
+    client = env.client()
+    await client.get_user("ada")
+    gate = env.fake.hold("UpdateUser")
+    update = asyncio.ensure_future(client.update_user(User(id="ada", display_name="Guess"), optimistic=True))
+    await gate.arrived()
+    assert client.cached_user("ada").display_name == "Guess"  # type: ignore[union-attr]
+    update.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await update
+    assert client.cached_user("ada") is None  # it may or may not have happened: read again
+
+
+async def test_a_fetch_never_replaces_a_newer_version_primed_meanwhile(env: ClientEnv) -> None:
+    env.fake.put_user("ada", bio="v1")
+    client = env.client()
+    gate = env.fake.hold("GetUser")
+    reader = asyncio.ensure_future(client.get_user("ada"))
+    await gate.arrived()  # the server has answered v1 ...
+    env.fake.put_user("ada", bio="v2")
+    await client.list_users_page()  # ... and a List primes v2 before that answer lands
+    gate.release()
+    await reader
+    assert client.cached_user("ada").bio == "v2"  # type: ignore[union-attr]
+
+
+async def test_a_waiter_with_the_default_deadline_is_bounded_by_it(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    client = env.client(timeout_s=0.05)
+    gate = env.fake.hold("GetUser")
+    patient = asyncio.ensure_future(client.get_user("ada", timeout=60))  # the shared RPC may take 60 s
+    await gate.arrived()
+    with pytest.raises(DeadlineExceeded):
+        await client.get_user("ada")  # but this caller asked for nothing more than the default
+    gate.release()
+    assert (await patient).id == "ada"
+
+
+async def test_closing_fails_waiters_with_cancelled_and_refuses_new_calls(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    client = env.client()
+    env.fake.hold("GetUser")
+    waiter = asyncio.ensure_future(client.get_user("ada"))
+    await env.fake.wait_calls("GetUser", 1)
+    await client.close()
+    with pytest.raises(Cancelled):
+        await waiter
+    with pytest.raises(Cancelled):
+        await client.get_user("bob")
+    with pytest.raises(Cancelled):
+        await client.create_user(User(email="bob@example.com", display_name="Bob"))

@@ -203,3 +203,9 @@ async def test_data_past_evict_after_is_not_served_even_when_unavailable(env: Cl
 
     with pytest.raises(Unavailable):
         await client.get_user("ada")
+
+
+@pytest.mark.parametrize("bad", [{"attempts": 0}, {"initial_backoff_s": -1}, {"multiplier": 0.5}])
+def test_a_policy_that_cannot_work_is_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="attempts"):
+        RetryPolicy(**bad)

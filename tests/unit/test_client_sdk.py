@@ -331,3 +331,19 @@ def test_sync_facade_reads_writes_and_iterates_on_its_own_loop() -> None:
         assert fake.count("GetUser") == 1
 
     assert fake.closed
+
+
+async def test_a_read_in_flight_when_the_watch_goes_live_is_not_kept(env: ClientEnv) -> None:
+    # Its snapshot may predate the Watch's "from now": no event would ever correct it.
+    env.fake.put_user("ada")
+    client = env.client(watch=True)
+    await client.start()
+    await env.fake.wait_calls("Watch", 1)
+    gate = env.fake.hold("GetUser")
+    reader = asyncio.ensure_future(client.get_user("ada"))
+    await gate.arrived()
+    env.fake.push_watch(env.fake.progress())
+    await env.fake.watch_processed()
+    gate.release()
+    assert (await reader).id == "ada"
+    assert client.cached_user("ada") is None and client.stats.guard_drops == 1
