@@ -6,6 +6,8 @@ the tail of the output without parsing the human-readable block.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,20 +69,31 @@ def figures_of(run: RunFigures, hit_ratio: HitRatio | None) -> dict[str, float]:
     return {name: values[name] for name in ORDER if name in values}
 
 
-def _verdict(name: str, value: float) -> str:
-    if name in CONTROLS:
+def verdict(name: str, value: float, controls: Collection[str], goals: Mapping[str, Goal]) -> str:
+    """How a figure stands: a control against its tolerance, a figure against its goal (if any)."""
+    if math.isnan(value):
+        return "NO DATA"
+    if name in controls:
         return "ok" if abs(value - 1.0) <= CONTROL_TOLERANCE else "OUT OF TOLERANCE"
-    goal = GOALS.get(name)
+    goal = goals.get(name)
     if goal is None:
         return ""
     return "meets target" if goal.met(value) else "MISSES target"
 
 
-def _target(name: str) -> str:
-    if name in CONTROLS:
+def target(name: str, controls: Collection[str], goals: Mapping[str, Goal]) -> str:
+    if name in controls:
         return f"1.00 +/- {CONTROL_TOLERANCE:.2f}"
-    goal = GOALS.get(name)
+    goal = goals.get(name)
     return str(goal) if goal else "-"
+
+
+def _verdict(name: str, value: float) -> str:
+    return verdict(name, value, CONTROLS, GOALS)
+
+
+def _target(name: str) -> str:
+    return target(name, CONTROLS, GOALS)
 
 
 def _pair_context(result: PairResult) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from bench.report import NAME_WIDTH, Goal
+from bench.report import NAME_WIDTH, Goal, target, verdict
 from bench.run import CONTROL_TOLERANCE
 from bench.sdk import (
     BATCHGETS,
@@ -72,21 +72,11 @@ def _value(name: str, value: float) -> str:
 
 
 def _target(name: str) -> str:
-    if name in CONTROLS:
-        return f"1.00 +/- {CONTROL_TOLERANCE:.2f}"
-    goal = GOALS.get(name)
-    return str(goal) if goal else "-"
+    return target(name, CONTROLS, GOALS)
 
 
 def _verdict(name: str, value: float) -> str:
-    if math.isnan(value):
-        return "NO DATA"
-    if name in CONTROLS:
-        return "ok" if abs(value - 1.0) <= CONTROL_TOLERANCE else "OUT OF TOLERANCE"
-    goal = GOALS.get(name)
-    if goal is None:
-        return ""
-    return "meets target" if goal.met(value) else "MISSES target"
+    return verdict(name, value, CONTROLS, GOALS)
 
 
 def _row(name: str, value: float) -> str:

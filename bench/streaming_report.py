@@ -6,9 +6,7 @@ kind: items per second as whole numbers, ratios to three places, latencies in mi
 
 from __future__ import annotations
 
-import math
-
-from bench.report import NAME_WIDTH, Goal
+from bench.report import NAME_WIDTH, Goal, target, verdict
 from bench.streaming import (
     EXPORT,
     IMPORT,
@@ -38,12 +36,10 @@ def _value(name: str, value: float) -> str:
 
 
 def _row(name: str, value: float) -> str:
-    goal = GOALS.get(name)
-    target = str(goal) if goal else "-"
-    verdict = "" if goal is None else "meets target" if goal.met(value) else "MISSES target"
-    if math.isnan(value):
-        verdict = "NO DATA"
-    return f"  {name:<{NAME_WIDTH}} {_value(name, value):>8}  {target:<14} {verdict}"
+    return (
+        f"  {name:<{NAME_WIDTH}} {_value(name, value):>8}  {target(name, (), GOALS):<14} "
+        f"{verdict(name, value, (), GOALS)}"
+    )
 
 
 def _fanout_context(fanout: FanoutResult) -> list[str]:

@@ -99,13 +99,19 @@ async def test_a_refresh_that_finds_the_item_deleted_stops_serving_it(env: Clien
         await client.get_user("ada")
 
 
-async def test_lru_bound_evicts_the_least_recently_used_entry(env: ClientEnv) -> None:
+async def _full_of_abc(env: ClientEnv) -> WellspringClient:
+    """A client whose cache (3 entries at most) holds a, b, c, used in that order; d exists too."""
     for name in "abcd":
         env.fake.put_user(name)
     client = env.client(max_entries=3, stale_after_s=100, evict_after_s=1000)
     for name in "abc":
         await client.get_user(name)
         env.clock.advance(1)
+    return client
+
+
+async def test_lru_bound_evicts_the_least_recently_used_entry(env: ClientEnv) -> None:
+    client = await _full_of_abc(env)
     done_with(client.get_user("a"))  # a hit makes "a" the most recently used; "b" is now the oldest
     env.clock.advance(1)
 
@@ -120,12 +126,7 @@ async def test_lru_bound_evicts_the_least_recently_used_entry(env: ClientEnv) ->
 
 
 async def test_batch_get_hit_counts_as_a_use_for_the_lru(env: ClientEnv) -> None:
-    for name in "abcd":
-        env.fake.put_user(name)
-    client = env.client(max_entries=3, stale_after_s=100, evict_after_s=1000)
-    for name in "abc":
-        await client.get_user(name)
-        env.clock.advance(1)
+    client = await _full_of_abc(env)
     assert [u.id for u in done_with(client.batch_get_users(["a"]))] == ["a"]  # a use of "a"
     env.clock.advance(1)
 
