@@ -28,10 +28,13 @@ pairs are measured again (``--attempts``), and the report is flagged when no att
 
 Peers, each primed with the same users and asked for the same ids: ``cachetools`` (``TTLCache`` +
 ``cached`` on a sync function), ``functools.lru_cache``, ``aiocache`` (``@cached`` and
-``SimpleMemoryCache.get``, default settings), ``async-lru`` (``@alru_cache(ttl=...)``) and ``cashews``
-(``mem://``). A sync peer is compared with the dict in its own convention (``lookup_sync``), and with both
-SDK paths: ``await client.get_user`` (the figure the brief asks for, across conventions) and
-``client.cached_user`` (same convention).
+``SimpleMemoryCache.get``, default settings), ``async-lru`` (``@alru_cache(ttl=...)``), ``cashews``
+(``mem://``) and ``clientele`` (``@cache.memoize`` over ``@client.get``, as its docs use it; see
+``clientele_peer``). ``pystackquery`` is not a peer: its releases (1.0.1, 1.0.2) require Python >= 3.12 and
+its source uses 3.12-only syntax (PEP 695 generics), so it neither installs nor imports on 3.11. A sync
+peer is compared with the dict in its own convention (``lookup_sync``), and with both SDK paths:
+``await client.get_user`` (the figure the brief asks for, across conventions) and ``client.cached_user``
+(same convention).
 
 The round trips: ``client_hit_vs_rpc`` (hit / RPC client's get_user) and ``client_rpc_vs_raw_rpc``
 (the RPC client's get_user / a bare ``grpc.aio`` GetUser stub call) are pairs like the others, with every
@@ -59,6 +62,11 @@ import cachetools
 import grpc
 from async_lru import alru_cache
 from cashews import Cache as CashewsCache
+from clientele import api as clientele_api
+from clientele import testing as clientele_testing
+from clientele.cache import MemoryBackend as ClienteleMemory
+from clientele.cache import memoize as clientele_memoize
+from clientele.http.fake_backend import FakeHTTPBackend
 from wellspring.v1 import user_service_pb2
 from wellspring.v1 import user_service_pb2_grpc as user_rpc
 
@@ -265,6 +273,9 @@ class Peer:
     title: str
     sync: bool
     side: Side
+    # Where the peer shows it: loads that went past its cache so far. Once primed it must stay at the number
+    # of users primed (every measured call a hit); checked after the pairs.
+    loads: Callable[[], int] | None = None
 
 
 async def build_peers(table: dict[str, User], keys: Sequence[str]) -> list[Peer]:
@@ -284,6 +295,7 @@ async def build_peers(table: dict[str, User], keys: Sequence[str]) -> list[Peer]
     cashews = CashewsCache()
     cashews.setup("mem://")
     by_cashews = cashews(ttl=LONG_S)(load)
+    by_clientele, clientele_http = clientele_peer(table)
     for k in table:
         by_cachetools(k)
         by_lru(k)
@@ -291,6 +303,7 @@ async def build_peers(table: dict[str, User], keys: Sequence[str]) -> list[Peer]
         await memory.set(k, table[k], ttl=LONG_S)
         await by_alru(k)
         await by_cashews(k)
+        await by_clientele(k)
     return [
         Peer(
             "cachetools",
@@ -313,7 +326,40 @@ async def build_peers(table: dict[str, User], keys: Sequence[str]) -> list[Peer]
         ),
         Peer("async_lru", "@alru_cache(ttl=...)", False, Side("async_lru", awaited(by_alru), keys)),
         Peer("cashews", "@cashews cache(ttl=...), mem://", False, Side("cashews", awaited(by_cashews), keys)),
+        Peer(
+            "clientele",
+            "@clientele cache.memoize(ttl=...) over @client.get, MemoryBackend(max_size=10_000)",
+            False,
+            Side("clientele", awaited(by_clientele), keys),
+            loads=lambda: len(clientele_http.requests),
+        ),
     ]
+
+
+def clientele_peer(table: dict[str, User]) -> tuple[Callable[[str], Awaitable[User]], FakeHTTPBackend]:
+    """clientele's ``@cache.memoize`` the way its docs use it: above ``@client.get("/users/{user_id}")`` on an
+    ``APIClient``; the function returns ``table[user_id]`` (the injected, empty ``result`` is ignored).
+
+    What a measured call runs: only memoize's async wrapper on a hit, i.e. the cache key built from the
+    arguments (``inspect.signature(...).bind_partial`` on the public signature ``@client.get`` sets, giving
+    ``"GET:/users/{user_id}:user_id=<k>"``) and ``MemoryBackend.get`` (an RLock, the entry's TTL check against
+    ``time.time()``, an LRU ``move_to_end``). Neither ``@client.get`` nor any HTTP code runs on a hit. Its
+    HTTP backend is clientele's own in-process fake (``clientele.testing.configure_client_for_testing``): no
+    socket anywhere, and its log of requests counts the misses (priming makes one per user, the pairs must
+    add none). Two settings differ from the defaults, both to keep every call a hit: the TTL (``LONG_S``)
+    and the backend (memoize's default is one global ``MemoryBackend(max_size=128)``, an LRU that 1,000
+    cycled ids would miss every time; ``max_size=10_000`` as for the other peers). memoize also works on a
+    bare ``async def``, but that is not how the docs use it, and a hit is then about twice as slow: the key
+    needs ``inspect.signature`` of the bare function, built from its code object on every call."""
+    client = clientele_api.APIClient(base_url="http://127.0.0.1")
+    http = clientele_testing.configure_client_for_testing(client)
+
+    @clientele_memoize(ttl=LONG_S, backend=ClienteleMemory(max_size=10_000))
+    @client.get("/users/{user_id}")
+    async def get_user(user_id: str, result: object) -> User:
+        return table[user_id]
+
+    return get_user, http
 
 
 # --- what one attempt measures and what the part found ------------------------------------------------------
@@ -387,6 +433,7 @@ class SdkOutcome:
     rpc_calls: int = 0
     raw_calls: int = 0
     server_gets: int = 0
+    peer_loads: dict[str, int] = field(default_factory=dict)  # peer -> loads past its cache, priming included
     problems: list[str] = field(
         default_factory=list
     )  # broken invariants: the figures measured something else
@@ -678,6 +725,12 @@ def check_invariants(outcome: SdkOutcome) -> None:
             f"the server logged {outcome.server_gets:,} GetUser during the pairs; the RPC client and the "
             f"bare stub made {expected:,}"
         )
+    for name, loads in outcome.peer_loads.items():
+        if loads != outcome.hit_users:
+            outcome.problems.append(
+                f"peer {name}: {loads:,} loads past its cache for {outcome.hit_users:,} users primed "
+                "(expected one per user, all while priming: every measured call a hit)"
+            )
     for i, r in enumerate(outcome.dedup, 1):
         if r.client_rpcs != r.server_rpcs:
             outcome.problems.append(
@@ -731,6 +784,7 @@ async def measure_pairs(
     )
     counts = await logged(log, Counter({GET_USER: rpc.total_calls + raw.total_calls}))
     outcome.server_gets = counts[GET_USER]
+    outcome.peer_loads = {peer.name: peer.loads() for peer in outcome.peers if peer.loads is not None}
     outcome.hit_stats = delta(clients.hit.stats.snapshot(), hit_before)
     outcome.rpc_stats = delta(clients.rpc.stats.snapshot(), rpc_before)
 

@@ -171,6 +171,11 @@ def _checks(outcome: SdkOutcome) -> list[str]:
         f"    RPC client stats: {rpc} for {outcome.rpc_calls:,} get_user calls",
         f"    server access log: {outcome.server_gets:,} GetUser = {outcome.rpc_calls:,} (RPC client) + "
         f"{outcome.raw_calls:,} (bare stub)",
+        *(
+            f"    peer {name}: {loads:,} loads past its cache, {outcome.hit_users:,} users primed "
+            "(expected: one per user, all while priming)"
+            for name, loads in outcome.peer_loads.items()
+        ),
     ]
 
 
