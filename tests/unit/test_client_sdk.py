@@ -23,6 +23,7 @@ from tests.client_fakes import (
 from wellspring_client import (
     NotFound,
     OutOfRange,
+    Post,
     ResourceExhausted,
     SyncWellspringClient,
     Unavailable,
@@ -347,3 +348,21 @@ async def test_a_read_in_flight_when_the_watch_goes_live_is_not_kept(env: Client
     gate.release()
     assert (await reader).id == "ada"
     assert client.cached_user("ada") is None and client.stats.guard_drops == 1
+
+
+async def test_the_post_methods_go_through_the_same_cache(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    for n in (1, 2):
+        env.fake.put_post(f"p{n}", "ada")
+    client = env.client()
+    seen: list[Any] = []
+    client.subscribe(client.post_key("p1"), seen.append)
+
+    assert [p.id for p in await client.batch_get_posts(["p1", "p2"])] == ["p1", "p2"]
+    assert [p.id for p in seen] == ["p1"]  # primed by the BatchGet
+    client.prefetch_post("p3")  # a missing id: the error is dropped
+    await env.fake.wait_calls("GetPost", 1)
+    result = await client.import_posts([Post(id="p1", author_id="ada", title="new")])
+    assert (result.created, result.updated, result.failed) == (0, 1, 0)
+    assert client.cached_post("p1") is None  # the import invalidated the collection
+    assert (await client.get_post("p1")).title == "new"
