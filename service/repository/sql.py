@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from service.domain.models import Cursor, Page, PageRequest, SortDirection
 
 T = TypeVar("T")
-# Upper bound of a prefix range: every string starting with p sorts below p + U+10FFFF in code-point order.
-PREFIX_END = "\U0010ffff"
+_MAX_CODE_POINT = 0x10FFFF
+_SURROGATES = range(0xD800, 0xE000)  # never in stored text: UTF-8 cannot encode them
 
 
 class Executor(Protocol):
@@ -55,5 +55,24 @@ def to_page(
     return Page(kept, cursors[-1] if len(items) > limit else None, cursors)
 
 
+def prefix_successor(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix``, in code-point order: the prefix
+    with its last code point incremented, dropping trailing U+10FFFF (which cannot be incremented);
+    None when there is none (empty, or nothing but U+10FFFF). ``prefix + U+10FFFF`` is not such a bound:
+    ``prefix + U+10FFFF + "x"`` sorts above it."""
+    stem = prefix.rstrip(chr(_MAX_CODE_POINT))
+    if not stem:
+        return None
+    last = ord(stem[-1]) + 1
+    if last in _SURROGATES:
+        last = _SURROGATES.stop
+    return stem[:-1] + chr(last)
+
+
 def prefix_range(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
-    return sa.and_(column >= prefix, column < prefix + PREFIX_END)
+    """``column`` starts with ``prefix``, as an index range. Needs code-point order: SQLite's BINARY and
+    PostgreSQL's "C" collation (tables.py) compare UTF-8 bytes, which sort as code points do."""
+    end = prefix_successor(prefix)
+    if end is None:
+        return column >= prefix
+    return sa.and_(column >= prefix, column < end)
