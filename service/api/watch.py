@@ -22,7 +22,8 @@ class WatchServicer(rpc.WatchServiceServicer):
         self, request: api.WatchRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[api.WatchResponse | bytes]:
         cmd = commands.Watch(tuple(request.collections), tuple(request.ids), request.start_revision)
-        batches = self._feed.watch(cmd)
+        # The peer address names the TCP connection: the per-connection watcher cap counts by it.
+        batches = self._feed.watch(cmd, connection=context.peer())
         async with aclosing(batches):  # unsubscribes at once when the call ends
             async for batch in batches:
                 yield repeated_field_1(batch.events) + int_field_2(batch.revision)

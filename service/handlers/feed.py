@@ -8,6 +8,11 @@
 * Each subscription has a bounded queue (events and bytes). A watcher whose queue overflows is ended with
   RESOURCE_EXHAUSTED naming the revision to resume from; its queue is dropped at once, so a client that
   stopped reading costs nothing but the HTTP/2 window.
+* Watchers are admitted up to a cap per replica and per connection (TooManyWatchers past either).
+* The fan-out touches only the subscriptions an event concerns (indexed by id, else by their collections)
+  and yields to the event loop every ``fan_out_group`` subscriptions: the watchers it woke, and every
+  other call, run between groups, so one write to thousands of watchers does not stall the loop for the
+  time of all of them. Each subscription gets a page's events in one piece, in revision order.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from service.domain.commands import Watch
 from service.domain.errors import (
     FieldViolation,
     RevisionCompacted,
     ServerClosing,
+    TooManyWatchers,
     WatcherTooSlow,
 )
 from service.domain.validation import check_id, raise_if
@@ -34,6 +41,7 @@ COLLECTIONS = ("users", "posts")
 MAX_WATCH_IDS = 1000
 # (revision, kind, collection, id, payload or None) -> the encoded event; injected by the composition root
 EventEncoder = Callable[[int, int, str, str, bytes | None], bytes]
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,9 @@ class FeedLimits:
     page_rows: int = 200
     poll_s: float = 1.0
     progress_s: float = 5.0
+    max_watchers: int = 1000  # per replica
+    max_watchers_per_connection: int = 50  # 0: no per-connection cap
+    fan_out_group: int = 16  # subscriptions handed events per turn of the event loop
 
 
 class _Subscription:
@@ -91,21 +102,17 @@ class _Subscription:
             not self.ids or resource_id in self.ids
         )
 
-    def offer(self, events: list[FeedEvent]) -> None:
+    def offer(self, events: list[FeedEvent], size: int) -> None:
+        """Queue ``events`` (already routed to this subscription, ``size`` bytes) and wake the watcher."""
         if self.overflowed:
             return
-        added = False
-        for event in events:
-            if self.matches(event.collection, event.resource_id):
-                self.queue.append(event)
-                self.queued_bytes += len(event.wire)
-                added = True
+        self.queue.extend(events)
+        self.queued_bytes += size
         if len(self.queue) > self.limits.queue_events or self.queued_bytes > self.limits.queue_bytes:
             self.overflowed = True
             self.queue.clear()
             self.queued_bytes = 0
-        if added or self.overflowed:
-            self.wake.set()
+        self.wake.set()
 
     def take(self, max_bytes: int) -> list[FeedEvent]:
         taken: list[FeedEvent] = []
@@ -116,6 +123,72 @@ class _Subscription:
             taken.append(event)
         self.queued_bytes -= size
         return taken
+
+
+Route = tuple[list[_Subscription], list[FeedEvent], int]  # who, which events (in order), their bytes
+
+
+class _Subscribers:
+    """The live subscriptions, indexed by what they follow so that routing a page of events costs what
+    it delivers, not (subscriptions x events): those naming ids under each id, the others under their
+    set of collections (empty: all). Each subscription sits under one key per id it names, or one set."""
+
+    def __init__(self) -> None:
+        self._all: set[_Subscription] = set()
+        self._by_collections: dict[frozenset[str], set[_Subscription]] = {}
+        self._by_id: dict[str, set[_Subscription]] = {}
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def snapshot(self) -> list[_Subscription]:
+        return list(self._all)
+
+    def add(self, subscription: _Subscription) -> None:
+        self._all.add(subscription)
+        if subscription.ids:
+            for resource_id in subscription.ids:
+                self._by_id.setdefault(resource_id, set()).add(subscription)
+        else:
+            self._by_collections.setdefault(subscription.collections, set()).add(subscription)
+
+    def discard(self, subscription: _Subscription) -> None:
+        if subscription not in self._all:
+            return
+        self._all.discard(subscription)
+        if subscription.ids:
+            for resource_id in subscription.ids:
+                _discard_from(self._by_id, resource_id, subscription)
+        else:
+            _discard_from(self._by_collections, subscription.collections, subscription)
+
+    def route(self, events: list[FeedEvent]) -> list[Route]:
+        """Who gets which of ``events``; lists are snapshots, so subscribing meanwhile is safe."""
+        routes: list[Route] = []
+        for collections, subscriptions in self._by_collections.items():
+            matching = events if not collections else [e for e in events if e.collection in collections]
+            if matching:
+                routes.append((list(subscriptions), matching, _size(matching)))
+        if self._by_id:
+            named: dict[_Subscription, list[FeedEvent]] = {}
+            for event in events:
+                for subscription in self._by_id.get(event.resource_id, ()):
+                    if not subscription.collections or event.collection in subscription.collections:
+                        named.setdefault(subscription, []).append(event)
+            routes += [([subscription], mine, _size(mine)) for subscription, mine in named.items()]
+        return routes
+
+
+def _discard_from(index: dict[_K, set[_Subscription]], key: _K, subscription: _Subscription) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(subscription)
+        if not members:
+            del index[key]
+
+
+def _size(events: list[FeedEvent]) -> int:
+    return sum(len(e.wire) for e in events)
 
 
 def check_watch(cmd: Watch) -> None:
@@ -140,7 +213,9 @@ class ChangeFeed:
         self._encode = encode
         self.limits = limits or FeedLimits()
         self.head = 0
-        self._subscriptions: set[_Subscription] = set()
+        self._subscribers = _Subscribers()
+        self._admitted = 0  # watch calls admitted and not yet ended, catching up or subscribed
+        self._per_connection: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._closed = False
@@ -151,7 +226,31 @@ class ChangeFeed:
 
     @property
     def watchers(self) -> int:
-        return len(self._subscriptions)
+        """Subscribed (caught-up) watchers."""
+        return len(self._subscribers)
+
+    @property
+    def admitted(self) -> int:
+        """Watch calls counted against the caps: catching up or subscribed."""
+        return self._admitted
+
+    def _admit(self, connection: str) -> None:
+        limits = self.limits
+        if self._admitted >= limits.max_watchers:
+            raise TooManyWatchers("replica", limits.max_watchers)
+        per_connection = limits.max_watchers_per_connection
+        if connection and per_connection and self._per_connection.get(connection, 0) >= per_connection:
+            raise TooManyWatchers("connection", per_connection)
+        self._admitted += 1
+        self._per_connection[connection] = self._per_connection.get(connection, 0) + 1
+
+    def _release(self, connection: str) -> None:
+        self._admitted -= 1
+        left = self._per_connection[connection] - 1
+        if left:
+            self._per_connection[connection] = left
+        else:
+            del self._per_connection[connection]
 
     def poke(self) -> None:
         """Something may have been committed: read the log soon."""
@@ -204,17 +303,30 @@ class ChangeFeed:
                 FeedEvent(r.revision, r.change.collection, r.change.resource_id, self._wire(r)) for r in rows
             ]
             self.head = rows[-1].revision
-            for subscription in self._subscriptions:
-                subscription.offer(events)
+            await self._fan_out(events)
             if len(rows) < self.limits.page_rows:
                 return
+
+    async def _fan_out(self, events: list[FeedEvent]) -> None:
+        """Hand every subscription its share of ``events``, yielding to the loop between groups: the
+        watchers woken so far (and other calls) run before the next group is woken. The next page is
+        not routed before this one is handed to everyone, so each watcher still sees commit order; a
+        watcher subscribing meanwhile caught up to ``head`` from the log and is not in this routing."""
+        group = self.limits.fan_out_group
+        handed = 0
+        for subscriptions, matching, size in self._subscribers.route(events):
+            for subscription in subscriptions:
+                subscription.offer(matching, size)
+                handed += 1
+                if handed % group == 0:
+                    await asyncio.sleep(0)
 
     def _lost_rows(self, compacted: int) -> None:
         """Compaction passed the tailer (it lagged by a whole retention window): every live watcher that
         still needed those rows is ended with OUT_OF_RANGE rather than given a stream with a hole; the
         tailer goes on from there."""
         log.warning("change log compacted past the tailer (%d > %d)", compacted, self.head)
-        for subscription in self._subscriptions:
+        for subscription in self._subscribers.snapshot():
             subscription.compacted = compacted
             subscription.wake.set()
         self.head = compacted
@@ -222,7 +334,7 @@ class ChangeFeed:
     def close(self) -> None:
         """Shutting down: every watcher ends with UNAVAILABLE naming where to resume, new ones at once."""
         self._closed = True
-        for subscription in self._subscriptions:
+        for subscription in self._subscribers.snapshot():
             subscription.closing = True
             subscription.wake.set()
 
@@ -237,58 +349,65 @@ class ChangeFeed:
             compacted = await uow.changes.compacted()  # after the page: see change_log.py
         return rows, compacted
 
-    async def watch(self, cmd: Watch) -> AsyncIterator[WatchBatch]:
+    async def watch(self, cmd: Watch, connection: str = "") -> AsyncIterator[WatchBatch]:
         """Every matching change after ``start_revision - 1`` (or from now), in revision order; the first
-        message once caught up, and each message while idle, is a progress message."""
+        message once caught up, and each message while idle, is a progress message. ``connection`` names
+        the caller's connection for the per-connection cap ("" : not counted per connection)."""
         check_watch(cmd)
-        await self._ready.wait()
-        rev = cmd.start_revision - 1 if cmd.start_revision > 0 else await self._latest()
-        if self._closed:
-            raise ServerClosing(rev)
-        wanted = _Subscription(cmd, self.limits)
-        if cmd.start_revision > 0:
-            async with self._db.reading() as uow:
-                compacted = await uow.changes.compacted()
-            if compacted > rev:
-                raise RevisionCompacted(cmd.start_revision, compacted + 1)
-        while rev < self.head:
-            rows, compacted = await self._page(rev)
-            if compacted > rev:
-                raise RevisionCompacted(cmd.start_revision, compacted + 1)
-            if not rows:
-                break
-            matching = [
-                self._wire(r) for r in rows if wanted.matches(r.change.collection, r.change.resource_id)
-            ]
-            rev = rows[-1].revision
-            if matching:
-                yield WatchBatch(matching, rev)
-        # No await between the loop's last look at ``head`` and here: the subscription gets every
-        # event after ``head``, and the catch-up delivered everything up to it.
-        subscription = wanted
-        subscription.closing = self._closed
-        self._subscriptions.add(subscription)
+        self._admit(connection)  # one generator, not a wrapper: every message would pay for a second
         try:
-            yield WatchBatch([], max(rev, self.head))
-            while True:
-                if subscription.closing:
-                    raise ServerClosing(rev)
-                if subscription.overflowed:
-                    raise WatcherTooSlow(rev)
-                if subscription.compacted > rev:
-                    raise RevisionCompacted(rev + 1, subscription.compacted + 1)
-                if subscription.queue:
-                    events = [e for e in subscription.take(self.limits.batch_bytes) if e.revision > rev]
-                    if events:
-                        rev = events[-1].revision
-                        yield WatchBatch([e.wire for e in events], rev)
-                    continue
-                subscription.wake.clear()
-                try:
-                    async with asyncio.timeout(self.limits.progress_s):
-                        await subscription.wake.wait()
-                except TimeoutError:
-                    if not subscription.queue:  # an event offered as the timer fired goes first
-                        yield WatchBatch([], max(rev, self.head))
+            await self._ready.wait()
+            if self._closed:  # before asking the database: a closing replica answers at once
+                raise ServerClosing(cmd.start_revision - 1 if cmd.start_revision > 0 else self.head)
+            rev = cmd.start_revision - 1 if cmd.start_revision > 0 else await self._latest()
+            if self._closed:
+                raise ServerClosing(rev)
+            wanted = _Subscription(cmd, self.limits)
+            if cmd.start_revision > 0:
+                async with self._db.reading() as uow:
+                    compacted = await uow.changes.compacted()
+                if compacted > rev:
+                    raise RevisionCompacted(cmd.start_revision, compacted + 1)
+            while rev < self.head:
+                rows, compacted = await self._page(rev)
+                if compacted > rev:
+                    raise RevisionCompacted(cmd.start_revision, compacted + 1)
+                if not rows:
+                    break
+                matching = [
+                    self._wire(r) for r in rows if wanted.matches(r.change.collection, r.change.resource_id)
+                ]
+                rev = rows[-1].revision
+                if matching:
+                    yield WatchBatch(matching, rev)
+            # No await between the loop's last look at ``head`` and here: the subscription gets every
+            # event after ``head``, and the catch-up delivered everything up to it.
+            subscription = wanted
+            subscription.closing = self._closed
+            self._subscribers.add(subscription)
+            try:
+                yield WatchBatch([], max(rev, self.head))
+                while True:
+                    if subscription.closing:
+                        raise ServerClosing(rev)
+                    if subscription.overflowed:
+                        raise WatcherTooSlow(rev)
+                    if subscription.compacted > rev:
+                        raise RevisionCompacted(rev + 1, subscription.compacted + 1)
+                    if subscription.queue:
+                        events = [e for e in subscription.take(self.limits.batch_bytes) if e.revision > rev]
+                        if events:
+                            rev = events[-1].revision
+                            yield WatchBatch([e.wire for e in events], rev)
+                        continue
+                    subscription.wake.clear()
+                    try:
+                        async with asyncio.timeout(self.limits.progress_s):
+                            await subscription.wake.wait()
+                    except TimeoutError:
+                        if not subscription.queue:  # an event offered as the timer fired goes first
+                            yield WatchBatch([], max(rev, self.head))
+            finally:
+                self._subscribers.discard(subscription)
         finally:
-            self._subscriptions.discard(subscription)
+            self._release(connection)
