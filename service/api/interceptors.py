@@ -1,5 +1,9 @@
 """One server interceptor: decodes requests (bad bytes -> INVALID_ARGUMENT), maps domain errors through the
-error table, hides internals of unexpected ones, counts calls and writes one access-log line per call."""
+error table, hides internals of unexpected ones, counts calls and writes one access-log line per call.
+
+Server streams are written here, and two things that are the client's doing, not the server's, are told
+apart from errors: a client that went away (CANCELLED, logged at INFO) and a client that stopped reading
+(its stream is ended after ``stall_s``; see ``_send``)."""
 
 from __future__ import annotations
 
@@ -13,13 +17,15 @@ from contextlib import aclosing
 from typing import Any
 
 import grpc
+from grpc._cython.cygrpc import ExecuteBatchError  # what grpc.aio itself catches for a failed batch
 from grpc.aio import AbortError
 
 from service.api.errors import internal_status, malformed_request_status, to_status
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, StreamStalled
 
 access_log = logging.getLogger("wellspring.access")
 error_log = logging.getLogger("wellspring.errors")
+stream_log = logging.getLogger("wellspring.streams")
 
 
 class _Malformed(Exception):
@@ -58,8 +64,9 @@ async def _decoded(raw_requests: AsyncIterator[bytes], decode: Callable[[bytes],
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Applied to every service, health and reflection included, so every call pays the same overhead."""
 
-    def __init__(self, *, log_calls: bool = True) -> None:
+    def __init__(self, *, log_calls: bool = True, stall_s: float = 30.0) -> None:
         self._log_calls = log_calls
+        self._stall_s = stall_s
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
         # (method, status name) -> completed calls; read by tests and benchmarks.
         self.calls: Counter[tuple[str, str]] = Counter()
@@ -153,7 +160,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     async with aclosing(behavior(decode(raw), context)) as responses:
                         async for response in responses:
-                            await context.write(response)
+                            await self._send(context, responses, response)
                 except AbortError:
                     code = _code_name(context)
                     raise
@@ -169,6 +176,47 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
             return stream
         return self._unary(method, behavior, decode)
+
+    async def _send(self, context: grpc.aio.ServicerContext, responses: Any, response: Any) -> None:
+        """Write one message; a timer (cheap: no task per message) notices one that the client's flow
+        control holds back for ``stall_s`` (see ``_stalled``)."""
+        stall: list[asyncio.Task[Exception]] = []
+
+        def stalled() -> None:
+            stall.append(asyncio.ensure_future(self._stalled(context, responses)))
+
+        timer = asyncio.get_running_loop().call_later(self._stall_s, stalled)
+        try:
+            await context.write(response)
+        except ExecuteBatchError:
+            # The client ended the call (RST_STREAM, or its connection closed) before this write reached
+            # the transport: the C core fails the batch instead of cancelling the task, as it does when
+            # the client leaves during a write. The same fact, so the same outcome: CANCELLED, not an
+            # error (grpc has nothing left to send either way).
+            raise asyncio.CancelledError from None
+        finally:
+            timer.cancel()
+            # The stream is being told; nothing else may touch it until it has answered.
+            verdict = await stall[0] if stall else None
+        if verdict is not None:
+            raise verdict
+
+    async def _stalled(self, context: grpc.aio.ServicerContext, responses: Any) -> Exception:
+        """The client read nothing for ``stall_s``. ``StreamStalled`` is thrown into the stream at the
+        message it yielded, so that it releases what it holds now (an Export its snapshot) and says where
+        the client stands (the snapshot's revision, the last id sent); what it raises is the call's
+        answer. That answer can only follow the pending message (the C core takes no status while a
+        message is in flight, and a server cannot reset a stream from Python), so the write goes on: a
+        slow client gets the answer once it reads on; one that never does holds one message in the
+        transport, not the database, until it leaves (CANCELLED) or its connection is closed."""
+        stall = StreamStalled(self._stall_s)
+        fields = {"stall_s": self._stall_s, "peer": context.peer()}
+        stream_log.info("stream stalled; ending it", extra={"fields": fields})
+        try:
+            await responses.athrow(stall)
+        except Exception as verdict:
+            return verdict
+        return stall  # the stream yielded again instead: ended all the same
 
 
 def _code_name(context: grpc.aio.ServicerContext) -> str:

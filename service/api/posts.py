@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 import grpc
 from google.protobuf import empty_pb2
@@ -22,12 +21,14 @@ from service.api.convert import (
     optional_time_us,
     post_fields,
     post_to_proto,
+    read_allowance,
     read_mask,
     repeated_field_1,
     string_field_2,
     update_mask,
 )
 from service.domain import commands
+from service.handlers.exports import exporting
 from service.handlers.posts import PostHandlers
 
 _POST = pb.Post.DESCRIPTOR
@@ -35,9 +36,12 @@ Context = grpc.aio.ServicerContext
 
 
 class PostServicer(rpc.PostServiceServicer):
-    def __init__(self, posts: PostHandlers, *, max_response_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(
+        self, posts: PostHandlers, *, max_response_bytes: int = 4 * 1024 * 1024, export_max_s: float = 900.0
+    ) -> None:
         self._posts = posts
         self._max_response_bytes = max_response_bytes
+        self._export_max_s = export_max_s
 
     async def GetPost(self, request: api.GetPostRequest, context: Context) -> pb.Post | bytes:
         mask = read_mask(request, _POST)
@@ -48,7 +52,8 @@ class PostServicer(rpc.PostServiceServicer):
         self, request: api.BatchGetPostsRequest, context: Context
     ) -> api.BatchGetPostsResponse | bytes:
         mask = read_mask(request, _POST)
-        payloads = await self._posts.batch_get_encoded(list(request.ids), deadline_of(context))
+        allowance = read_allowance(self._max_response_bytes, mask)
+        payloads = await self._posts.batch_get_encoded(list(request.ids), deadline_of(context), allowance)
         if mask is None:
             check_response_size(payloads, self._max_response_bytes)
             return repeated_field_1(payloads)
@@ -111,8 +116,10 @@ class PostServicer(rpc.PostServiceServicer):
             read_mask=mask_paths(mask),
         )
         chunks = self._posts.export_encoded(cmd, self._max_response_bytes - 64)
-        async with aclosing(chunks):  # a cancelled export ends its snapshot transaction at once
-            async for payloads, revision in chunks:
+        # Ends the snapshot transaction at once when the call is cancelled, stalls or runs too long.
+        async with exporting(chunks, max_s=self._export_max_s) as progress:
+            async for chunk in progress:
+                payloads = chunk.payloads
                 if mask is not None:
                     payloads = [masked(pb.Post.FromString(p), mask).SerializeToString() for p in payloads]
-                yield repeated_field_1(payloads) + int_field_2(revision)
+                yield repeated_field_1(payloads) + int_field_2(chunk.revision)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 import grpc
 from google.protobuf import empty_pb2
@@ -19,6 +18,7 @@ from service.api.convert import (
     int_field_2,
     mask_paths,
     masked,
+    read_allowance,
     read_mask,
     repeated_field_1,
     string_field_2,
@@ -27,6 +27,7 @@ from service.api.convert import (
     user_to_proto,
 )
 from service.domain import commands
+from service.handlers.exports import exporting
 from service.handlers.users import UserHandlers
 
 _USER = pb.User.DESCRIPTOR
@@ -34,9 +35,12 @@ Context = grpc.aio.ServicerContext
 
 
 class UserServicer(rpc.UserServiceServicer):
-    def __init__(self, users: UserHandlers, *, max_response_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(
+        self, users: UserHandlers, *, max_response_bytes: int = 4 * 1024 * 1024, export_max_s: float = 900.0
+    ) -> None:
         self._users = users
         self._max_response_bytes = max_response_bytes
+        self._export_max_s = export_max_s
 
     async def GetUser(self, request: api.GetUserRequest, context: Context) -> pb.User | bytes:
         mask = read_mask(request, _USER)
@@ -47,7 +51,8 @@ class UserServicer(rpc.UserServiceServicer):
         self, request: api.BatchGetUsersRequest, context: Context
     ) -> api.BatchGetUsersResponse | bytes:
         mask = read_mask(request, _USER)
-        payloads = await self._users.batch_get_encoded(list(request.ids), deadline_of(context))
+        allowance = read_allowance(self._max_response_bytes, mask)
+        payloads = await self._users.batch_get_encoded(list(request.ids), deadline_of(context), allowance)
         if mask is None:
             check_response_size(payloads, self._max_response_bytes)
             return repeated_field_1(payloads)
@@ -96,8 +101,10 @@ class UserServicer(rpc.UserServiceServicer):
         mask = read_mask(request, _USER)
         cmd = commands.ListUsers(query=request.query, read_mask=mask_paths(mask))
         chunks = self._users.export_encoded(cmd, self._max_response_bytes - 64)
-        async with aclosing(chunks):  # a cancelled export ends its snapshot transaction at once
-            async for payloads, revision in chunks:
+        # Ends the snapshot transaction at once when the call is cancelled, stalls or runs too long.
+        async with exporting(chunks, max_s=self._export_max_s) as progress:
+            async for chunk in progress:
+                payloads = chunk.payloads
                 if mask is not None:
                     payloads = [masked(pb.User.FromString(p), mask).SerializeToString() for p in payloads]
-                yield repeated_field_1(payloads) + int_field_2(revision)
+                yield repeated_field_1(payloads) + int_field_2(chunk.revision)
