@@ -151,6 +151,16 @@ def check_response_size(payloads: list[bytes], max_bytes: int) -> None:
         )
 
 
+# With a read_mask, a BatchGet may read this many times the response limit of whole resources (the mask
+# then shrinks them); without one, what it reads is the response.
+MASKED_READ_FACTOR = 4
+
+
+def read_allowance(max_response_bytes: int, mask: object | None) -> int:
+    """The bytes of whole resources a BatchGet may read (it is refused before reading more)."""
+    return max_response_bytes if mask is None else MASKED_READ_FACTOR * max_response_bytes
+
+
 def deadline_of(context: Any) -> float | None:
     """The call's deadline on the monotonic clock, for bounding cache calls; None when the call has none."""
     remaining = context.time_remaining()

@@ -12,17 +12,22 @@ import asyncio
 import math
 import random
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from service.cache.breaker import CircuitBreaker
+from service.cache.budget import PAGE_OVERHEAD, ExpiringBytes
 from service.cache.entries import ABSENT, TOMBSTONE, VALUE, pack, unpack
 from service.cache.stores import CacheStore, Put
 
 Loaded = dict[str, tuple[int, bytes]]  # id -> (version, payload) for the ids that exist
 Loader = Callable[[list[str]], Awaitable[Loaded]]
+# (bytes of the cache hits so far, ids still to load) -> None, or raises to refuse the read
+Admit = Callable[[int, list[str]], Awaitable[None]]
+MGET_PIECE = 100  # keys per MGET: a read refused for its size stops after one piece of large values
+_PRUNE_MOVES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,10 @@ class CachePolicy:
     op_timeout_s: float = 0.05
     xfetch_beta: float = 1.0
     share_window_s: float = 1.0
+    # List pages: at most list_max_bytes of them stored by this process within any list TTL (so at most
+    # that much of them alive in the store at once, per replica), none above list_max_page_bytes.
+    list_max_bytes: int = 16 * 1024 * 1024
+    list_max_page_bytes: int = 1024 * 1024
 
 
 class CacheTier:
@@ -61,9 +70,13 @@ class CacheTier:
         self._lease_required = False
         self._lease_until = 0.0
         # key -> (monotonic start of the database load, its result): in flight or recently finished
-        self._loads: dict[str, tuple[float, asyncio.Future[tuple[int, bytes] | None]]] = {}
+        # (an OrderedDict: finished loads move to the young end, and are pruned from the old end)
+        self._loads: OrderedDict[str, tuple[float, asyncio.Future[tuple[int, bytes] | None]]] = OrderedDict()
+        self._prune_timer: asyncio.TimerHandle | None = None
         # hits, misses, fills, rejected_fills, tombstones, errors, early_refreshes, list_hits, ...
         self.counters: Counter[str] = Counter()
+        hold_s = self.policy.list_ttl_s * (1 + self.policy.jitter)  # the longest a page lives
+        self.list_bytes = ExpiringBytes(self.policy.list_max_bytes, hold_s, clock=clock)
 
     def key(self, collection: str, resource_id: str) -> str:
         return f"{self.prefix}{collection}:{resource_id}"
@@ -117,35 +130,67 @@ class CacheTier:
         return self._wall_ms() + early_ms < expiry_ms
 
     async def read_through(
-        self, collection: str, ids: Sequence[str], load: Loader, deadline: float | None = None
+        self,
+        collection: str,
+        ids: Sequence[str],
+        load: Loader,
+        deadline: float | None = None,
+        admit: Admit | None = None,
     ) -> dict[str, bytes | None]:
-        """Payload per id (None: absent). One MGET; the misses in one ``load``; the fills in one call."""
+        """Payload per id (None: absent). One MGET per MGET_PIECE ids; the misses in one ``load``; the
+        fills in one call. ``admit``, when given, sees the hits' bytes after each MGET and the misses
+        before the load, and may refuse the read (by raising) before more is fetched."""
         reader_started = self._clock()
         unique = list(dict.fromkeys(ids))
-        keys = [self.key(collection, i) for i in unique]
-        blobs = await self._guarded(lambda budget: self.store.mget(keys, budget), deadline)
         found: dict[str, bytes | None] = {}
         misses: dict[str, int] = {}  # id -> the version seen in its slot (0: empty)
-        for resource_id, blob in zip(unique, blobs or [None] * len(unique), strict=True):
+        reachable, hit_bytes = True, 0
+        for start in range(0, len(unique), MGET_PIECE):
+            piece = unique[start : start + MGET_PIECE]
+            blobs = None
+            if reachable:
+                keys = [self.key(collection, i) for i in piece]
+                blobs = await self._guarded(lambda budget, k=keys: self.store.mget(k, budget), deadline)
+                reachable = blobs is not None
+            hit_bytes += self._sort_slots(piece, blobs, found, misses)
+            if admit is not None and hit_bytes:
+                await admit(hit_bytes, [])
+        if misses:
+            if admit is not None:
+                await admit(hit_bytes, list(misses))
+            loaded = await self._load(collection, misses, load, deadline, reachable, reader_started)
+            found.update(loaded)
+        return found
+
+    def _sort_slots(
+        self,
+        ids: list[str],
+        blobs: list[bytes | None] | None,
+        found: dict[str, bytes | None],
+        misses: dict[str, int],
+    ) -> int:
+        """Each id into ``found`` (a fresh value, or known absent) or ``misses`` (with the version its slot
+        held); returns the bytes of the values found, framed as in a response."""
+        hit_bytes = 0
+        for resource_id, blob in zip(ids, blobs or [None] * len(ids), strict=True):
             seen = 0
             if blob is not None:
                 entry = unpack(blob)
                 seen = entry.version
                 if entry.kind == VALUE and self._fresh(entry.expiry_ms, entry.delta_us):
                     found[resource_id] = entry.payload
+                    hit_bytes += len(entry.payload) + 6
+                    self.counters["hits"] += 1
                     continue
                 if entry.kind == ABSENT:
                     found[resource_id] = None
+                    self.counters["hits"] += 1
                     continue
                 if entry.kind == VALUE:
                     self.counters["early_refreshes"] += 1
             misses[resource_id] = seen
-        self.counters["hits"] += len(found)
-        self.counters["misses"] += len(misses)
-        if misses:
-            loaded = await self._load(collection, misses, load, deadline, blobs is not None, reader_started)
-            found.update(loaded)
-        return found
+            self.counters["misses"] += 1
+        return hit_bytes
 
     async def _load(
         self,
@@ -219,15 +264,45 @@ class CacheTier:
             row = rows.get(resource_id)
             futures[resource_id].set_result(row)
             result[resource_id] = None if row is None else row[1]
+            if self._loads.get(keys[resource_id], (0, None))[1] is futures[resource_id]:
+                self._loads.move_to_end(keys[resource_id])
+        self._prune_soon(loop)
         if cache_reachable:
             await self._fill(collection, mine, rows, delta_us, deadline)
         return result
 
+    def _prune_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Prune again once these loads are too old to share, even if no other load comes to do it: the
+        rows of a burst of reads must not stay in memory until the next read."""
+        if self._prune_timer is None:
+            armed_at = self._clock()
+            self._prune_timer = loop.call_later(
+                self.policy.share_window_s * 2, self._pruned_later, loop, armed_at
+            )
+
+    def _pruned_later(self, loop: asyncio.AbstractEventLoop, armed_at: float) -> None:
+        self._prune_timer = None
+        now = self._clock()
+        self._prune(now)
+        if self._loads and now > armed_at:  # (a frozen test clock would re-arm it for ever)
+            self._prune_soon(loop)
+
     def _prune(self, now: float) -> None:
-        if len(self._loads) > 4096:
-            horizon = now - self.policy.share_window_s
-            for key in [k for k, (t, f) in self._loads.items() if t < horizon and f.done()]:
+        """Forget finished loads too old to share: they hold whole rows (a 400 kB post each), so they are
+        dropped on every load, oldest first, not when their number grows large. The walk stops at the
+        first young finished one; loads still in flight met on the way move to the young end (at most
+        _PRUNE_MOVES a call, so a walk costs O(1) plus what it drops)."""
+        horizon = now - self.policy.share_window_s
+        moves = 0
+        while self._loads and moves < _PRUNE_MOVES:
+            key, (started, future) = next(iter(self._loads.items()))
+            if not future.done():
+                self._loads.move_to_end(key)
+                moves += 1
+            elif started < horizon:
                 del self._loads[key]
+            else:
+                break
 
     async def _fill(
         self, collection: str, ids: list[str], rows: Loaded, delta_us: int, deadline: float | None
@@ -295,10 +370,21 @@ class CacheTier:
         self.counters["list_hits" if blob is not None else "list_misses"] += 1
         return generation, blob
 
+    def keeps_pages_of(self, size: int) -> bool:
+        """Whether a List page of ``size`` bytes is small enough to be stored at all."""
+        return size <= self.policy.list_max_page_bytes
+
     async def store_page(
         self, collection: str, page_key: str, generation: int, blob: bytes, deadline: float | None = None
     ) -> None:
+        """Store a List page, unless it is above ``list_max_page_bytes`` (a page that large costs more
+        to keep than to compute) or would take this process past ``list_max_bytes`` of pages stored
+        within their lifetime."""
         key = f"{self.prefix}list:{collection}:{page_key}"
+        size = len(key) + len(blob) + PAGE_OVERHEAD
+        if not self.keeps_pages_of(len(blob)) or not self.list_bytes.admit(size):
+            self.counters["list_not_stored"] += 1
+            return
         await self._guarded(
             lambda _: self.store.set_page(key, generation, blob, self._ttl_ms(self.policy.list_ttl_s)),
             deadline,

@@ -109,6 +109,9 @@ class PageRequest:
     ordering: Ordering
     limit: int
     cursor: Cursor | None = None
+    # Read no more than about this many bytes of rows (the page then ends early, with a cursor): a page
+    # of large items is cut before it is read, not after. None: the size of the rows cannot matter.
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

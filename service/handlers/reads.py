@@ -11,8 +11,8 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from service.cache.tier import CacheTier, Loaded
-from service.domain.errors import NotFound
+from service.cache.tier import Admit, CacheTier, Loaded
+from service.domain.errors import InvalidInput, NotFound
 from service.domain.models import Cursor, Page
 from service.domain.validation import check_batch_ids, require_id
 from service.handlers.coherence import Change, Coherence
@@ -37,8 +37,10 @@ class CachedReads(Generic[T]):
         repository: Callable[[UnitOfWork], Any],
         encode: Encoder[T],
         coherence: Coherence | None = None,
+        max_item_bytes: int | None = None,
     ) -> None:
         self._db = db
+        self._max_item_bytes = max_item_bytes
         self._cache = cache
         self._collection = collection
         self._resource = resource
@@ -51,11 +53,38 @@ class CachedReads(Generic[T]):
             found = await self._repository(uow).get_many(ids)
         return {i: (item.version, self.encode(item)) for i, item in found.items()}
 
-    async def _payloads(self, ids: Sequence[str], deadline: float | None) -> dict[str, bytes | None]:
+    async def _payloads(
+        self, ids: Sequence[str], deadline: float | None, max_bytes: int | None = None
+    ) -> dict[str, bytes | None]:
+        admit = None if max_bytes is None else self._admission(max_bytes)
         if self._cache is None:
-            loaded = await self._load(list(dict.fromkeys(ids)))
+            unique = list(dict.fromkeys(ids))
+            if admit is not None:
+                await admit(0, unique)
+            loaded = await self._load(unique)
             return {i: (loaded[i][1] if i in loaded else None) for i in ids}
-        return await self._cache.read_through(self._collection, ids, self._load, deadline)
+        return await self._cache.read_through(self._collection, ids, self._load, deadline, admit)
+
+    def _admission(self, max_bytes: int) -> Admit:
+        """Refuses a read (RESPONSE_TOO_LARGE) once what it would return is known to pass ``max_bytes``:
+        the cache hits so far, plus the sizes the database reports for the misses (asked only when
+        they could pass it), before any row is loaded."""
+
+        async def admit(hit_bytes: int, misses: list[str]) -> None:
+            total = hit_bytes
+            bound = self._max_item_bytes
+            if misses and (bound is None or hit_bytes + len(misses) * bound > max_bytes):
+                async with self._db.reading() as uow:
+                    total += sum((await self._repository(uow).sizes(misses)).values())
+            if total > max_bytes:
+                raise InvalidInput.of(
+                    "ids",
+                    f"the response would be over {total} bytes, above the {max_bytes}-byte limit; "
+                    "request fewer ids per call or a read_mask",
+                    reason="RESPONSE_TOO_LARGE",
+                )
+
+        return admit
 
     async def load_one(self, resource_id: str) -> T:
         """The domain value straight from the database (internal callers; no cache, no encoding)."""
@@ -95,9 +124,13 @@ class CachedReads(Generic[T]):
             raise NotFound(self._resource, resource_id)
         return payload
 
-    async def many(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
+    async def many(
+        self, ids: list[str], deadline: float | None = None, max_bytes: int | None = None
+    ) -> list[bytes]:
+        """The payloads in request order; NOT_FOUND naming the missing ids. With ``max_bytes``, refused
+        before the rows are read if they would pass it (see ``_admission``)."""
         check_batch_ids(ids)
-        found = await self._payloads(ids, deadline)
+        found = await self._payloads(ids, deadline, max_bytes)
         missing = [i for i in dict.fromkeys(ids) if found[i] is None]
         if missing:
             raise NotFound(self._resource, missing)
@@ -119,7 +152,8 @@ class CachedReads(Generic[T]):
         if blob is not None:
             return _unframe(blob)
         payloads, token = await compute()
-        if generation is not None:
+        framed_size = sum(len(p) + 4 for p in payloads) + len(token) + 4
+        if generation is not None and self._cache.keeps_pages_of(framed_size):  # else: no copy to frame
             await self._cache.store_page(self._collection, key, generation, _frame(payloads, token), deadline)
         return payloads, token
 

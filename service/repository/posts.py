@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from service.domain.errors import AlreadyExists, InvalidInput
 from service.domain.models import Page, PageRequest, Post, PostFilter
+from service.repository.sized import budgeted_page, byte_length
 from service.repository.sql import ConstraintError, Executor, keyset_page, to_page
-from service.repository.tables import post_tags, posts
+from service.repository.tables import post_tags, posts, users
 
 _COLUMNS = (
     posts.c.id,
@@ -54,8 +55,12 @@ _VERSIONS_BY_AUTHOR = (
 _ANY_BY_AUTHOR = _BY_AUTHOR.limit(1)
 _DELETE_TAGS_BY_AUTHOR = post_tags.delete().where(post_tags.c.post_id.in_(_BY_AUTHOR.scalar_subquery()))
 _DELETE_BY_AUTHOR = posts.delete().where(posts.c.author_id == sa.bindparam("author_id"))
+_EXISTING_USERS = sa.select(users.c.id).where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 _SORT_COLUMNS = {"create_time": posts.c.create_time_us, "title": posts.c.title}
+# A post's serialized size, about: its large columns plus what the small ones and the framing add.
+_SIZE = byte_length(posts.c.title) + byte_length(posts.c.body) + byte_length(posts.c.tags) + 200
+_SIZES = sa.select(posts.c.id, _SIZE).where(posts.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _post(row: Sequence[Any]) -> Post:
@@ -76,11 +81,13 @@ def _row(post: Post) -> dict[str, Any]:
     }
 
 
+def _author_missing(post: Post) -> InvalidInput:
+    return InvalidInput.of("post.author_id", f"no user with id {post.author_id!r}", reason="AUTHOR_NOT_FOUND")
+
+
 def _conflict(error: ConstraintError, post: Post) -> Exception:
     if "foreign key" in error.detail.lower():
-        return InvalidInput.of(
-            "post.author_id", f"no user with id {post.author_id!r}", reason="AUTHOR_NOT_FOUND"
-        )
+        return _author_missing(post)
     return AlreadyExists("post", "id", post.id)
 
 
@@ -122,9 +129,19 @@ class SqlPostRepository:
         return {row[0]: _post(row) for row in rows}
 
     async def list(self, flt: PostFilter, page: PageRequest) -> Page[Post]:
-        stmt = keyset_page(_filtered(flt), posts.c.id, _SORT_COLUMNS[page.ordering.field], page)
+        sort_column = _SORT_COLUMNS[page.ordering.field]
+        if page.max_bytes is not None:
+            return await budgeted_page(
+                self._ex, _filtered(flt), posts.c.id, sort_column, _SIZE, page, self.get_many
+            )
+        stmt = keyset_page(_filtered(flt), posts.c.id, sort_column, page)
         rows = (await self._ex.execute(stmt)).all()
         return to_page([_post(r) for r in rows], page.limit, _sort_value(page.ordering.field), lambda p: p.id)
+
+    async def sizes(self, ids: Sequence[str]) -> dict[str, int]:
+        """About how many bytes each existing post takes serialized, read without reading the posts."""
+        rows = (await self._ex.execute(_SIZES, {"ids": list(set(ids))})).all()
+        return {row[0]: row[1] for row in rows}
 
     async def scan(self, flt: PostFilter, after_id: str, limit: int) -> list[Post]:
         """Up to ``limit`` matching posts with ids above ``after_id``, in id order (Export)."""
@@ -152,6 +169,13 @@ class SqlPostRepository:
             await self._write_tags_of([p for p, _ in batch])
         except ConstraintError as error:
             raise _conflict(error, batch[0][0]) from None
+
+    async def conflicts(self, writes: Sequence[Post]) -> dict[str, InvalidInput]:
+        """The posts among ``writes`` whose author does not exist (one query), with the error the write
+        itself would raise."""
+        authors = list({p.author_id for p in writes})
+        found = set((await self._ex.execute(_EXISTING_USERS, {"ids": authors})).scalars())
+        return {p.id: _author_missing(p) for p in writes if p.author_id not in found}
 
     async def _write_tags_of(self, batch: Sequence[Post]) -> None:
         rows = [{"post_id": p.id, "tag": t} for p in batch for t in p.tags]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from service.domain.errors import AlreadyExists
 from service.domain.models import Page, PageRequest, User, UserFilter
+from service.repository.sized import budgeted_page, byte_length
 from service.repository.sql import ConstraintError, Executor, keyset_page, prefix_range, to_page
 from service.repository.tables import users
 
@@ -41,8 +42,14 @@ _UPDATE = (
     )
 )
 _DELETE = users.delete().where(users.c.id == sa.bindparam("id"))
+_EMAIL_OWNERS = sa.select(users.c.email_norm, users.c.id).where(
+    users.c.email_norm.in_(sa.bindparam("emails", expanding=True))
+)
 
 _SORT_COLUMNS = {"create_time": users.c.create_time_us, "display_name": users.c.display_name_norm}
+# A user's serialized size, about: its text columns plus what the small ones and the framing add.
+_SIZE = byte_length(users.c.email) + byte_length(users.c.display_name) + byte_length(users.c.bio) + 160
+_SIZES = sa.select(users.c.id, _SIZE).where(users.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def fold(text: str) -> str:
@@ -108,9 +115,16 @@ class SqlUserRepository:
     async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
         stmt = _filtered(flt)
         sort_column = _SORT_COLUMNS[page.ordering.field]
+        if page.max_bytes is not None:
+            return await budgeted_page(self._ex, stmt, users.c.id, sort_column, _SIZE, page, self.get_many)
         stmt = keyset_page(stmt, users.c.id, sort_column, page)
         rows = (await self._ex.execute(stmt)).all()
         return to_page([User(*r) for r in rows], page.limit, _sort_value(page.ordering.field), lambda u: u.id)
+
+    async def sizes(self, ids: Sequence[str]) -> dict[str, int]:
+        """About how many bytes each existing user takes serialized, read without reading the users."""
+        rows = (await self._ex.execute(_SIZES, {"ids": list(set(ids))})).all()
+        return {row[0]: row[1] for row in rows}
 
     async def scan(self, flt: UserFilter, after_id: str, limit: int) -> list[User]:
         """Up to ``limit`` matching users with ids above ``after_id``, in id order (Export)."""
@@ -135,6 +149,25 @@ class SqlUserRepository:
             await self._ex.execute(_UPDATE, params)
         except ConstraintError as error:
             raise _conflict(error, batch[0][0]) from None
+
+    async def conflicts(self, writes: Sequence[User]) -> dict[str, AlreadyExists]:
+        """The users among ``writes`` (new or updated, ids distinct, written in this order, each one that
+        fails skipped) whose email another user would hold by then: one query for the stored owners of
+        their emails, the rest in memory. The error is the one the write itself would raise."""
+        emails = list({fold(u.email) for u in writes})
+        owner: dict[str, str] = dict((await self._ex.execute(_EMAIL_OWNERS, {"emails": emails})).all())
+        held = {user_id: email for email, user_id in owner.items()}
+        found: dict[str, AlreadyExists] = {}
+        for user in writes:
+            email = fold(user.email)
+            if owner.get(email, user.id) != user.id:
+                found[user.id] = AlreadyExists("user", "email", user.email)
+                continue
+            released = held.get(user.id)
+            if released is not None and released != email:  # an update frees the email it had
+                del owner[released]
+            owner[email], held[user.id] = user.id, email
+        return found
 
     async def add(self, user: User) -> None:
         try:

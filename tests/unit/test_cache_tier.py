@@ -193,3 +193,48 @@ async def test_an_unread_slot_vouches_for_nothing(rows: Rows) -> None:
     clock.now += 0.1
     assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a2"}
     assert len(rows.loads) == 2
+
+
+async def test_list_pages_above_the_page_cap_or_the_byte_bound_are_not_stored() -> None:
+    from service.cache.tier import CachePolicy
+
+    clock = FakeClock()
+    policy = CachePolicy(list_max_bytes=1_000_000, list_max_page_bytes=300_000, list_ttl_s=30, jitter=0)
+    tier = CacheTier(MemoryStore(clock=clock), clock=clock, rng=lambda: 0.5, policy=policy)
+    await tier.store_page("u", "big", 0, b"x" * 300_001)
+    assert (await tier.cached_page("u", "big"))[1] is None
+    for n in range(5):  # 5 x 250 kB offered within one TTL: 3 fit in the 1 MB bound
+        await tier.store_page("u", f"p{n}", 0, b"x" * 250_000)
+    stored = [(await tier.cached_page("u", f"p{n}"))[1] is not None for n in range(5)]
+    assert stored == [True, True, True, False, False]
+    clock.now += 32  # the first pages have expired everywhere: their bytes count no more
+    await tier.store_page("u", "later", 0, b"x" * 250_000)
+    assert (await tier.cached_page("u", "later"))[1] is not None
+
+
+async def test_a_read_refused_for_its_size_loads_nothing(tier: CacheTier, rows: Rows) -> None:
+    rows.rows = {f"r{n}": (1, b"y" * 1000) for n in range(10)}
+    await tier.read_through("u", ["r0"], rows.load)  # one hit of 1000 bytes
+    seen: list[tuple[int, list[str]]] = []
+
+    async def admit(hit_bytes: int, misses: list[str]) -> None:
+        seen.append((hit_bytes, misses))
+        if misses:
+            raise ValueError("too large")
+
+    rows.loads.clear()
+    with pytest.raises(ValueError):
+        await tier.read_through("u", [f"r{n}" for n in range(10)], rows.load, admit=admit)
+    assert rows.loads == []  # refused before the database was asked
+    assert seen == [(1006, []), (1006, [f"r{n}" for n in range(1, 10)])]
+
+
+async def test_finished_loads_are_forgotten_once_too_old_to_share(rows: Rows) -> None:
+    clock = FakeClock()
+    tier = CacheTier(MemoryStore(clock=clock), clock=clock, rng=lambda: 0.5)
+    rows.rows = {f"r{n}": (1, b"z" * 1000) for n in range(50)}
+    await tier.read_through("u", list(rows.rows), rows.load)
+    assert len(tier._loads) == 50  # shareable for share_window_s: they hold whole rows
+    clock.now += tier.policy.share_window_s + 0.1
+    await tier.read_through("u", ["other"], rows.load)
+    assert list(tier._loads) == [tier.key("u", "other")]  # not kept until there are 4096 of them
