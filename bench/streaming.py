@@ -7,12 +7,15 @@ the ratio figures measure, and separate servers let ``python -m bench --only str
 
 On each server, in this order (each step's data set is the previous step's):
 
-* seed: 50,000 users through one ImportUsers stream (timed, shown as context);
+* seed: 50,000 users through one ImportUsers stream (timed, shown as context), while a GetUser probe on
+  another channel measures ``import_get_p99_ms`` (see bench/streaming_imports.py);
 * ``export_items_per_s`` and ``export_msgs_vs_unary``: ExportUsers of every user against paging the same
   users with ListUsers(page_size=1000), alternated for a few rounds as in bench/pairs.py (which goes first
   alternates); the ratio is the median of the per-round ratios of items per second;
 * ``import_items_per_s``: ImportUsers of fresh users in messages of 500, items / wall time of the call,
   median over two calls;
+* ``import_mixed_items_per_s``: the same with 7.5 % bad items (duplicate emails against the table and within
+  a message), every bad item reported by index (bench/streaming_imports.py);
 * ``watch_fanout_p50_ms`` / ``watch_fanout_p99_ms``: see bench/watch.py.
 
 Items per second are absolute figures: unlike the ratios they move with the machine's speed.
@@ -36,14 +39,23 @@ from bench import client as c
 from bench.backing import fresh_database, redis_server
 from bench.run import progress
 from bench.server import Backend, BenchError, ServerProcess, running_server
+from bench.streaming_imports import (
+    GetLatency,
+    get_latency_during,
+    mixed_import_call,
+    mixed_requests,
+    probe_user,
+)
 from bench.watch import FanoutPlan, FanoutResult, measure_fanout
 
 EXPORT = "export_items_per_s"
 IMPORT = "import_items_per_s"
+IMPORT_MIXED = "import_mixed_items_per_s"
+IMPORT_GET_P99 = "import_get_p99_ms"
 EXPORT_VS_UNARY = "export_msgs_vs_unary"
 WATCH_P50 = "watch_fanout_p50_ms"
 WATCH_P99 = "watch_fanout_p99_ms"
-NAMES = (EXPORT, IMPORT, EXPORT_VS_UNARY, WATCH_P50, WATCH_P99)
+NAMES = (EXPORT, IMPORT, IMPORT_MIXED, IMPORT_GET_P99, EXPORT_VS_UNARY, WATCH_P50, WATCH_P99)
 PG_PREFIX = "pg_"  # the same figures on the PostgreSQL server
 
 STREAM_TIMEOUT_S = 60.0  # one whole Import or Export call
@@ -56,6 +68,7 @@ class StreamSettings:
     seed_users: int = 50_000
     import_users: int = 20_000
     import_calls: int = 2
+    mixed_users: int = 20_000
     users_per_message: int = 500
     export_rounds: int = 5  # timed, after one untimed round
     list_page_size: int = 1000
@@ -94,6 +107,19 @@ class ExportVsList:
         return self.users / statistics.median(self.list_s)
 
 
+@dataclass
+class MixedImports:
+    """ImportUsers calls with bad items mixed in: items per call (good and bad), bad per call, seconds."""
+
+    items: int
+    bad: int
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def items_per_s(self) -> float:
+        return self.items / statistics.median(self.seconds)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A server for the streaming figures and how the report names it."""
@@ -118,6 +144,8 @@ class BackendFigures:
     users_per_message: int
     import_s: list[float]
     fanout: FanoutResult
+    mixed: MixedImports
+    get_latency: GetLatency
 
     @property
     def import_items_per_s(self) -> float:
@@ -128,6 +156,8 @@ class BackendFigures:
         values = {
             EXPORT: self.export.export_items_per_s,
             IMPORT: self.import_items_per_s,
+            IMPORT_MIXED: self.mixed.items_per_s,
+            IMPORT_GET_P99: self.get_latency.p99,
             EXPORT_VS_UNARY: self.export.ratio,
             WATCH_P50: self.fanout.p50,
             WATCH_P99: self.fanout.p99,
@@ -198,11 +228,26 @@ def import_call(client: c.Client, requests: list[user_service_pb2.ImportUsersReq
     return seconds
 
 
-def seed(client: c.Client, settings: StreamSettings) -> tuple[list[str], int, float]:
-    """The data set for Export and Watch: (ids, messages sent, seconds)."""
+def seed(
+    client: c.Client, address: str, settings: StreamSettings
+) -> tuple[list[str], list[str], int, float, GetLatency]:
+    """The data set for Export and Watch: (ids, emails, messages sent, seconds, the GetUser probe's
+    latencies before and during the seed import)."""
     requests = import_requests("seed", settings.seed_users, settings.users_per_message)
-    seconds = import_call(client, requests)
-    return [u.id for r in requests for u in r.users], len(requests), seconds
+    probe = probe_user(client)
+    latency, seconds = get_latency_during(address, probe, lambda: import_call(client, requests))
+    users = [u for r in requests for u in r.users]
+    return [probe] + [u.id for u in users], [u.email for u in users], len(requests), seconds, latency
+
+
+def measure_mixed_imports(client: c.Client, emails: list[str], settings: StreamSettings) -> MixedImports:
+    """Seconds per ImportUsers call of fresh users with 7.5 % bad ones (each call its own batch)."""
+    mixed = MixedImports(settings.mixed_users, 0)
+    for k in range(settings.import_calls):
+        requests, bad = mixed_requests(f"mix{k}", settings.mixed_users, settings.users_per_message, emails)
+        mixed.bad = len(bad)
+        mixed.seconds.append(mixed_import_call(client, requests, bad, STREAM_TIMEOUT_S))
+    return mixed
 
 
 def export_pass(client: c.Client) -> tuple[int, int]:
@@ -305,12 +350,14 @@ def _measure_backend(deployment: Deployment, settings: StreamSettings) -> Backen
     client = c.connect(deployment.server.address)
     try:
         progress(f"{name}: seeding {settings.seed_users:,} users with one ImportUsers stream")
-        ids, messages, seed_s = seed(client, settings)
+        ids, emails, messages, seed_s, get_latency = seed(client, deployment.server.address, settings)
         rounds = f"{settings.export_rounds} rounds after one untimed"
         progress(f"{name}: ExportUsers vs ListUsers(page_size={settings.list_page_size}), {rounds}")
         export = measure_export_vs_list(client, ids, settings)
         progress(f"{name}: {settings.import_calls} x ImportUsers of {settings.import_users:,} fresh users")
         import_s = measure_imports(client, settings)
+        progress(f"{name}: {settings.import_calls} x ImportUsers of {settings.mixed_users:,}, 7.5 % bad")
+        mixed = measure_mixed_imports(client, emails, settings)
     finally:
         client.close()
     progress(f"{name}: {settings.watchers} watchers, {settings.watch_writes} UpdateUser calls")
@@ -323,7 +370,7 @@ def _measure_backend(deployment: Deployment, settings: StreamSettings) -> Backen
     fanout = measure_fanout(deployment.server.address, plan)
     return BackendFigures(
         deployment,
-        len(ids),
+        settings.seed_users,  # ids also holds the probe's user, created before the seed
         messages,
         seed_s,
         export,
@@ -331,6 +378,8 @@ def _measure_backend(deployment: Deployment, settings: StreamSettings) -> Backen
         settings.users_per_message,
         import_s,
         fanout,
+        mixed,
+        get_latency,
     )
 
 

@@ -97,6 +97,21 @@ class FakeUsers:
         )
         return _page(items, page, key)
 
+    async def conflicts(self, writes: Sequence[User]) -> dict[str, AlreadyExists]:
+        """As the SQL repository: each write in order, against the emails held by then."""
+        owner = {u.email.lower(): u.id for u in self._s.users.values()}
+        held = {uid: email for email, uid in owner.items()}
+        found = {}
+        for user in writes:
+            email = user.email.lower()
+            if owner.get(email, user.id) != user.id:
+                found[user.id] = AlreadyExists("user", "email", user.email)
+                continue
+            if held.get(user.id, email) != email:
+                del owner[held[user.id]]
+            owner[email], held[user.id] = user.id, email
+        return found
+
     def _check_unique(self, user: User) -> None:
         for other in self._s.users.values():
             if other.id != user.id and other.email.lower() == user.email.lower():
@@ -158,6 +173,13 @@ class FakePosts:
 
         key = (lambda p: p.title) if page.ordering.field == "title" else (lambda p: p.create_time_us)
         return _page([p for p in self._s.posts.values() if keep(p)], page, key)
+
+    async def conflicts(self, writes: Sequence[Post]) -> dict[str, InvalidInput]:
+        return {
+            p.id: InvalidInput.of("post.author_id", "no such user", reason="AUTHOR_NOT_FOUND")
+            for p in writes
+            if p.author_id not in self._s.users
+        }
 
     def _check_author(self, post: Post) -> None:
         if post.author_id not in self._s.users:
@@ -314,7 +336,7 @@ class FakeDatabase:
         yield FakeUnitOfWork(self.state, writable=False)
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[FakeUnitOfWork]:
+    async def writing(self, *, bulk: bool = False) -> AsyncIterator[FakeUnitOfWork]:
         draft = copy.deepcopy(self.state)
         uow = FakeUnitOfWork(draft, writable=True)
         yield uow

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar
+import functools
+import operator
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from service.cache.tier import CacheTier
 from service.domain.commands import ImportItem, ImportResult
 from service.domain.errors import ConcurrencyConflict, DomainError, EtagMismatch, Unavailable
 from service.domain.models import Page
+from service.domain.validation import page_size
 from service.handlers.coherence import Coherence
 from service.handlers.common import Clock, retrying, wall_clock_us
+from service.handlers.exports import ExportChunk
 from service.handlers.page_tokens import PageTokens
 from service.handlers.reads import CachedReads, Encoder, PendingInvalidations
 from service.repository.base import CREATED, UPDATED, Database, UnitOfWork
@@ -19,10 +26,17 @@ from service.repository.base import CREATED, UPDATED, Database, UnitOfWork
 T = TypeVar("T")
 ListCommand = TypeVar("ListCommand")
 
-IMPORT_CHUNK = 500  # items per committed transaction
+IMPORT_CHUNK = 500  # items per committed transaction, at most
+# ... and at most this much item text (see text_bytes): what an import holds at once is a few times this
+# (the items, their encoded change-log payloads, the statement's parameters), whatever the item size.
+IMPORT_CHUNK_BYTES = 4 * 1024 * 1024
+IMPORT_SLICE_S = 0.002  # an import's own work between two yields to the event loop
 EXPORT_ROWS = (16, 256, 2000)  # rows per scan: fewest, first, most (sized to ~EXPORT_TARGET_BYTES)
 EXPORT_TARGET_BYTES = 1024 * 1024
 _PASS_THROUGH = (ConcurrencyConflict, Unavailable)  # retried or fatal for the chunk, not per item
+
+
+_Write: TypeAlias = tuple[Any, int | None]  # a resource and the version it replaces (None: a create)
 
 
 @dataclasses.dataclass(slots=True)
@@ -41,6 +55,7 @@ class ResourceHandlers(Generic[T, ListCommand]):
 
     collection = ""
     resource = ""
+    max_item_bytes: int | None = None  # the most one serialized resource can take (None: unknown)
 
     def __init__(
         self,
@@ -63,6 +78,7 @@ class ResourceHandlers(Generic[T, ListCommand]):
             repository=self._repository,
             encode=encode,
             coherence=coherence,
+            max_item_bytes=self.max_item_bytes,
         )
 
     def _repository(self, uow: UnitOfWork) -> Any:
@@ -79,8 +95,16 @@ class ResourceHandlers(Generic[T, ListCommand]):
         """The resource an import item makes of ``current`` (None: it exists already, unchanged)."""
         raise NotImplementedError
 
-    async def _page(self, cmd: ListCommand) -> tuple[Page[T], dict[str, Any]]:
+    async def _page(self, cmd: ListCommand, max_bytes: int | None = None) -> tuple[Page[T], dict[str, Any]]:
+        """The page and its token binding; with ``max_bytes``, rows past that many bytes are not read."""
         raise NotImplementedError
+
+    def _read_budget(self, size: int, max_bytes: int | None) -> int | None:
+        """``max_bytes`` for a page of ``size`` items if they could pass it (then the repository reads
+        the rows' sizes first), else None (one plain read)."""
+        if max_bytes is None or self.max_item_bytes is None:
+            return max_bytes
+        return max_bytes if (size + 1) * self.max_item_bytes > max_bytes else None
 
     def _next_version(self, current: int = 0) -> int:
         """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
@@ -97,8 +121,12 @@ class ResourceHandlers(Generic[T, ListCommand]):
         """The serialized resource, straight from the cache when it is there."""
         return await self.reads.one(resource_id, deadline)
 
-    async def batch_get_encoded(self, ids: list[str], deadline: float | None = None) -> list[bytes]:
-        return await self.reads.many(ids, deadline)
+    async def batch_get_encoded(
+        self, ids: list[str], deadline: float | None = None, max_bytes: int | None = None
+    ) -> list[bytes]:
+        """The serialized resources; with ``max_bytes``, refused (RESPONSE_TOO_LARGE) as soon as they are
+        known to pass it, before the rows are read."""
+        return await self.reads.many(ids, deadline, max_bytes)
 
     async def list(self, cmd: ListCommand) -> tuple[list[T], str]:
         page, binding = await self._page(cmd)
@@ -112,20 +140,18 @@ class ResourceHandlers(Generic[T, ListCommand]):
         are cached; replicas with different token secrets never share them."""
 
         async def compute() -> tuple[list[bytes], str]:
-            page, binding = await self._page(cmd)
+            page, binding = await self._page(cmd, max_bytes)
             payloads, cursor = self.reads.encode_within(page, max_bytes)
             return payloads, self._tokens.encode(binding, cursor) if cursor else ""
 
-        fields = dataclasses.asdict(cmd)  # type: ignore[call-overload]
-        request = {**fields, "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
+        request = {**_page_key_fields(cmd), "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
         return await self.reads.cached_list(request, compute, deadline)
 
-    async def export_encoded(
-        self, cmd: ListCommand, max_bytes: int
-    ) -> AsyncIterator[tuple[list[bytes], int]]:
+    async def export_encoded(self, cmd: ListCommand, max_bytes: int) -> AsyncIterator[ExportChunk]:
         """Every matching resource from one snapshot, in id order, as chunks of at most ``max_bytes``, each
-        with the change-log revision of the snapshot. Memory stays at about one scan; the caller's pace
-        (flow control) sets the pace of the scans, and closing the iterator ends the transaction."""
+        with the change-log revision of the snapshot and its last id. Memory stays at about one scan; the
+        caller's pace (flow control) sets the pace of the scans, and closing the iterator ends the
+        transaction (see ``handlers.exports`` for how long it may take)."""
         flt = self._filter(cmd)
         async with self._db.snapshot() as uow:
             revision = await uow.changes.latest()  # first statement: it fixes the snapshot
@@ -134,9 +160,11 @@ class ResourceHandlers(Generic[T, ListCommand]):
             while True:
                 rows = await repository.scan(flt, after, limit)
                 payloads = [self.reads.encode(r) for r in rows]
+                done = 0
                 for chunk in _split(payloads, max_bytes):
+                    done += len(chunk)
                     if chunk or after == "":  # an empty export still sends its revision
-                        yield chunk, revision
+                        yield ExportChunk(chunk, revision, rows[done - 1].id if chunk else "")
                 if len(rows) < limit:
                     return
                 after = rows[-1].id
@@ -146,24 +174,30 @@ class ResourceHandlers(Generic[T, ListCommand]):
     async def import_items(
         self, items: AsyncIterator[ImportItem[Any]], deadline: float | None = None
     ) -> ImportResult:
-        """Upsert by id, committed every IMPORT_CHUNK items. A bad item is reported by its index and never
-        takes the good ones with it. If the stream breaks off, the chunks committed so far stay."""
+        """Upsert by id, committed in chunks of at most IMPORT_CHUNK items and IMPORT_CHUNK_BYTES of item
+        text, so an import holds about one chunk in memory whatever the size of its items. A bad item is
+        reported by its index and never takes the good ones with it. If the stream breaks off, the chunks
+        committed so far stay. The stream's own work yields to the event loop every few milliseconds, and
+        the chunks' statements run off it (``writing(bulk=True)``), so other calls keep their latency."""
         result = ImportResult()
-        chunk: dict[str, ImportItem[Any]] = {}
+        chunk = _Gathering()
+        pacer = _Pacer()
         async for item in items:
+            if pacer.due():
+                await asyncio.sleep(0)
             error = self._check_import(item)
             if error is not None:
                 result.fail(item.index, error)
                 continue
-            if item.id in chunk:  # the same id again: the earlier item must land first
-                await self._import_chunk(list(chunk.values()), result, deadline)
-                chunk.clear()
-            chunk[item.id] = item
+            size = text_bytes(item.fields)
+            # The same id again (the earlier item must land first), or a chunk that would pass its budget.
+            if item.id in chunk or (chunk and chunk.bytes + size > IMPORT_CHUNK_BYTES):
+                await self._import_chunk(chunk.take(), result, deadline)
+            chunk.add(item, size)
             if len(chunk) >= IMPORT_CHUNK:
-                await self._import_chunk(list(chunk.values()), result, deadline)
-                chunk.clear()
+                await self._import_chunk(chunk.take(), result, deadline)
         if chunk:
-            await self._import_chunk(list(chunk.values()), result, deadline)
+            await self._import_chunk(chunk.take(), result, deadline)
         result.failures.sort(key=lambda f: f.index)
         return result
 
@@ -180,20 +214,11 @@ class ResourceHandlers(Generic[T, ListCommand]):
 
     async def _write_chunk(self, items: list[ImportItem[Any]], pending: PendingInvalidations) -> _Chunk[T]:
         pending.reset()
-        async with self._db.writing() as uow:
+        async with self._db.writing(bulk=True) as uow:
             repository = self._repository(uow)
             current = await repository.get_many([i.id for i in items], for_update=True)
             plan = self._plan(items, current)
-            try:
-                async with uow.savepoint():
-                    if plan.creates:
-                        await repository.add_many(plan.creates)
-                    if plan.updates:
-                        await repository.update_many(plan.updates)
-            except _PASS_THROUGH:
-                raise
-            except DomainError:  # some item conflicts: find which, one savepoint each
-                await self._one_by_one(uow, repository, items, plan)
+            await self._write_plan(uow, repository, plan, {i.id: i.index for i in items})
             encode = self.reads.encode
             for kind, written in ((CREATED, plan.creates), (UPDATED, [u for u, _ in plan.updates])):
                 changes = [(r.id, r.version, False) for r in written]
@@ -218,30 +243,141 @@ class ResourceHandlers(Generic[T, ListCommand]):
                 plan.updates.append((made, existing.version))  # type: ignore[attr-defined]
         return plan
 
-    async def _one_by_one(
-        self, uow: UnitOfWork, repository: Any, items: list[ImportItem[Any]], plan: _Chunk[T]
+    async def _write_plan(
+        self, uow: UnitOfWork, repository: Any, plan: _Chunk[T], index_of: dict[str, int]
     ) -> None:
-        index_of = {i.id: i.index for i in items}
-        creates, updates = plan.creates, plan.updates
+        """Write the plan's creates, then its updates, leaving out (with its error) each item a constraint
+        rejects. One query first finds the items that break a rule the repository can check (a duplicate
+        email, a missing author), in the chunk's order; whatever still fails (a concurrent writer took
+        the email first) is found by halving the failing group, so a few bad items cost a few savepoints,
+        never one per item."""
+        writes: list[_Write] = [(r, None) for r in plan.creates] + list(plan.updates)
         plan.creates, plan.updates = [], []
-        for create in creates:
-            try:
-                async with uow.savepoint():
-                    await repository.add(create)
-                plan.creates.append(create)
-            except _PASS_THROUGH:
-                raise
-            except DomainError as error:
-                plan.failures.append((index_of[create.id], error))  # type: ignore[attr-defined]
-        for update, expected in updates:
-            try:
-                async with uow.savepoint():
-                    await repository.update(update, expected)
-                plan.updates.append((update, expected))
-            except _PASS_THROUGH:
-                raise
-            except DomainError as error:
-                plan.failures.append((index_of[update.id], error))  # type: ignore[attr-defined]
+        if not writes:
+            return
+        rejected: dict[str, DomainError] = await repository.conflicts([r for r, _ in writes])
+        plan.failures += [(index_of[resource_id], error) for resource_id, error in rejected.items()]
+        kept = [w for w in writes if w[0].id not in rejected]
+        await self._bisect(uow, repository, kept, plan, index_of)
+
+    async def _bisect(
+        self,
+        uow: UnitOfWork,
+        repository: Any,
+        group: list[_Write],
+        plan: _Chunk[T],
+        index_of: dict[str, int],
+    ) -> None:
+        """Write ``group`` in one savepoint; if a constraint rejects it, each half the same way, down to
+        the items that fail on their own (reported with their own error, as one-by-one writes would)."""
+        if not group:
+            return
+        try:
+            async with uow.savepoint():
+                await _write_group(repository, group)
+        except _PASS_THROUGH:
+            raise
+        except DomainError as error:
+            if len(group) == 1:
+                plan.failures.append((index_of[group[0][0].id], error))
+                return
+            half = len(group) // 2
+            await self._bisect(uow, repository, group[:half], plan, index_of)
+            await self._bisect(uow, repository, group[half:], plan, index_of)
+            return
+        plan.creates += [r for r, expected in group if expected is None]
+        plan.updates += [(r, expected) for r, expected in group if expected is not None]
+
+
+async def _write_group(repository: Any, group: list[_Write]) -> None:
+    """Creates first, then updates: ``group`` is a run of the chunk's writes, which are in that order."""
+    creates = [r for r, expected in group if expected is None]
+    updates = [(r, expected) for r, expected in group if expected is not None]
+    if creates:
+        await repository.add_many(creates)
+    if updates:
+        await repository.update_many(updates)
+
+
+def text_bytes(fields: Any) -> int:
+    """What an item's text occupies in memory (strings and tuples of strings; reading a str's size costs
+    nothing): the measure of an import chunk's bytes."""
+    total = 0
+    for value in _values(type(fields))(fields):
+        if isinstance(value, str):
+            total += sys.getsizeof(value)
+        elif isinstance(value, tuple):
+            total += sum(map(sys.getsizeof, value))
+    return total
+
+
+@functools.cache
+def _values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A dataclass's field values as a tuple, read in one C call."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    get = operator.attrgetter(*names)
+    return get if len(names) > 1 else lambda value: (get(value),)
+
+
+class _Gathering:
+    """The items of the next import chunk, by id, and the bytes of text they hold."""
+
+    __slots__ = ("_items", "bytes")
+
+    def __init__(self) -> None:
+        self._items: dict[str, ImportItem[Any]] = {}
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self._items
+
+    def add(self, item: ImportItem[Any], size: int) -> None:
+        self._items[item.id] = item
+        self.bytes += size
+
+    def take(self) -> list[ImportItem[Any]]:
+        """The items, in the order they came; the gathering starts again empty."""
+        items = list(self._items.values())
+        self._items.clear()
+        self.bytes = 0
+        return items
+
+
+class _Pacer:
+    """Says when ``slice_s`` of work has passed since it last said so: time to yield to the event loop.
+    An import whose messages are already received iterates them without awaiting anything that waits,
+    so without this it would hold the loop for every item of a message, and other calls would wait."""
+
+    __slots__ = ("_clock", "_last", "_slice_s")
+
+    def __init__(self, slice_s: float | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._slice_s = IMPORT_SLICE_S if slice_s is None else slice_s
+        self._clock = clock
+        self._last = clock()
+
+    def due(self) -> bool:
+        now = self._clock()
+        if now - self._last < self._slice_s:
+            return False
+        self._last = now
+        return True
+
+
+def _page_key_fields(cmd: Any) -> dict[str, Any]:
+    """A List command as its page depends on it, for the page's cache key: ``page_size`` as served
+    (0 → 50, above 1000 → 1000) and ``order_by`` in one spelling, so the many spellings of one request
+    share one cached page instead of each storing its own."""
+    fields = dataclasses.asdict(cmd)
+    fields["page_size"] = page_size(cmd.page_size)
+    fields["read_mask"] = sorted(cmd.read_mask)  # as the page token binds it
+    words = cmd.order_by.split()
+    if len(words) == 2:
+        words[1] = words[1].lower()
+    fields["order_by"] = " ".join(words[:1] if words[1:] == ["asc"] else words)
+    return fields
 
 
 def _split(payloads: list[bytes], max_bytes: int) -> list[list[bytes]]:
