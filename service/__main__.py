@@ -81,11 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     from service.bootstrap import ListenError, serve
 
     try:
-        asyncio.run(serve(settings, seed_demo=getattr(opts, "seed_demo", False)))
+        return asyncio.run(serve(settings, seed_demo=getattr(opts, "seed_demo", False)))
     except (ListenError, ConfigError) as error:
         print(error, file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

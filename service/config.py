@@ -69,6 +69,15 @@ def _database_url(environ: Mapping[str, str], name: str) -> str:
     return raw
 
 
+# Durations for which 0 would mean "at once" rather than "off": refused.
+_POSITIVE = (
+    "WELLSPRING_KEEPALIVE_TIME_S",
+    "WELLSPRING_KEEPALIVE_TIMEOUT_S",
+    "WELLSPRING_EXPORT_STALL_S",
+    "WELLSPRING_EXPORT_MAX_S",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service reads from its environment. See the README's configuration table."""
@@ -82,21 +91,48 @@ class Settings:
     migrate_on_start: bool = True
     shutdown_grace_s: float = 10.0
     shutdown_drain_s: float = 0.0
+    # Calls running at once, streams included (health checks are never refused): RESOURCE_EXHAUSTED past it.
+    max_concurrent_rpcs: int = 2000
     health_interval_s: float = 5.0
     idempotency_retention_s: float = 86_400.0
     idempotency_purge_interval_s: float = 600.0
     change_log_retention_s: float = 86_400.0
     watch_queue_events: int = 10_000
     watch_progress_s: float = 5.0
+    # Watch streams kept by a replica, and by one connection (0: no per-connection cap); past either,
+    # Watch is RESOURCE_EXHAUSTED with RetryInfo (a watcher costs memory and a share of every fan-out).
+    watch_max_watchers: int = 1000
+    watch_max_per_connection: int = 50
+    # HTTP/2 and connection limits, passed to gRPC's core (README: "Connections and streams"). The idle and
+    # age limits are off at 0; an aged connection gets a GOAWAY, then max_connection_age_grace_s for the
+    # calls on it (keep it >= export_max_s so an Export that began before the GOAWAY can finish).
+    max_concurrent_streams: int = 100
+    max_metadata_bytes: int = 16 * 1024
+    keepalive_time_s: float = 60.0
+    keepalive_timeout_s: float = 20.0
+    keepalive_min_ping_interval_s: float = 10.0
+    keepalive_permit_without_calls: bool = True
+    keepalive_max_ping_strikes: int = 2
+    max_connection_idle_s: float = 300.0
+    max_connection_age_s: float = 1800.0
+    max_connection_age_grace_s: float = 900.0
     max_message_bytes: int = 4 * 1024 * 1024
     max_response_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
+    # An Export whose client reads nothing for export_stall_s, or that runs past export_max_s, is ended
+    # (ABORTED, with where to resume); at most export_max_concurrent hold a database snapshot at once.
+    export_stall_s: float = 30.0
+    export_max_s: float = 900.0
+    export_max_concurrent: int = 4
     log_level: str = "INFO"
     access_log: bool = True
     cache_enabled: bool = True
     cache_prefix: str = "ws:"
     cache_ttl_s: float = 300.0
+    cache_max_bytes: int = 64 * 1024 * 1024  # the in-process cache: entries and List pages together
+    cache_list_max_bytes: int = 16 * 1024 * 1024  # List pages one replica may have alive in the cache
+    malloc_return_freed: bool = True  # large blocks from mmap, so RSS falls back after large reads
     redis_timeout_s: float = 0.05
     # Test-only knobs for the history checker: delay every Redis command by up to this long (widens
     # races), and fill with a plain SET instead of the versioned compare-and-set (must break the promise).
@@ -125,6 +161,9 @@ class Settings:
             raise ConfigError(
                 f"WELLSPRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
             )
+        for name in _POSITIVE:
+            if _float(env, name, 1.0) == 0:
+                raise ConfigError(f"{name} must be positive")
         return cls(
             addr=_addr(env, "WELLSPRING_ADDR", "127.0.0.1:50051"),
             database_url=database_url,
@@ -136,22 +175,41 @@ class Settings:
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
             shutdown_grace_s=_float(env, "WELLSPRING_SHUTDOWN_GRACE_S", 10.0),
             shutdown_drain_s=_float(env, "WELLSPRING_SHUTDOWN_DRAIN_S", 0.0),
+            max_concurrent_rpcs=_int(env, "WELLSPRING_MAX_CONCURRENT_RPCS", 2000, minimum=1),
             health_interval_s=_float(env, "WELLSPRING_HEALTH_INTERVAL_S", 5.0),
             idempotency_retention_s=_float(env, "WELLSPRING_IDEMPOTENCY_RETENTION_S", 86_400.0),
             change_log_retention_s=_float(env, "WELLSPRING_CHANGE_LOG_RETENTION_S", 86_400.0),
             watch_queue_events=_int(env, "WELLSPRING_WATCH_QUEUE_EVENTS", 10_000, minimum=1),
             watch_progress_s=_float(env, "WELLSPRING_WATCH_PROGRESS_S", 5.0),
+            watch_max_watchers=_int(env, "WELLSPRING_WATCH_MAX_WATCHERS", 1000, minimum=1),
+            watch_max_per_connection=_int(env, "WELLSPRING_WATCH_MAX_PER_CONNECTION", 50),
+            max_concurrent_streams=_int(env, "WELLSPRING_MAX_CONCURRENT_STREAMS", 100, minimum=1),
+            max_metadata_bytes=_int(env, "WELLSPRING_MAX_METADATA_BYTES", 16 * 1024, minimum=1024),
+            keepalive_time_s=_float(env, "WELLSPRING_KEEPALIVE_TIME_S", 60.0),
+            keepalive_timeout_s=_float(env, "WELLSPRING_KEEPALIVE_TIMEOUT_S", 20.0),
+            keepalive_min_ping_interval_s=_float(env, "WELLSPRING_KEEPALIVE_MIN_PING_INTERVAL_S", 10.0),
+            keepalive_permit_without_calls=_bool(env, "WELLSPRING_KEEPALIVE_PERMIT_WITHOUT_CALLS", True),
+            keepalive_max_ping_strikes=_int(env, "WELLSPRING_KEEPALIVE_MAX_PING_STRIKES", 2),
+            max_connection_idle_s=_float(env, "WELLSPRING_MAX_CONNECTION_IDLE_S", 300.0),
+            max_connection_age_s=_float(env, "WELLSPRING_MAX_CONNECTION_AGE_S", 1800.0),
+            max_connection_age_grace_s=_float(env, "WELLSPRING_MAX_CONNECTION_AGE_GRACE_S", 900.0),
             max_message_bytes=_int(env, "WELLSPRING_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024),
             max_response_bytes=_int(
                 env, "WELLSPRING_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, minimum=1024 * 1024
             ),
             db_pool_size=_int(env, "WELLSPRING_DB_POOL_SIZE", 10, minimum=1),
             db_pool_timeout_s=_float(env, "WELLSPRING_DB_POOL_TIMEOUT_S", 5.0),
+            export_stall_s=_float(env, "WELLSPRING_EXPORT_STALL_S", 30.0),
+            export_max_s=_float(env, "WELLSPRING_EXPORT_MAX_S", 900.0),
+            export_max_concurrent=_int(env, "WELLSPRING_EXPORT_MAX_CONCURRENT", 4, minimum=1),
             log_level=log_level,
             access_log=_bool(env, "WELLSPRING_ACCESS_LOG", True),
             cache_enabled=_bool(env, "WELLSPRING_CACHE", True),
             cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or "ws:",
             cache_ttl_s=_float(env, "WELLSPRING_CACHE_TTL_S", 300.0),
+            cache_max_bytes=_int(env, "WELLSPRING_CACHE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024),
+            cache_list_max_bytes=_int(env, "WELLSPRING_CACHE_LIST_MAX_BYTES", 16 * 1024 * 1024),
+            malloc_return_freed=_bool(env, "WELLSPRING_MALLOC_RETURN_FREED", True),
             redis_timeout_s=_float(env, "WELLSPRING_REDIS_TIMEOUT_S", 0.05),
             test_redis_delay_s=_float(env, "WELLSPRING_TEST_REDIS_DELAY_S", 0.0),
             test_unsafe_plain_fills=_bool(env, "WELLSPRING_TEST_UNSAFE_PLAIN_FILLS", False),

@@ -159,6 +159,32 @@ class WatcherTooSlow(DomainError):
         )
 
 
+class TooManyWatchers(DomainError):
+    """The replica (``scope="replica"``) or this connection (``scope="connection"``) already has its
+    maximum of Watch streams; retry later, on another replica or another connection."""
+
+    reason = "TOO_MANY_WATCHERS"
+
+    def __init__(self, scope: str, limit: int, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"this {scope} already has its maximum of {limit} Watch streams; retry later",
+            metadata={"scope": scope, "max_watchers": str(limit)},
+        )
+
+
+class MetadataTooLarge(DomainError):
+    """The call's request metadata (headers) is over the server's limit; the same call will never fit."""
+
+    reason = "METADATA_TOO_LARGE"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the request metadata is {size} bytes, over the limit of {limit}",
+            metadata={"metadata_bytes": str(size), "max_metadata_bytes": str(limit)},
+        )
+
+
 class ServerClosing(Unavailable):
     """The replica is shutting down; a watcher resumes elsewhere from ``resume_revision``."""
 
@@ -169,6 +195,82 @@ class ServerClosing(Unavailable):
             f"the server is shutting down; resume with start_revision={resume_revision + 1}", 0.1
         )
         self.metadata = {"resume_revision": str(resume_revision + 1)}
+
+
+class ShuttingDown(Unavailable):
+    """The replica is shutting down and takes no new call; retry it (elsewhere, or once restarted)."""
+
+    reason = "SERVER_SHUTTING_DOWN"
+
+    def __init__(self, retry_after_s: float = 0.1) -> None:
+        super().__init__("the server is shutting down; retry the call", retry_after_s)
+
+
+class TooManyCalls(DomainError):
+    """The replica is already running its maximum of concurrent calls; retry after a short delay."""
+
+    reason = "TOO_MANY_CONCURRENT_RPCS"
+
+    def __init__(self, limit: int, retry_after_s: float = 0.2) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"the server is running its maximum of {limit} concurrent calls; retry shortly",
+            metadata={"max_concurrent_rpcs": str(limit)},
+        )
+
+
+class StreamStalled(DomainError):
+    """The client read nothing of a server stream for ``stall_s``: the call is ended so that what it holds
+    (a database snapshot, a queue) is freed. Streams that know where the client stands say more."""
+
+    reason = "STREAM_STALLED"
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        super().__init__(
+            f"the client read nothing for {stall_s:g}s; the stream was ended (resume from what was received)",
+            metadata={"stall_s": f"{stall_s:g}"},
+        )
+
+
+class ExportInterrupted(DomainError):
+    """An Export was ended before its end: its client stopped reading (EXPORT_STALLED) or it ran past the
+    maximum duration (EXPORT_TOO_LONG). Everything up to ``last_id`` (in id order) was handed over from
+    the snapshot at ``revision``: a client keeps that and Watches from ``revision + 1``, or starts a new
+    Export."""
+
+    def __init__(self, reason: str, why: str, revision: int, last_id: str) -> None:
+        self.reason = reason
+        resume = (
+            f"items up to id {last_id!r} (in id order) were sent" if last_id else "no item was fully sent"
+        )
+        super().__init__(
+            f"{why}; {resume} from the snapshot at revision {revision}: keep them and Watch from "
+            f"revision {revision + 1}, or start a new Export",
+            metadata={"revision": str(revision), "last_id": last_id, "resume_revision": str(revision + 1)},
+        )
+
+    @classmethod
+    def stalled(cls, stall_s: float, revision: int, last_id: str) -> ExportInterrupted:
+        return cls("EXPORT_STALLED", f"the client read nothing for {stall_s:g}s", revision, last_id)
+
+    @classmethod
+    def too_long(cls, max_s: float, revision: int, last_id: str) -> ExportInterrupted:
+        why = f"the export ran longer than its maximum of {max_s:g}s"
+        return cls("EXPORT_TOO_LONG", why, revision, last_id)
+
+
+class TooManyExports(DomainError):
+    """Every database slot kept for exports is taken; Get, List and writes are never queued behind them."""
+
+    reason = "TOO_MANY_EXPORTS"
+
+    def __init__(self, slots: int, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"the server is running its maximum of {slots} concurrent exports; retry shortly",
+            metadata={"max_concurrent_exports": str(slots)},
+        )
 
 
 class NotImplementedYet(DomainError):

@@ -16,12 +16,17 @@ from service.domain.errors import (
 )
 from service.domain.models import Page, PageRequest, Post, PostFields, PostFilter
 from service.domain.validation import (
+    MAX_BODY,
     MAX_TAG,
+    MAX_TAGS,
+    MAX_TITLE,
     check_filter_text,
     check_id,
     check_post,
     check_time_us,
-    normalize_tags,
+    normalize_post,
+    normalize_text,
+    only_paths,
     page_size,
     raise_if,
     require_id,
@@ -48,10 +53,6 @@ def _fields(post: Post) -> PostFields:
     return PostFields(post.author_id, post.title, post.body, post.tags)
 
 
-def _normalized(fields: PostFields) -> PostFields:
-    return dataclasses.replace(fields, tags=normalize_tags(fields.tags))
-
-
 def _check_filter(cmd: ListPosts) -> list[FieldViolation]:
     violations = check_id(cmd.author_id, "author_id") if cmd.author_id else []
     violations += check_filter_text(cmd.tag, "tag", MAX_TAG)
@@ -68,21 +69,24 @@ def _check_filter(cmd: ListPosts) -> list[FieldViolation]:
 class PostHandlers(ResourceHandlers[Post, ListPosts]):
     collection = "posts"
     resource = "post"
+    # UTF-8 takes at most 4 bytes a character; the rest (ids, times, etag, framing) stays under 400
+    max_item_bytes = 4 * (MAX_TITLE + MAX_BODY + MAX_TAGS * MAX_TAG) + 400
 
     def _repository(self, uow: UnitOfWork) -> Any:
         return uow.posts
 
     def _filter(self, cmd: ListPosts) -> PostFilter:
         raise_if(_check_filter(cmd))
-        return PostFilter(cmd.author_id, cmd.tag, cmd.create_time_after_us, cmd.create_time_before_us)
+        tag = normalize_text(cmd.tag)  # stored tags are NFC
+        return PostFilter(cmd.author_id, tag, cmd.create_time_after_us, cmd.create_time_before_us)
 
     def _check_import(self, item: ImportItem[PostFields]) -> DomainError | None:
         violations = check_id(item.id, "post.id") if item.id else [FieldViolation("post.id", "required")]
-        violations += check_post(_normalized(item.fields))
+        violations += check_post(normalize_post(item.fields))
         return InvalidInput(violations) if violations else None
 
     def _imported(self, item: ImportItem[PostFields], now: int, current: Post | None) -> Post | None:
-        f = _normalized(item.fields)
+        f = normalize_post(item.fields)
         if current is None:
             return Post(item.id, f.author_id, f.title, f.body, f.tags, now, now, self._next_version())
         if f == _fields(current):
@@ -91,7 +95,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             current, **dataclasses.asdict(f), update_time_us=now, version=self._next_version(current.version)
         )
 
-    async def _page(self, cmd: ListPosts) -> tuple[Page[Post], dict[str, Any]]:
+    async def _page(self, cmd: ListPosts, max_bytes: int | None = None) -> tuple[Page[Post], dict[str, Any]]:
         size = page_size(cmd.page_size)
         flt = self._filter(cmd)
         ordering = parse_order_by(cmd.order_by, ORDERINGS)
@@ -105,11 +109,12 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
         if cmd.page_token:
             cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
         async with self._db.reading(bulk=True) as uow:
-            page = await uow.posts.list(flt, PageRequest(ordering, size, cursor))
+            request = PageRequest(ordering, size, cursor, self._read_budget(size, max_bytes))
+            page = await uow.posts.list(flt, request)
         return page, binding
 
     async def create(self, cmd: CreatePost, deadline: float | None = None) -> Post:
-        fields = _normalized(cmd.fields)
+        fields = normalize_post(cmd.fields)
         violations = check_post(fields)
         if cmd.post_id:
             violations += check_id(cmd.post_id, "post_id")
@@ -157,7 +162,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
     async def _update(self, cmd: UpdatePost, pending: PendingInvalidations) -> Post:
         require_id(cmd.id, "post.id")
         paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "post")
-        given = _normalized(cmd.fields)
+        given = normalize_post(cmd.fields)
         pending.reset()
         async with self._db.writing() as uow:
             current = await uow.posts.get(cmd.id, for_update=True)
@@ -191,7 +196,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
             if fields == _fields(current):
                 return current
-            raise_if(check_post(fields))
+            raise_if(only_paths(check_post(fields), "post", paths))
             updated = dataclasses.replace(
                 current,
                 **dataclasses.asdict(fields),

@@ -18,10 +18,16 @@ from service.domain.errors import (
 )
 from service.domain.models import Page, PageRequest, User, UserFields, UserFilter
 from service.domain.validation import (
+    MAX_BIO,
+    MAX_DISPLAY_NAME,
+    MAX_EMAIL,
     MAX_QUERY,
     check_filter_text,
     check_id,
     check_user,
+    normalize_text,
+    normalize_user,
+    only_paths,
     page_size,
     raise_if,
     require_id,
@@ -51,21 +57,24 @@ def _fields(user: User) -> UserFields:
 class UserHandlers(ResourceHandlers[User, ListUsers]):
     collection = "users"
     resource = "user"
+    # UTF-8 takes at most 4 bytes a character; the rest (id, times, etag, framing) stays under 200
+    max_item_bytes = 4 * (MAX_EMAIL + MAX_DISPLAY_NAME + MAX_BIO) + 200
 
     def _repository(self, uow: UnitOfWork) -> Any:
         return uow.users
 
     def _filter(self, cmd: ListUsers) -> UserFilter:
-        raise_if(check_filter_text(cmd.query, "query", MAX_QUERY))
-        return UserFilter(cmd.query)
+        query = normalize_text(cmd.query)  # stored names are NFC: so is what their prefix is matched with
+        raise_if(check_filter_text(query, "query", MAX_QUERY))
+        return UserFilter(query)
 
     def _check_import(self, item: ImportItem[UserFields]) -> DomainError | None:
         violations = check_id(item.id, "user.id") if item.id else [FieldViolation("user.id", "required")]
-        violations += check_user(item.fields)
+        violations += check_user(normalize_user(item.fields))
         return InvalidInput(violations) if violations else None
 
     def _imported(self, item: ImportItem[UserFields], now: int, current: User | None) -> User | None:
-        f = item.fields
+        f = normalize_user(item.fields)
         if current is None:
             return User(item.id, f.email, f.display_name, f.bio, now, now, self._next_version())
         if f == _fields(current):
@@ -74,7 +83,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
             current, **dataclasses.asdict(f), update_time_us=now, version=self._next_version(current.version)
         )
 
-    async def _page(self, cmd: ListUsers) -> tuple[Page[User], dict[str, Any]]:
+    async def _page(self, cmd: ListUsers, max_bytes: int | None = None) -> tuple[Page[User], dict[str, Any]]:
         size = page_size(cmd.page_size)
         flt = self._filter(cmd)
         ordering = parse_order_by(cmd.order_by, ORDERINGS)
@@ -88,11 +97,13 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
         if cmd.page_token:
             cursor = self._tokens.decode(cmd.page_token, binding, _SORT_TYPES[ordering.field])
         async with self._db.reading(bulk=True) as uow:
-            page = await uow.users.list(flt, PageRequest(ordering, size, cursor))
+            request = PageRequest(ordering, size, cursor, self._read_budget(size, max_bytes))
+            page = await uow.users.list(flt, request)
         return page, binding
 
     async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:
-        violations = check_user(cmd.fields)
+        f = normalize_user(cmd.fields)
+        violations = check_user(f)
         if cmd.user_id:
             violations += check_id(cmd.user_id, "user_id")
         raise_if(violations)
@@ -102,7 +113,6 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
         async def create(uow: UnitOfWork) -> User:
             pending.reset()
             now = self._clock()
-            f = cmd.fields
             user = User(
                 cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, self._next_version()
             )
@@ -112,7 +122,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
             )
             return user
 
-        fp = fingerprint(cmd.user_id, cmd.fields)
+        fp = fingerprint(cmd.user_id, f)
         user = await retrying(
             lambda: idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
         )
@@ -133,16 +143,18 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
     async def _update(self, cmd: UpdateUser, pending: PendingInvalidations) -> User:
         require_id(cmd.id, "user.id")
         paths = resolve_update_mask(cmd.update_mask, cmd.fields, WRITABLE, OUTPUT_ONLY, "user")
+        given = normalize_user(cmd.fields)
         pending.reset()
         async with self._db.writing() as uow:
             current = await uow.users.get(cmd.id, for_update=True)
             if current is None:
                 if not cmd.allow_missing:
                     raise NotFound("user", cmd.id)
-                raise_if(check_user(cmd.fields))
+                raise_if(check_user(given))
                 now = self._clock()
-                f = cmd.fields
-                created = User(cmd.id, f.email, f.display_name, f.bio, now, now, self._next_version())
+                created = User(
+                    cmd.id, given.email, given.display_name, given.bio, now, now, self._next_version()
+                )
                 await uow.users.add(created)
                 await pending.record(
                     uow,
@@ -155,10 +167,10 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                 return created
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("user", cmd.id)
-            fields = dataclasses.replace(_fields(current), **{p: getattr(cmd.fields, p) for p in paths})
+            fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
             if fields == _fields(current):
                 return current
-            raise_if(check_user(fields))
+            raise_if(only_paths(check_user(fields), "user", paths))
             updated = dataclasses.replace(
                 current,
                 **dataclasses.asdict(fields),

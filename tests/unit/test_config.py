@@ -25,9 +25,15 @@ def test_postgres_does_not_migrate_on_start_unless_asked() -> None:
     [
         ("WELLSPRING_SHUTDOWN_GRACE_S", "soon"),
         ("WELLSPRING_DB_POOL_SIZE", "0"),
+        ("WELLSPRING_MAX_CONCURRENT_RPCS", "0"),
         ("WELLSPRING_ACCESS_LOG", "maybe"),
+        ("WELLSPRING_EXPORT_STALL_S", "0"),
+        ("WELLSPRING_EXPORT_MAX_S", "-1"),
+        ("WELLSPRING_EXPORT_MAX_CONCURRENT", "0"),
         ("WELLSPRING_PAGE_TOKEN_SECRET", "short"),
         ("WELLSPRING_LOG_LEVEL", "LOUD"),
+        ("WELLSPRING_CACHE_MAX_BYTES", "1000"),  # below 1 MiB: no useful cache
+        ("WELLSPRING_CACHE_LIST_MAX_BYTES", "-1"),
         ("WELLSPRING_ADDR", "nonsense"),
         ("WELLSPRING_ADDR", "127.0.0.1:99999"),
         ("WELLSPRING_DATABASE_URL", "mysql://h/db"),
@@ -41,6 +47,64 @@ def test_bad_values_fail_loudly_naming_the_variable(name: str, value: str) -> No
         Settings.from_env({name: value})
 
 
+def test_cache_budgets_are_bytes_with_operator_defaults() -> None:
+    assert (Settings.from_env({}).cache_max_bytes, Settings.from_env({}).cache_list_max_bytes) == (
+        64 * 1024 * 1024,
+        16 * 1024 * 1024,
+    )
+    env = {"WELLSPRING_CACHE_MAX_BYTES": "8388608", "WELLSPRING_CACHE_LIST_MAX_BYTES": "0"}
+    given = Settings.from_env(env)
+    assert (given.cache_max_bytes, given.cache_list_max_bytes) == (8 * 1024 * 1024, 0)
+
+
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings.from_env({}).addr = "x"  # type: ignore[misc]
+
+
+def test_export_limits_are_read_with_operator_defaults() -> None:
+    def limits(settings: Settings) -> tuple[float, float, int]:
+        return settings.export_stall_s, settings.export_max_s, settings.export_max_concurrent
+
+    assert limits(Settings.from_env({})) == (30.0, 900.0, 4)
+    env = {"WELLSPRING_EXPORT_STALL_S": "2.5", "WELLSPRING_EXPORT_MAX_S": "60"}
+    assert limits(Settings.from_env({**env, "WELLSPRING_EXPORT_MAX_CONCURRENT": "8"})) == (2.5, 60.0, 8)
+
+
+def test_connection_and_watch_limits_are_read_with_operator_defaults() -> None:
+    def limits(settings: Settings) -> tuple[object, ...]:
+        return (
+            settings.max_concurrent_streams,
+            settings.max_metadata_bytes,
+            settings.watch_max_watchers,
+            settings.watch_max_per_connection,
+            settings.keepalive_time_s,
+            settings.keepalive_permit_without_calls,
+            settings.max_connection_idle_s,
+            settings.max_connection_age_s,
+            settings.max_connection_age_grace_s,
+        )
+
+    assert limits(Settings.from_env({})) == (100, 16384, 1000, 50, 60.0, True, 300.0, 1800.0, 900.0)
+    env = {
+        "WELLSPRING_MAX_CONCURRENT_STREAMS": "20",
+        "WELLSPRING_MAX_METADATA_BYTES": "4096",
+        "WELLSPRING_WATCH_MAX_WATCHERS": "10",
+        "WELLSPRING_WATCH_MAX_PER_CONNECTION": "0",
+        "WELLSPRING_KEEPALIVE_TIME_S": "30",
+        "WELLSPRING_KEEPALIVE_PERMIT_WITHOUT_CALLS": "0",
+        "WELLSPRING_MAX_CONNECTION_IDLE_S": "0",
+        "WELLSPRING_MAX_CONNECTION_AGE_S": "0",
+        "WELLSPRING_MAX_CONNECTION_AGE_GRACE_S": "5",
+    }
+    assert limits(Settings.from_env(env)) == (20, 4096, 10, 0, 30.0, False, 0.0, 0.0, 5.0)
+    for name, value in (
+        ("WELLSPRING_MAX_CONCURRENT_STREAMS", "0"),
+        ("WELLSPRING_MAX_METADATA_BYTES", "100"),
+        ("WELLSPRING_WATCH_MAX_WATCHERS", "0"),
+        ("WELLSPRING_KEEPALIVE_TIME_S", "0"),
+        ("WELLSPRING_KEEPALIVE_TIMEOUT_S", "0"),
+        ("WELLSPRING_MAX_CONNECTION_AGE_S", "-1"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({name: value})
