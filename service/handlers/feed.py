@@ -290,6 +290,8 @@ class ChangeFeed:
             signals.cancel()
 
     async def _pull(self) -> None:
+        if not self._subscribers and await self._skip_to_latest():
+            return
         while True:
             async with self._db.reading() as uow:
                 rows = await uow.changes.after(self.head, self.limits.page_rows)
@@ -306,6 +308,16 @@ class ChangeFeed:
             await self._fan_out(events)
             if len(rows) < self.limits.page_rows:
                 return
+
+    async def _skip_to_latest(self) -> bool:
+        """With nobody subscribed, nobody needs the rows: the head moves to the log's latest revision
+        without reading or encoding them (a bulk import would otherwise pay for both). A watcher that
+        subscribed while the revision was read may need them, so then nothing moves (False)."""
+        latest = await self._latest()
+        if self._subscribers:
+            return False
+        self.head = max(self.head, latest)
+        return True
 
     async def _fan_out(self, events: list[FeedEvent]) -> None:
         """Hand every subscription its share of ``events``, yielding to the loop between groups: the
