@@ -21,6 +21,7 @@ Health checks are neither capped, refused nor counted.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import logging
@@ -44,9 +45,9 @@ HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # settled() looks every tick; it trusts that core's queue is empty when no call has been handed over for
 # SETTLE_STALL_S although channelz still counts some as queued (a call cancelled while queued is counted by
 # core and never handed over), or when channelz cannot be read. Stalls of the event loop under load have
-# been seen to last ~0.1 s.
+# been seen to last ~0.1 s here, and more on a loaded 2-core machine (0.3 s was seen to end a settle early).
 SETTLE_TICK_S = 0.005
-SETTLE_STALL_S = 0.3
+SETTLE_STALL_S = 0.6
 # Overload warnings: at most one line per this many seconds, with the count refused meanwhile.
 _WARN_EVERY_S = 10.0
 
@@ -181,12 +182,22 @@ class Admission(grpc.aio.ServerInterceptor):
                 await self._refuse(method, refusal, context)
             self._running += 1
             self._idle.clear()
+            released = False
+
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
+                    self._running -= 1
+                    if self._running == 0:
+                        self._idle.set()
+
+            token = _release_slot.set(release)
             try:
                 return await behavior(request, context)
             finally:
-                self._running -= 1
-                if self._running == 0:
-                    self._idle.set()
+                _release_slot.reset(token)
+                release()
 
         return call
 
@@ -245,6 +256,21 @@ class Admission(grpc.aio.ServerInterceptor):
             )
 
         return stream
+
+
+# The running call's way to give its slot back early (see ``release_slot``); set per call, in its task.
+_release_slot: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "wellspring_release_slot", default=None
+)
+
+
+def release_slot() -> None:
+    """The current call has been ended but cannot finish yet: a stalled stream's answer must wait behind
+    the message its client does not read (see ``ServerInterceptor._send``). Its slot is given back now, so
+    it neither counts against the cap nor holds a shutdown's drain; ``server.stop`` cancels it."""
+    release = _release_slot.get()
+    if release is not None:
+        release()
 
 
 def _as_coroutine(behavior: Any) -> Behavior:

@@ -80,13 +80,12 @@ TABLE: dict[type[d.DomainError], tuple[grpc.StatusCode, Details]] = {
     d.NotImplementedYet: (grpc.StatusCode.UNIMPLEMENTED, _none),
     d.RevisionCompacted: (grpc.StatusCode.OUT_OF_RANGE, _compacted),
     d.WatcherTooSlow: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
-    d.TooManyWatchers: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
+    d.LimitReached: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
     # what gRPC's core answers for oversized metadata too; no RetryInfo: the same call never fits
     d.MetadataTooLarge: (grpc.StatusCode.RESOURCE_EXHAUSTED, _none),
     d.StreamStalled: (grpc.StatusCode.ABORTED, _none),
+    d.RequestStreamIdle: (grpc.StatusCode.ABORTED, _none),
     d.ExportInterrupted: (grpc.StatusCode.ABORTED, _none),
-    d.TooManyExports: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
-    d.TooManyCalls: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
     d.DomainError: (grpc.StatusCode.FAILED_PRECONDITION, _none),
 }
 

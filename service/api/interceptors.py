@@ -20,8 +20,9 @@ import grpc
 from grpc._cython.cygrpc import ExecuteBatchError  # what grpc.aio itself catches for a failed batch
 from grpc.aio import AbortError
 
+from service.api.admission import release_slot
 from service.api.errors import internal_status, malformed_request_status, to_status
-from service.domain.errors import DomainError, StreamStalled
+from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 
 access_log = logging.getLogger("wellspring.access")
 error_log = logging.getLogger("wellspring.errors")
@@ -56,8 +57,20 @@ def _passthrough(serialize: Callable[[Any], bytes] | None) -> Callable[[Any], by
     return encode
 
 
-async def _decoded(raw_requests: AsyncIterator[bytes], decode: Callable[[bytes], Any]) -> AsyncIterator[Any]:
-    async for raw in raw_requests:
+async def _decoded(
+    raw_requests: AsyncIterator[bytes], decode: Callable[[bytes], Any], idle_s: float
+) -> AsyncIterator[Any]:
+    """The decoded request stream; one that sends nothing for ``idle_s`` ends the call
+    (``RequestStreamIdle``) instead of holding it open forever."""
+    requests = aiter(raw_requests)
+    while True:
+        try:
+            async with asyncio.timeout(idle_s):
+                raw = await anext(requests)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise RequestStreamIdle(idle_s) from None
         yield decode(raw)
 
 
@@ -108,6 +121,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         decode = _decoder(handler.request_deserializer)
         serializer = _passthrough(handler.response_serializer)
+
+        def stream_of(raws: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+            return _decoded(raws, decode, self._stall_s)
+
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary, decode), response_serializer=serializer
@@ -119,11 +136,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(method, handler.stream_unary, lambda raws: _decoded(raws, decode)),
+                self._unary(method, handler.stream_unary, stream_of),
                 response_serializer=serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._streaming(method, handler.stream_stream, lambda raws: _decoded(raws, decode)),
+            self._streaming(method, handler.stream_stream, stream_of),
             response_serializer=serializer,
         )
 
@@ -212,6 +229,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         stall = StreamStalled(self._stall_s)
         fields = {"stall_s": self._stall_s, "peer": context.peer()}
         stream_log.info("stream stalled; ending it", extra={"fields": fields})
+        release_slot()
         try:
             await responses.athrow(stall)
         except Exception as verdict:

@@ -11,6 +11,7 @@ from wellspring.v1 import watch_service_pb2_grpc as rpc
 
 from service.api.convert import int_field_2, repeated_field_1
 from service.domain import commands
+from service.domain.errors import StreamStalled, WatcherTooSlow
 from service.handlers.feed import ChangeFeed
 
 
@@ -24,6 +25,17 @@ class WatchServicer(rpc.WatchServiceServicer):
         cmd = commands.Watch(tuple(request.collections), tuple(request.ids), request.start_revision)
         # The peer address names the TCP connection: the per-connection watcher cap counts by it.
         batches = self._feed.watch(cmd, connection=context.peer())
+        delivered = cmd.start_revision - 1 if cmd.start_revision > 0 else None
         async with aclosing(batches):  # unsubscribes at once when the call ends
             async for batch in batches:
-                yield repeated_field_1(batch.events) + int_field_2(batch.revision)
+                try:
+                    yield repeated_field_1(batch.events) + int_field_2(batch.revision)
+                except StreamStalled:
+                    # The client stopped reading at this batch: it is told, like a watcher whose queue
+                    # overflowed, where to resume. Everything up to the batch before was handed over; a
+                    # progress message held back loses nothing, so its revision counts as delivered.
+                    resume = batch.revision if not batch.events else delivered
+                    if resume is None:
+                        raise
+                    raise WatcherTooSlow(resume) from None
+                delivered = batch.revision

@@ -159,17 +159,26 @@ class WatcherTooSlow(DomainError):
         )
 
 
-class TooManyWatchers(DomainError):
+class LimitReached(DomainError):
+    """A bounded resource of the replica is in full use (calls, watchers, export slots): retry after
+    ``retry_after_s``, here or on another replica. Each subclass names the limit in its metadata."""
+
+    def __init__(self, message: str, metadata: dict[str, str], retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message, metadata=metadata)
+
+
+class TooManyWatchers(LimitReached):
     """The replica (``scope="replica"``) or this connection (``scope="connection"``) already has its
     maximum of Watch streams; retry later, on another replica or another connection."""
 
     reason = "TOO_MANY_WATCHERS"
 
     def __init__(self, scope: str, limit: int, retry_after_s: float = 1.0) -> None:
-        self.retry_after_s = retry_after_s
         super().__init__(
             f"this {scope} already has its maximum of {limit} Watch streams; retry later",
-            metadata={"scope": scope, "max_watchers": str(limit)},
+            {"scope": scope, "max_watchers": str(limit)},
+            retry_after_s,
         )
 
 
@@ -206,16 +215,16 @@ class ShuttingDown(Unavailable):
         super().__init__("the server is shutting down; retry the call", retry_after_s)
 
 
-class TooManyCalls(DomainError):
+class TooManyCalls(LimitReached):
     """The replica is already running its maximum of concurrent calls; retry after a short delay."""
 
     reason = "TOO_MANY_CONCURRENT_RPCS"
 
     def __init__(self, limit: int, retry_after_s: float = 0.2) -> None:
-        self.retry_after_s = retry_after_s
         super().__init__(
             f"the server is running its maximum of {limit} concurrent calls; retry shortly",
-            metadata={"max_concurrent_rpcs": str(limit)},
+            {"max_concurrent_rpcs": str(limit)},
+            retry_after_s,
         )
 
 
@@ -230,6 +239,20 @@ class StreamStalled(DomainError):
         super().__init__(
             f"the client read nothing for {stall_s:g}s; the stream was ended (resume from what was received)",
             metadata={"stall_s": f"{stall_s:g}"},
+        )
+
+
+class RequestStreamIdle(DomainError):
+    """A client-streaming call (an Import) whose client sent nothing for ``idle_s``: it is ended, so that an
+    open, silent stream does not hold a call slot forever. What was committed stays (Import is an
+    idempotent upsert: send the rest, or all of it, again)."""
+
+    reason = "REQUEST_STREAM_IDLE"
+
+    def __init__(self, idle_s: float) -> None:
+        super().__init__(
+            f"the client sent nothing for {idle_s:g}s; the call was ended (chunks committed so far stay)",
+            metadata={"idle_s": f"{idle_s:g}"},
         )
 
 
@@ -260,16 +283,16 @@ class ExportInterrupted(DomainError):
         return cls("EXPORT_TOO_LONG", why, revision, last_id)
 
 
-class TooManyExports(DomainError):
+class TooManyExports(LimitReached):
     """Every database slot kept for exports is taken; Get, List and writes are never queued behind them."""
 
     reason = "TOO_MANY_EXPORTS"
 
     def __init__(self, slots: int, retry_after_s: float = 1.0) -> None:
-        self.retry_after_s = retry_after_s
         super().__init__(
             f"the server is running its maximum of {slots} concurrent exports; retry shortly",
-            metadata={"max_concurrent_exports": str(slots)},
+            {"max_concurrent_exports": str(slots)},
+            retry_after_s,
         )
 
 

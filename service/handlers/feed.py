@@ -69,7 +69,7 @@ class FeedLimits:
     poll_s: float = 1.0
     progress_s: float = 5.0
     max_watchers: int = 1000  # per replica
-    max_watchers_per_connection: int = 50  # 0: no per-connection cap
+    max_watchers_per_connection: int = 0  # 0: no per-connection cap
     fan_out_group: int = 16  # subscriptions handed events per turn of the event loop
 
 

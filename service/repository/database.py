@@ -265,14 +265,19 @@ class _ExportSlots:
             self.taken -= 1
 
 
-def _shrink_wal(conn: Connection, wal: Path | None) -> None:
-    """After a snapshot ends (on its own thread): if it let the WAL grow past its normal size, copy the
-    WAL back (PASSIVE: writers go on meanwhile) and truncate it. Never waits: with busy_timeout=0 a
-    checkpoint that finds another reader or the writer gives up at once (journal_size_limit still cuts
-    the file at the WAL's next restart) and so never holds the write lock that inline writers need."""
+def _wal_too_large(wal: Path | None) -> bool:
     try:
-        if wal is None or wal.stat().st_size <= _WAL_LIMIT_BYTES:
-            return
+        return wal is not None and wal.stat().st_size > _WAL_LIMIT_BYTES
+    except OSError:
+        return False
+
+
+def _shrink_wal(conn: Connection, wal: Path | None) -> None:
+    """After a snapshot ends (on its own thread, while the loop holds the write lock for it: TRUNCATE
+    takes SQLite's write lock, and an inline writer must never block the loop waiting for it): copy the
+    WAL back (PASSIVE) and truncate it. Never waits: with busy_timeout=0 a checkpoint that finds another
+    reader gives up at once (journal_size_limit still cuts the file at the WAL's next restart)."""
+    try:
         conn.exec_driver_sql("PRAGMA busy_timeout=0")
         try:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
@@ -309,6 +314,7 @@ class SqliteDatabase:
         self._write_lock = asyncio.Lock()
         # Bulk writes drive the one writer connection from this thread (under the write lock).
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._background: set[asyncio.Task[None]] = set()  # WAL checkpoints after long snapshots
 
     @asynccontextmanager
     async def reading(self, *, bulk: bool = False) -> AsyncIterator[SqlUnitOfWork]:
@@ -386,9 +392,9 @@ class SqliteDatabase:
         def end(conn: Connection) -> None:
             try:
                 conn.exec_driver_sql("ROLLBACK")
-                _shrink_wal(conn, wal)  # the WAL this snapshot kept from being checkpointed
-            finally:
+            except Exception:
                 conn.close()
+                raise
 
         try:
             conn = await loop.run_in_executor(thread, begin)
@@ -401,6 +407,20 @@ class SqliteDatabase:
             # Queued behind any statement still running on the thread (a cancelled caller does not
             # stop sqlite3 mid-statement), so the connection is never used by two threads at once.
             thread.submit(end, conn)
+            if _wal_too_large(wal):  # the WAL this snapshot kept from being checkpointed
+                task = loop.create_task(self._shrink_then_close(thread, conn))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            else:
+                thread.submit(conn.close)
+                thread.shutdown(wait=False)
+
+    async def _shrink_then_close(self, thread: ThreadPoolExecutor, conn: Connection) -> None:
+        try:
+            async with self._write_lock:
+                await asyncio.get_running_loop().run_in_executor(thread, _shrink_wal, conn, self._wal)
+        finally:
+            thread.submit(conn.close)
             thread.shutdown(wait=False)
 
     async def commit_signals(self, on_commit: Callable[[], None]) -> None:
@@ -419,6 +439,8 @@ class SqliteDatabase:
             await uow.users.get("ping")
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         self._bulk_pool.shutdown(wait=True, cancel_futures=True)
         self._write_thread.shutdown(wait=True)
         self._reader.close()

@@ -125,7 +125,7 @@ async def pg_idle_in_transaction(url: str) -> list[str]:
 
 async def test_stalled_exports_never_pin_the_database(tmp_path: Path, database_url: str) -> None:
     prefix = secrets.token_hex(4)
-    env = {"WELLSPRING_EXPORT_STALL_S": str(STALL_S), "WELLSPRING_EXPORT_MAX_CONCURRENT": str(SLOTS)}
+    env = {"WELLSPRING_STREAM_STALL_S": str(STALL_S), "WELLSPRING_EXPORT_MAX_CONCURRENT": str(SLOTS)}
     with ServerProcess(tmp_path, database_url, **env) as server:
         await server.serving()
         async with grpc.aio.insecure_channel(server.address) as channel:
@@ -182,7 +182,7 @@ async def test_a_stalled_export_no_longer_pins_the_sqlite_wal(tmp_path: Path) ->
     url = sqlite_url_for(tmp_path)
     wal = Path(sa.engine.make_url(url).database + "-wal")  # type: ignore[operator]
     prefix = secrets.token_hex(4)
-    with ServerProcess(tmp_path, url, WELLSPRING_EXPORT_STALL_S="5") as server:
+    with ServerProcess(tmp_path, url, WELLSPRING_STREAM_STALL_S="5") as server:
         await server.serving()
         async with grpc.aio.insecure_channel(server.address) as channel:
             users = rpc.UserServiceStub(channel)
@@ -216,7 +216,7 @@ async def test_a_stalled_export_no_longer_pins_the_sqlite_wal(tmp_path: Path) ->
 
 
 async def test_a_slow_reader_is_told_where_to_resume(tmp_path: Path) -> None:
-    app = await start_app(sqlite_url_for(tmp_path), export_stall_s=1.0)
+    app = await start_app(sqlite_url_for(tmp_path), stream_stall_s=1.0)
     prefix = secrets.token_hex(4)
     try:
         async with grpc.aio.insecure_channel(app.address) as channel:

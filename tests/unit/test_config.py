@@ -27,7 +27,7 @@ def test_postgres_does_not_migrate_on_start_unless_asked() -> None:
         ("WELLSPRING_DB_POOL_SIZE", "0"),
         ("WELLSPRING_MAX_CONCURRENT_RPCS", "0"),
         ("WELLSPRING_ACCESS_LOG", "maybe"),
-        ("WELLSPRING_EXPORT_STALL_S", "0"),
+        ("WELLSPRING_STREAM_STALL_S", "0"),
         ("WELLSPRING_EXPORT_MAX_S", "-1"),
         ("WELLSPRING_EXPORT_MAX_CONCURRENT", "0"),
         ("WELLSPRING_PAGE_TOKEN_SECRET", "short"),
@@ -64,10 +64,10 @@ def test_settings_are_frozen() -> None:
 
 def test_export_limits_are_read_with_operator_defaults() -> None:
     def limits(settings: Settings) -> tuple[float, float, int]:
-        return settings.export_stall_s, settings.export_max_s, settings.export_max_concurrent
+        return settings.stream_stall_s, settings.export_max_s, settings.export_max_concurrent
 
     assert limits(Settings.from_env({})) == (30.0, 900.0, 4)
-    env = {"WELLSPRING_EXPORT_STALL_S": "2.5", "WELLSPRING_EXPORT_MAX_S": "60"}
+    env = {"WELLSPRING_STREAM_STALL_S": "2.5", "WELLSPRING_EXPORT_MAX_S": "60"}
     assert limits(Settings.from_env({**env, "WELLSPRING_EXPORT_MAX_CONCURRENT": "8"})) == (2.5, 60.0, 8)
 
 
@@ -85,7 +85,7 @@ def test_connection_and_watch_limits_are_read_with_operator_defaults() -> None:
             settings.max_connection_age_grace_s,
         )
 
-    assert limits(Settings.from_env({})) == (100, 16384, 1000, 50, 60.0, True, 300.0, 1800.0, 900.0)
+    assert limits(Settings.from_env({})) == (100, 16384, 1000, 0, 60.0, True, 300.0, 1800.0, 900.0)
     env = {
         "WELLSPRING_MAX_CONCURRENT_STREAMS": "20",
         "WELLSPRING_MAX_METADATA_BYTES": "4096",
