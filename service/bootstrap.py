@@ -53,6 +53,8 @@ _CLOSE_TIMEOUT_S = 3.0
 # After the signal the server keeps dispatching at most this long for gRPC's core to hand over the calls
 # it had already accepted (Admission.settled); counted within the grace.
 _SETTLE_MAX_S = 1.0
+# Once every admitted call has finished, gRPC's own stop waits at most this for what is left (see _drain).
+_STOP_GRACE_S = 0.25
 
 SERVICE_NAMES = (
     user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
@@ -157,7 +159,10 @@ class App:
         3. The change feed's tailer: no watcher is left to feed.
         4. The cache tier and coherence: a write in flight records and applies its invalidations through
            them, so the lease loop stops and Redis closes only now, after one last renewal that deletes
-           the applied outbox rows and applies any failed ones.
+           the applied outbox rows and applies any failed ones, and the invalidations of writes the
+           grace cancelled after their commit (applied, or marked failed for the other replicas to
+           apply before they lease again). What a kill -9 leaves pending, a starting replica applies
+           before its first lease (Coherence).
         5. The database, last: every step above may use it. Steps 3-5 are bounded by ``_CLOSE_TIMEOUT_S``.
         """
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
@@ -186,10 +191,11 @@ class App:
         # Calls that arrived meanwhile are answered (refused) before core's shutdown could cancel them.
         await self.admission.settled(min(_SETTLE_MAX_S, max(deadline - loop.time(), 0.0)))
         self.admission.finish()
-        left = max(deadline - loop.time(), 0.0)
-        await self.server.stop(left)
-        # Still in time unless server.stop itself ran into the deadline (and cancelled what was left).
-        return finished and (left == 0.0 or loop.time() < deadline)
+        # What is left: refusals finishing their answer, health Watches just told to end, and streams
+        # ended for stalling whose answer waits behind a message their client does not read (they gave
+        # their slot back and will not finish by themselves). A moment for the first two, then GOAWAY.
+        await self.server.stop(min(max(deadline - loop.time(), 0.0), _STOP_GRACE_S))
+        return finished
 
     async def _close_backends(self) -> None:
         try:
@@ -305,19 +311,23 @@ async def bootstrap(
             pool_timeout_s=settings.db_pool_timeout_s,
             export_slots=settings.export_max_concurrent,
             # A safety net under the stall timeout: PostgreSQL itself ends a snapshot left idle longer.
-            snapshot_idle_timeout_s=settings.export_stall_s + 30,
+            snapshot_idle_timeout_s=settings.stream_stall_s + 30,
         )
     tokens = PageTokens(settings.page_token_secret)
     if cache is None and settings.cache_enabled and (settings.redis_url or settings.is_embedded):
         cache = build_cache(settings)
     # A shared store (Redis) needs the outbox and read leases; the in-process one cannot miss a write.
-    coherence = Coherence(database, cache) if cache is not None and settings.redis_url else None
+    coherence = (
+        Coherence(database, cache, abandoned_after_s=settings.cache_abandoned_after_s)
+        if cache is not None and settings.redis_url
+        else None
+    )
     posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock, coherence=coherence)
     users = UserHandlers(database, tokens, encode=encode_user, cache=cache, clock=clock, coherence=coherence)
 
     # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
     admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
-    interceptor = ServerInterceptor(log_calls=settings.access_log, stall_s=settings.export_stall_s)
+    interceptor = ServerInterceptor(log_calls=settings.access_log, stall_s=settings.stream_stall_s)
     limit = settings.max_message_bytes
     server = grpc.aio.server(
         # oversized metadata is refused after admission has counted the call (service/api/limits.py)

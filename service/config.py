@@ -73,7 +73,7 @@ def _database_url(environ: Mapping[str, str], name: str) -> str:
 _POSITIVE = (
     "WELLSPRING_KEEPALIVE_TIME_S",
     "WELLSPRING_KEEPALIVE_TIMEOUT_S",
-    "WELLSPRING_EXPORT_STALL_S",
+    "WELLSPRING_STREAM_STALL_S",
     "WELLSPRING_EXPORT_MAX_S",
 )
 
@@ -102,7 +102,7 @@ class Settings:
     # Watch streams kept by a replica, and by one connection (0: no per-connection cap); past either,
     # Watch is RESOURCE_EXHAUSTED with RetryInfo (a watcher costs memory and a share of every fan-out).
     watch_max_watchers: int = 1000
-    watch_max_per_connection: int = 50
+    watch_max_per_connection: int = 0
     # HTTP/2 and connection limits, passed to gRPC's core (README: "Connections and streams"). The idle and
     # age limits are off at 0; an aged connection gets a GOAWAY, then max_connection_age_grace_s for the
     # calls on it (keep it >= export_max_s so an Export that began before the GOAWAY can finish).
@@ -120,9 +120,9 @@ class Settings:
     max_response_bytes: int = 4 * 1024 * 1024
     db_pool_size: int = 10
     db_pool_timeout_s: float = 5.0
-    # An Export whose client reads nothing for export_stall_s, or that runs past export_max_s, is ended
+    # An Export whose client reads nothing for stream_stall_s, or that runs past export_max_s, is ended
     # (ABORTED, with where to resume); at most export_max_concurrent hold a database snapshot at once.
-    export_stall_s: float = 30.0
+    stream_stall_s: float = 30.0
     export_max_s: float = 900.0
     export_max_concurrent: int = 4
     log_level: str = "INFO"
@@ -134,6 +134,10 @@ class Settings:
     cache_list_max_bytes: int = 16 * 1024 * 1024  # List pages one replica may have alive in the cache
     malloc_return_freed: bool = True  # large blocks from mmap, so RSS falls back after large reads
     redis_timeout_s: float = 0.05
+    # A cache-outbox row still pending this long counts as abandoned (its writer died between commit and
+    # invalidation): running replicas then apply it before renewing their read lease. A starting replica
+    # applies every row, whatever its age, before its first lease.
+    cache_abandoned_after_s: float = 2.0
     # Test-only knobs for the history checker: delay every Redis command by up to this long (widens
     # races), and fill with a plain SET instead of the versioned compare-and-set (must break the promise).
     test_redis_delay_s: float = 0.0
@@ -182,7 +186,7 @@ class Settings:
             watch_queue_events=_int(env, "WELLSPRING_WATCH_QUEUE_EVENTS", 10_000, minimum=1),
             watch_progress_s=_float(env, "WELLSPRING_WATCH_PROGRESS_S", 5.0),
             watch_max_watchers=_int(env, "WELLSPRING_WATCH_MAX_WATCHERS", 1000, minimum=1),
-            watch_max_per_connection=_int(env, "WELLSPRING_WATCH_MAX_PER_CONNECTION", 50),
+            watch_max_per_connection=_int(env, "WELLSPRING_WATCH_MAX_PER_CONNECTION", 0),
             max_concurrent_streams=_int(env, "WELLSPRING_MAX_CONCURRENT_STREAMS", 100, minimum=1),
             max_metadata_bytes=_int(env, "WELLSPRING_MAX_METADATA_BYTES", 16 * 1024, minimum=1024),
             keepalive_time_s=_float(env, "WELLSPRING_KEEPALIVE_TIME_S", 60.0),
@@ -199,7 +203,7 @@ class Settings:
             ),
             db_pool_size=_int(env, "WELLSPRING_DB_POOL_SIZE", 10, minimum=1),
             db_pool_timeout_s=_float(env, "WELLSPRING_DB_POOL_TIMEOUT_S", 5.0),
-            export_stall_s=_float(env, "WELLSPRING_EXPORT_STALL_S", 30.0),
+            stream_stall_s=_float(env, "WELLSPRING_STREAM_STALL_S", 30.0),
             export_max_s=_float(env, "WELLSPRING_EXPORT_MAX_S", 900.0),
             export_max_concurrent=_int(env, "WELLSPRING_EXPORT_MAX_CONCURRENT", 4, minimum=1),
             log_level=log_level,
@@ -211,6 +215,7 @@ class Settings:
             cache_list_max_bytes=_int(env, "WELLSPRING_CACHE_LIST_MAX_BYTES", 16 * 1024 * 1024),
             malloc_return_freed=_bool(env, "WELLSPRING_MALLOC_RETURN_FREED", True),
             redis_timeout_s=_float(env, "WELLSPRING_REDIS_TIMEOUT_S", 0.05),
+            cache_abandoned_after_s=_float(env, "WELLSPRING_CACHE_ABANDONED_AFTER_S", 2.0),
             test_redis_delay_s=_float(env, "WELLSPRING_TEST_REDIS_DELAY_S", 0.0),
             test_unsafe_plain_fills=_bool(env, "WELLSPRING_TEST_UNSAFE_PLAIN_FILLS", False),
         )

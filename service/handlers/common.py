@@ -123,8 +123,9 @@ async def idempotent_create(
     kind: type[T],
     create: Callable[[UnitOfWork], Awaitable[T]],
     now: Clock,
-) -> T:
+) -> tuple[T, bool]:
     """Run ``create`` once per ``request_id``: a retry with the same payload gets the original result.
+    Returns the result and whether it was replayed (then this call created nothing).
 
     The key is stored in the same transaction as the resource. Two concurrent first attempts race on the
     key's (or the client-chosen id's) unique constraint; the loser reads the winner's stored result.
@@ -133,7 +134,7 @@ async def idempotent_create(
     if request_id:
         replay = await _replay(db, scope, request_id, payload_fingerprint, kind)
         if replay is not None:
-            return replay
+            return replay, True
     try:
         async with db.writing() as uow:
             result = await create(uow)
@@ -141,10 +142,10 @@ async def idempotent_create(
                 record = IdempotencyRecord(payload_fingerprint, to_json(result))
                 await uow.idempotency.put(scope, request_id, record, now())
             await uow.commit()
-            return result
+            return result, False
     except AlreadyExists:
         if request_id:
             replay = await _replay(db, scope, request_id, payload_fingerprint, kind)
             if replay is not None:
-                return replay
+                return replay, True
         raise

@@ -142,11 +142,10 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             return post
 
         fp = fingerprint(cmd.post_id, fields)
-        post = await retrying(
+        post, replayed = await retrying(
             lambda: idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
         )
-        await pending.flush(deadline)
-        return post
+        return await self._acknowledge_create(pending, post, replayed, deadline)
 
     async def update(self, cmd: UpdatePost, deadline: float | None = None) -> Post:
         pending = self.reads.pending()
@@ -194,7 +193,9 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("post", cmd.id)
             fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
-            if fields == _fields(current):
+            if fields == _fields(current):  # acknowledged as it is: its tombstone first (issue 18)
+                await pending.confirm(uow, "posts", [(current.id, current.version, False)])
+                await uow.commit()
                 return current
             raise_if(only_paths(check_post(fields), "post", paths))
             updated = dataclasses.replace(

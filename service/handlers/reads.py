@@ -74,7 +74,8 @@ class CachedReads(Generic[T]):
             total = hit_bytes
             bound = self._max_item_bytes
             if misses and (bound is None or hit_bytes + len(misses) * bound > max_bytes):
-                async with self._db.reading() as uow:
+                # off the event loop: measuring a row's size makes SQLite read the whole of it
+                async with self._db.reading(bulk=True) as uow:
                     total += sum((await self._repository(uow).sizes(misses)).values())
             if total > max_bytes:
                 raise InvalidInput.of(
@@ -209,6 +210,16 @@ class PendingInvalidations:
             self._items.append((collection, list(changes), ids))
         entries = [ChangeEntry(collection, c[0], kind, p) for c, p in zip(changes, payloads, strict=True)]
         await uow.changes.append(entries, self._clock())
+
+    async def confirm(self, uow: UnitOfWork, collection: str, changes: Sequence[Change]) -> None:
+        """A write that found its value already there acknowledges the (id, version) it found. Another
+        writer committed that version, and its tombstone may not be in the cache yet (still on its way,
+        or lost with its process): the same tombstone again, through the outbox like any write's and
+        flushed before this write is acknowledged (so the transaction must commit). No change-log entry:
+        nothing changed."""
+        if changes and self._cache is not None:
+            ids = await self._coherence.record(uow, collection, changes) if self._coherence else []
+            self._items.append((collection, list(changes), ids))
 
     async def flush(self, deadline: float | None = None) -> None:
         for collection, changes, ids in self._items:

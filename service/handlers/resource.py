@@ -45,7 +45,7 @@ class _Chunk(Generic[T]):
 
     creates: list[T] = dataclasses.field(default_factory=list)
     updates: list[tuple[T, int]] = dataclasses.field(default_factory=list)
-    unchanged: int = 0
+    unchanged: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (id, version) found as is
     failures: list[tuple[int, DomainError]] = dataclasses.field(default_factory=list)
 
 
@@ -105,6 +105,22 @@ class ResourceHandlers(Generic[T, ListCommand]):
         if max_bytes is None or self.max_item_bytes is None:
             return max_bytes
         return max_bytes if (size + 1) * self.max_item_bytes > max_bytes else None
+
+    async def _acknowledge_create(
+        self, pending: PendingInvalidations, created: T, replayed: bool, deadline: float | None
+    ) -> T:
+        """A Create's invalidations before its answer. A replayed one (same ``request_id``) acknowledges
+        the version an earlier attempt committed, perhaps in a process that died before that attempt's
+        tombstone reached the cache: so the tombstone again, through the outbox like any write's (and
+        nothing a rolled-back attempt of this call recorded)."""
+        if replayed:
+            pending.reset()
+            async with self._db.writing() as uow:
+                changes = [(created.id, created.version, False)]  # type: ignore[attr-defined]
+                await pending.confirm(uow, self.collection, changes)
+                await uow.commit()
+        await pending.flush(deadline)
+        return created
 
     def _next_version(self, current: int = 0) -> int:
         """Hybrid versions: above every earlier version of the id, even across delete and re-create."""
@@ -205,10 +221,22 @@ class ResourceHandlers(Generic[T, ListCommand]):
         self, items: list[ImportItem[Any]], result: ImportResult, deadline: float | None
     ) -> None:
         pending = self.reads.pending()
-        plan = await retrying(lambda: self._write_chunk(items, pending))
-        await pending.flush(deadline)
+
+        async def commit_then_invalidate() -> _Chunk[T]:
+            plan = await retrying(lambda: self._write_chunk(items, pending))
+            await pending.flush(deadline)
+            return plan
+
+        # One step that a cancelled call (its client gone) cannot cut in two: a chunk whose COMMIT went
+        # through must have its cache invalidations applied, or the cache would serve what it replaced.
+        step = asyncio.ensure_future(commit_then_invalidate())
+        try:
+            plan = await asyncio.shield(step)
+        except asyncio.CancelledError:
+            await asyncio.wait({step})
+            raise
         result.created += len(plan.creates)
-        result.updated += len(plan.updates) + plan.unchanged
+        result.updated += len(plan.updates) + len(plan.unchanged)
         for index, error in plan.failures:
             result.fail(index, error)
 
@@ -223,6 +251,8 @@ class ResourceHandlers(Generic[T, ListCommand]):
             for kind, written in ((CREATED, plan.creates), (UPDATED, [u for u, _ in plan.updates])):
                 changes = [(r.id, r.version, False) for r in written]
                 await pending.record(uow, self.collection, changes, kind, [encode(r) for r in written])
+            # acknowledged as they are: their tombstones first (issue 18)
+            await pending.confirm(uow, self.collection, [(i, v, False) for i, v in plan.unchanged])
             await uow.commit()
         return plan
 
@@ -238,7 +268,7 @@ class ResourceHandlers(Generic[T, ListCommand]):
             if existing is None:
                 plan.creates.append(made)  # type: ignore[arg-type]
             elif made is None:
-                plan.unchanged += 1
+                plan.unchanged.append((item.id, existing.version))  # type: ignore[attr-defined]
             else:
                 plan.updates.append((made, existing.version))  # type: ignore[attr-defined]
         return plan

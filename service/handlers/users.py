@@ -123,11 +123,10 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
             return user
 
         fp = fingerprint(cmd.user_id, f)
-        user = await retrying(
+        user, replayed = await retrying(
             lambda: idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
         )
-        await pending.flush(deadline)
-        return user
+        return await self._acknowledge_create(pending, user, replayed, deadline)
 
     async def update(self, cmd: UpdateUser, deadline: float | None = None) -> User:
         pending = self.reads.pending()
@@ -168,7 +167,9 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch("user", cmd.id)
             fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
-            if fields == _fields(current):
+            if fields == _fields(current):  # acknowledged as it is: its tombstone first (issue 18)
+                await pending.confirm(uow, "users", [(current.id, current.version, False)])
+                await uow.commit()
                 return current
             raise_if(only_paths(check_user(fields), "user", paths))
             updated = dataclasses.replace(

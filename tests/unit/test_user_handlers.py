@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from service.cache.stores import MemoryStore
 from service.cache.tier import CacheTier
-from service.domain.commands import CreateUser, DeleteUser, ListUsers, UpdateUser
+from service.domain.commands import CreateUser, DeleteUser, ImportItem, ListUsers, UpdateUser
 from service.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, InvalidInput, NotFound
 from service.domain.models import Post, UserFields
 from service.handlers.page_tokens import PageTokens
@@ -124,6 +126,48 @@ async def test_update_with_stale_etag_aborts_and_changes_nothing(users: UserHand
 async def test_noop_update_keeps_version(users: UserHandlers) -> None:
     created = await users.create(CreateUser(fields(), user_id="a"))
     assert await users.update(UpdateUser("a", UserFields(display_name="User 1"))) == created
+
+
+async def test_noop_update_leaves_the_tombstone_of_the_version_it_acknowledges(
+    users: UserHandlers, db: FakeDatabase
+) -> None:
+    """Issue 18: the version a no-op acknowledges was committed by another writer whose tombstone may
+    not have reached the cache (still on its way, or lost with its process)."""
+    await users.create(CreateUser(fields(), user_id="a"))
+    await users.get_encoded("a")  # cached
+    other = UserHandlers(db, PageTokens(b"k" * 32), encode=encode, cache=None, clock=FakeClock())
+    newer = await other.update(UpdateUser("a", UserFields(bio="newer")))  # committed, not invalidated
+    assert await users.update(UpdateUser("a", UserFields(bio="newer"))) == newer  # nothing to change
+    assert await users.get_encoded("a") == encode(newer)
+
+
+async def test_a_replayed_create_leaves_the_tombstone_of_what_it_acknowledges(
+    users: UserHandlers, db: FakeDatabase
+) -> None:
+    """Issue 18: a Create retried with its request_id (the SDK does so after UNAVAILABLE from a replica
+    that was stopping) replays a result whose first attempt may have died before its tombstone."""
+    with pytest.raises(NotFound):
+        await users.get_encoded("a")  # NOT_FOUND, cached
+    other = UserHandlers(db, PageTokens(b"k" * 32), encode=encode, cache=None, clock=FakeClock())
+    first = await other.create(CreateUser(fields(), user_id="a", request_id="r1"))  # not invalidated
+    assert await users.create(CreateUser(fields(), user_id="a", request_id="r1")) == first  # replayed
+    assert await users.get_encoded("a") == encode(first)
+
+
+async def test_import_of_an_unchanged_item_leaves_its_tombstone(
+    users: UserHandlers, db: FakeDatabase
+) -> None:
+    await users.create(CreateUser(fields(), user_id="a"))
+    await users.get_encoded("a")  # cached
+    other = UserHandlers(db, PageTokens(b"k" * 32), encode=encode, cache=None, clock=FakeClock())
+    newer = await other.update(UpdateUser("a", UserFields(bio="newer")))  # committed, not invalidated
+
+    async def items() -> AsyncIterator[ImportItem[UserFields]]:
+        yield ImportItem(0, "a", UserFields(newer.email, newer.display_name, newer.bio))
+
+    result = await users.import_items(items())
+    assert (result.created, result.updated, result.failures) == (0, 1, [])
+    assert await users.get_encoded("a") == encode(newer)
 
 
 async def test_update_missing_and_allow_missing(users: UserHandlers) -> None:
