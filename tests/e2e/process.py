@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,6 +38,25 @@ def memory_kb(pid: int, field: str = "VmRSS") -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise AssertionError(f"no {field} for {pid}")
+
+
+async def wait_serving(
+    address: str, deadline_s: float = 30, check: Callable[[], None] = lambda: None
+) -> None:
+    """Wait until health at ``address`` says SERVING; ``check`` runs before each try (it may fail)."""
+    deadline = time.monotonic() + deadline_s
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            check()
+            try:
+                response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            assert time.monotonic() < deadline, f"{address} never became SERVING"
+            await asyncio.sleep(0.05)
 
 
 class ServerProcess:
@@ -96,19 +116,11 @@ class ServerProcess:
 
     async def serving(self, deadline_s: float = 30) -> None:
         """Wait until health says SERVING (fails if the process dies first)."""
-        deadline = time.monotonic() + deadline_s
-        async with grpc.aio.insecure_channel(self.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                assert self.proc is not None and self.proc.poll() is None, self.log_text()[-4000:]
-                try:
-                    response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if response.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.aio.AioRpcError:
-                    pass
-                assert time.monotonic() < deadline, f"{self.address} never became SERVING"
-                await asyncio.sleep(0.05)
+
+        def alive() -> None:
+            assert self.proc is not None and self.proc.poll() is None, self.log_text()[-4000:]
+
+        await wait_serving(self.address, deadline_s, alive)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

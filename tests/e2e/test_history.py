@@ -26,12 +26,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wellspring.v1 import resources_pb2 as pb
 from wellspring.v1 import user_service_pb2 as api
 from wellspring.v1 import user_service_pb2_grpc
 
 from tests.conftest import RedisProcess, fresh_pg_database
+from tests.e2e.process import wait_serving
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,21 +115,6 @@ def replica(url: str, redis_url: str, prefix: str, tmp: Path, **extra: str) -> I
         finally:
             proc.terminate()
             proc.wait(timeout=20)
-
-
-async def wait_serving(address: str) -> None:
-    deadline = time.monotonic() + 30
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                status = (await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            assert time.monotonic() < deadline, f"{address} never became SERVING"
-            await asyncio.sleep(0.05)
 
 
 async def timed(history: list[Op], op: Op, call: object) -> object | None:

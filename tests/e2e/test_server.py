@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from wellspring.v1 import post_service_pb2, user_service_pb2, watch_service_pb2
 
 from service.bootstrap import SERVICE_NAMES
+from tests.e2e.process import wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,22 +83,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _wait_serving(address: str, deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if response.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{address} never became SERVING")
-            await asyncio.sleep(0.05)
-
-
 async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Path) -> None:
     """`python -m service serve --seed-demo` as `make run` starts it: migrates, seeds, logs, stops cleanly."""
     port = _free_port()
@@ -112,7 +97,7 @@ async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Pat
         [sys.executable, "-m", "service", "serve", "--seed-demo"], env=env, cwd=ROOT, stderr=log
     )
     try:
-        await _wait_serving(f"127.0.0.1:{port}", 30)
+        await wait_serving(f"127.0.0.1:{port}")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             from wellspring.v1 import user_service_pb2_grpc
 
