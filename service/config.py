@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
     return value
@@ -66,6 +69,18 @@ def _database_url(environ: Mapping[str, str], name: str) -> str:
         raise ConfigError(f"{name} must be a sqlite:///path or postgresql://… URL, got scheme {scheme!r}")
     if raw.startswith("sqlite+"):
         raise ConfigError(f"{name}: SQLite is driven through the stdlib driver; use sqlite:///path")
+    if scheme == "sqlite" and not raw.startswith("sqlite:///"):
+        # sqlite://x/y.db would name a host, which SQLite has not: the path needs three slashes
+        raise ConfigError(f"{name}: use sqlite:///relative/path or sqlite:////absolute/path, got {raw!r}")
+    if scheme == "postgres":  # the libpq and Heroku spelling; SQLAlchemy knows only postgresql://
+        raw = "postgresql" + raw[len("postgres") :]
+    return raw
+
+
+def _redis_url(environ: Mapping[str, str], name: str) -> str | None:
+    raw = environ.get(name) or None
+    if raw is not None and raw.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
     return raw
 
 
@@ -171,7 +186,7 @@ class Settings:
         return cls(
             addr=_addr(env, "WELLSPRING_ADDR", "127.0.0.1:50051"),
             database_url=database_url,
-            redis_url=env.get("WELLSPRING_REDIS_URL") or None,
+            redis_url=_redis_url(env, "WELLSPRING_REDIS_URL"),
             tls_cert_file=tls_cert,
             tls_key_file=tls_key,
             page_token_secret=secret.encode() if secret else secrets.token_bytes(32),

@@ -12,6 +12,14 @@ def test_defaults_are_the_embedded_service() -> None:
     assert settings.migrate_on_start and settings.redis_url is None
 
 
+def test_the_libpq_spelling_postgres_means_postgresql() -> None:
+    assert Settings.from_env({"WELLSPRING_DATABASE_URL": "postgres://u@h:5432/db"}).database_url == (
+        "postgresql://u@h:5432/db"
+    )
+    redis = Settings.from_env({"WELLSPRING_REDIS_URL": "rediss://h:6380/0"}).redis_url
+    assert redis == "rediss://h:6380/0"
+
+
 def test_postgres_does_not_migrate_on_start_unless_asked() -> None:
     settings = Settings.from_env({"WELLSPRING_DATABASE_URL": "postgresql://h/db"})
     assert not settings.migrate_on_start
@@ -38,6 +46,11 @@ def test_postgres_does_not_migrate_on_start_unless_asked() -> None:
         ("WELLSPRING_ADDR", "127.0.0.1:99999"),
         ("WELLSPRING_DATABASE_URL", "mysql://h/db"),
         ("WELLSPRING_DATABASE_URL", "sqlite+aiosqlite:///x.db"),
+        ("WELLSPRING_DATABASE_URL", "sqlite://var/x.db"),  # two slashes: a host, not a path
+        ("WELLSPRING_REDIS_URL", "http://x"),
+        ("WELLSPRING_SHUTDOWN_GRACE_S", "nan"),
+        ("WELLSPRING_SHUTDOWN_DRAIN_S", "inf"),
+        ("WELLSPRING_STREAM_STALL_S", "-inf"),
         ("WELLSPRING_TLS_CERT_FILE", "/etc/chain.pem"),  # without its key
         ("WELLSPRING_TLS_KEY_FILE", "/etc/key.pem"),  # without its certificate
     ],
