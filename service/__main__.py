@@ -31,6 +31,8 @@ def _logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler])
+    # Alembic announces each of its plugins at INFO on every start; the migrations it runs stay logged.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _health(settings: Settings) -> int:
