@@ -25,6 +25,19 @@ def grpc_frame(message: bytes, *, compressed: bool = False) -> bytes:
     return struct.pack(">BI", 1 if compressed else 0, len(message)) + message
 
 
+def grpc_headers(path: str, metadata: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """The request headers of a gRPC call to ``path`` (plaintext), then ``metadata``."""
+    return [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", "localhost"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+        *(metadata or []),
+    ]
+
+
 def grpc_messages(data: bytes) -> list[bytes]:
     """The complete length-prefixed messages in ``data`` (a trailing partial one is left out)."""
     messages, at = [], 0
@@ -110,16 +123,8 @@ class RawGrpcConnection:
     ) -> int:
         """Start a call and send ``messages`` (already framed with ``grpc_frame``); ``end`` half-closes."""
         stream_id = self._h2.get_next_available_stream_id()
-        headers = [
-            (":method", "POST"),
-            (":scheme", "http"),
-            (":path", path),
-            (":authority", "localhost"),
-            ("content-type", "application/grpc"),
-            ("te", "trailers"),
-            *(metadata or {}).items(),
-        ]
         self.streams[stream_id] = Stream()
+        headers = grpc_headers(path, list((metadata or {}).items()))
         self._h2.send_headers(stream_id, headers, end_stream=not messages and end)
         for n, message in enumerate(messages):
             self._h2.send_data(stream_id, message, end_stream=end and n == len(messages) - 1)

@@ -34,6 +34,7 @@ from service.config import Settings
 from tests.conftest import sqlite_url_for, start_app
 from tests.e2e.helpers import details
 from tests.e2e.process import ROOT, ServerProcess
+from tests.e2e.raw_h2 import grpc_headers
 
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.enable_http_proxy", 0)]
 GET_USER = "/wellspring.v1.UserService/GetUser"
@@ -79,15 +80,7 @@ class RawConnection:
         self._h2.remote_settings.acknowledge()
         for _ in range(n):
             stream_id = self._h2.get_next_available_stream_id()
-            headers = [
-                (":method", "POST"),
-                (":scheme", "http"),
-                (":path", GET_USER),
-                (":authority", "localhost"),
-                ("content-type", "application/grpc"),
-                ("te", "trailers"),
-            ]
-            self._h2.send_headers(stream_id, headers, end_stream=True)
+            self._h2.send_headers(stream_id, grpc_headers(GET_USER), end_stream=True)
         self._flush()
 
     def call(self, path: str, message: bytes | None, metadata: list[tuple[str, str]]) -> int:
@@ -97,16 +90,7 @@ class RawConnection:
         encoder = self._h2.encoder
         encoder.encode = functools.partial(type(encoder).encode, encoder, huffman=False)  # type: ignore[method-assign]
         stream_id = self._h2.get_next_available_stream_id()
-        headers = [
-            (":method", "POST"),
-            (":scheme", "http"),
-            (":path", path),
-            (":authority", "localhost"),
-            ("content-type", "application/grpc"),
-            ("te", "trailers"),
-            *metadata,
-        ]
-        self._h2.send_headers(stream_id, headers, end_stream=message is None)
+        self._h2.send_headers(stream_id, grpc_headers(path, metadata), end_stream=message is None)
         if message is not None:
             self._h2.send_data(stream_id, struct.pack(">BI", 0, len(message)) + message, end_stream=True)
         self._flush()

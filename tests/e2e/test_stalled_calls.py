@@ -15,6 +15,7 @@ from wellspring.v1 import user_service_pb2 as api
 from wellspring.v1 import user_service_pb2_grpc as rpc
 from wellspring.v1 import watch_service_pb2 as watch_api
 
+from service.handlers.resource import IMPORT_CHUNK
 from tests.conftest import sqlite_url_for, start_app
 from tests.e2e.helpers import fails
 from tests.e2e.raw_h2 import RawGrpcConnection, grpc_frame, grpc_messages
@@ -29,8 +30,9 @@ async def test_an_import_that_goes_silent_is_ended_and_keeps_what_it_committed(t
     never = asyncio.Event()
     prefix = secrets.token_hex(4)
 
-    async def one_message_then_silence() -> AsyncIterator[api.ImportUsersRequest]:
-        yield api.ImportUsersRequest(users=[user(prefix, n) for n in range(3)])
+    async def a_chunk_and_more_then_silence() -> AsyncIterator[api.ImportUsersRequest]:
+        # 500 items fill one chunk (committed), the next 3 start another (never committed)
+        yield api.ImportUsersRequest(users=[user(prefix, n) for n in range(IMPORT_CHUNK + 3)])
         await never.wait()  # the client keeps its stream open and sends nothing more
 
     try:
@@ -38,14 +40,14 @@ async def test_an_import_that_goes_silent_is_ended_and_keeps_what_it_committed(t
             users = rpc.UserServiceStub(channel)
             started = time.monotonic()
             found = await fails(
-                users.ImportUsers(one_message_then_silence(), timeout=20), grpc.StatusCode.ABORTED
+                users.ImportUsers(a_chunk_and_more_then_silence(), timeout=20), grpc.StatusCode.ABORTED
             )
             assert found["ErrorInfo"][0].reason == "REQUEST_STREAM_IDLE"
             assert time.monotonic() - started < STALL_S + 5
             assert app.admission.running == 0
-            # the items received before the silence were imported (the chunk ends with the stream)
-            listed = await users.ListUsers(api.ListUsersRequest(query=prefix))
-            assert len(listed.users) in (0, 3)  # a partial chunk may or may not have been committed
+            # the committed chunk stays; the chunk the silence cut off is not applied
+            listed = await users.ListUsers(api.ListUsersRequest(query=prefix, page_size=1000))
+            assert sorted(u.id for u in listed.users) == [user(prefix, n).id for n in range(IMPORT_CHUNK)]
     finally:
         await app.stop(0)
 
