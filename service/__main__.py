@@ -28,25 +28,41 @@ class JsonFormatter(logging.Formatter):
 
 
 def _logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """JSON lines on stderr, gRPC core's own lines included (service/stderr_relay.py)."""
+    import faulthandler
+
+    from service.stderr_relay import StderrRelay
+
+    relay = StderrRelay()
+    sys.stderr = relay.real  # fd 2 is the relay's now; Python's own writes go straight out
+    faulthandler.enable(relay.real)  # a hard crash's stacks reach the operator without the relay
+    handler = logging.StreamHandler(relay.real)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler])
+    logging.captureWarnings(True)
+    # An uncaught exception is one JSON line (its traceback in "exception"), not a page of plain text.
+    sys.excepthook = lambda kind, error, trace: logging.getLogger("wellspring").critical(
+        "uncaught %s", kind.__name__, exc_info=(kind, error, trace)
+    )
     # Alembic announces each of its plugins at INFO on every start; the migrations it runs stay logged.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
-def _health(settings: Settings) -> int:
+def _health(settings: Settings, addr: str | None, service: str = "") -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    addr = addr or settings.addr
     if settings.tls_cert_file:  # trusts the server's own certificate chain (self-signed or its CA's)
         with open(settings.tls_cert_file, "rb") as cert:
-            channel = grpc.secure_channel(settings.addr, grpc.ssl_channel_credentials(cert.read()))
+            channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(cert.read()))
     else:
-        channel = grpc.insecure_channel(settings.addr)
+        channel = grpc.insecure_channel(addr)
     with channel:
         try:
-            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=3
+            )
         except grpc.RpcError as error:
             print(f"unhealthy: {error.code().name}", file=sys.stderr)
             return 1
@@ -55,38 +71,79 @@ def _health(settings: Settings) -> int:
     return 0 if serving else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    from service import __version__
+
     parser = argparse.ArgumentParser(prog="wellspring", description="The Wellspring gRPC data service")
-    sub = parser.add_subparsers(dest="command")
-    serve_cmd = sub.add_parser("serve", help="run the server (default)")
+    parser.add_argument("--version", action="version", version=f"wellspring {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,health}")
+    serve_cmd = sub.add_parser("serve", help="run the server on WELLSPRING_ADDR")
     serve_cmd.add_argument(
         "--seed-demo", action="store_true", help="add demo data when the database is empty"
     )
-    sub.add_parser("migrate", help="apply database migrations and exit")
-    sub.add_parser(
-        "health", help="exit 0 if the server on WELLSPRING_ADDR reports SERVING (container probes)"
+    sub.add_parser("migrate", help="apply database migrations to WELLSPRING_DATABASE_URL and exit")
+    health_cmd = sub.add_parser("health", help="exit 0 if the server reports SERVING (container probes)")
+    health_cmd.add_argument("--addr", help="HOST:PORT to ask (default: WELLSPRING_ADDR)")
+    health_cmd.add_argument(
+        "--service",
+        default="",
+        help="a health service name: '' (the server), wellspring.cache (Redis answering), or an API service",
     )
+    return parser
+
+
+def _database_error(error: Exception) -> int:
+    """One line: 2 when no retry can fix it (a configuration mistake), 1 when the database is only
+    unreachable for now (``migrate`` with PostgreSQL down)."""
+    from service.repository.database import DatabaseProblem, MissingDirectory
+
+    missing = isinstance(error, MissingDirectory)
+    hint = "; create it, or set WELLSPRING_SQLITE_CREATE_DIRS=1" if missing else ""
+    print(f"WELLSPRING_DATABASE_URL: {error}{hint}", file=sys.stderr)
+    return 2 if isinstance(error, DatabaseProblem) and error.permanent else 1
+
+
+def _migrate(settings: Settings) -> int:
+    from service.repository.database import DatabaseProblem
+    from service.repository.migrate import upgrade
+
+    try:
+        upgrade(settings.database_url, create_dirs=settings.sqlite_create_dirs)
+    except DatabaseProblem as error:
+        return _database_error(error)
+    return 0
+
+
+def _serve(settings: Settings, seed_demo: bool) -> int:
+    from service.bootstrap import ListenError, serve
+    from service.repository.database import DatabaseProblem
+
+    try:
+        return asyncio.run(serve(settings, seed_demo=seed_demo))
+    except (ListenError, ConfigError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    except DatabaseProblem as error:
+        return _database_error(error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     opts = parser.parse_args(argv)
+    if opts.command is None:  # a bare `wellspring` used to start a server: say what it can do instead
+        parser.print_help(sys.stderr)
+        return 2
     try:
         settings = Settings.from_env()
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     if opts.command == "health":
-        return _health(settings)
+        return _health(settings, opts.addr, opts.service)
     _logging(settings.log_level)
     if opts.command == "migrate":
-        from service.repository.migrate import upgrade
-
-        upgrade(settings.database_url)
-        return 0
-    from service.bootstrap import ListenError, serve
-
-    try:
-        return asyncio.run(serve(settings, seed_demo=getattr(opts, "seed_demo", False)))
-    except (ListenError, ConfigError) as error:
-        print(error, file=sys.stderr)
-        return 2
+        return _migrate(settings)
+    return _serve(settings, opts.seed_demo)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -27,6 +28,7 @@ from service.api.posts import PostServicer
 from service.api.users import UserServicer
 from service.api.watch import WatchServicer
 from service.cache.redis_store import RedisStore
+from service.cache.status import CACHE_HEALTH_SERVICE
 from service.cache.stores import CacheStore, MemoryStore
 from service.cache.tier import CachePolicy, CacheTier
 from service.config import ConfigError, Settings
@@ -39,8 +41,8 @@ from service.handlers.posts import PostHandlers
 from service.handlers.users import UserHandlers
 from service.malloc import return_freed_memory
 from service.repository.base import Database
-from service.repository.database import open_database
-from service.repository.migrate import upgrade
+from service.repository.database import DatabaseProblem, describe, open_database, problem
+from service.repository.migrate import head_revision, upgrade
 
 log = logging.getLogger("wellspring")
 
@@ -86,7 +88,11 @@ class App:
         host = self.settings.addr.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
+    # The schema revision the database must be at (checked before SERVING); None: not checked (a
+    # database passed in by a test).
+    required_revision: str | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _hurry: asyncio.Event = field(default_factory=asyncio.Event)
     _readiness: asyncio.Task[None] | None = None
     _coherence_loop: asyncio.Task[None] | None = None
     _tailer: asyncio.Task[None] | None = None
@@ -102,20 +108,58 @@ class App:
 
     async def _become_ready(self, max_delay_s: float = 5.0) -> None:
         """Wait for the database, then keep watching it: health follows it (NOT_SERVING while it is
-        down), and expired idempotency keys are purged now and then."""
+        down), and expired idempotency keys are purged now and then. A problem no retry can fix (no
+        such database or role, a bad password, an unmigrated schema) ends the task with it as
+        ``DatabaseProblem``: ``until`` raises it, and ``serve`` stops the process."""
         delay = 0.05
         while True:
             try:
-                await self.database.ping()
+                await self._first_contact()
                 break
-            except Exception as error:  # any failure just means "not yet"
-                log.warning("database not answering (%s); retrying in %.2fs", type(error).__name__, delay)
+            except Exception as error:  # transient ones (refused, unresolvable host) mean "not yet"
+                found = problem(error, self.settings.database_url)
+                if found.permanent:
+                    raise found from None
+                log.warning("database not answering: %s; retrying in %.2fs", found, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, max_delay_s)
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         self.ready.set()
-        log.info("serving on %s (database: %s)", self.address, self.settings.database_url.split("://")[0])
+        log.info(
+            "serving on %s (database: %s; cache: %s)",
+            self.address,
+            self.settings.database_url.split("://")[0],
+            describe_cache(self.settings, self.cache),
+        )
         await self._watch()
+
+    async def _first_contact(self) -> None:
+        if self.required_revision is not None:
+            at = await self.database.schema_revision()
+            if at != self.required_revision:
+                raise DatabaseProblem(
+                    f"database is not migrated (at {at or 'no revision'}, need {self.required_revision}):"
+                    f" run `make migrate` ({describe(self.settings.database_url)})",
+                    permanent=True,
+                )
+        await self.database.ping()
+
+    async def until(self, *events: asyncio.Event) -> None:
+        """Until one of ``events`` is set; raises the start's ``DatabaseProblem`` if that comes first."""
+        waiters = {asyncio.create_task(event.wait()) for event in events}
+        readiness = {self._readiness} if self._readiness is not None else set()
+        try:
+            await asyncio.wait(waiters | readiness, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        failed = self._readiness is not None and self._readiness.done() and not self._readiness.cancelled()
+        if failed and not any(event.is_set() for event in events):
+            raise self._readiness.exception() or RuntimeError("readiness ended")  # type: ignore[union-attr]
+
+    def hurry(self) -> None:
+        """End the shutdown's drain now (a second signal: the operator does not want to wait)."""
+        self._hurry.set()
 
     async def _watch(self) -> None:
         serving, last_purge = True, 0.0
@@ -133,7 +177,7 @@ class App:
                         log.info("compacted %d change-log rows", compacted)
                 healthy = True
             except Exception as error:  # the database is unreachable, or the purge failed with it
-                log.warning("database check failed: %s", type(error).__name__)
+                log.warning("database check failed: %s", problem(error, self.settings.database_url))
                 healthy = False
             if healthy != serving:
                 serving = healthy
@@ -149,11 +193,13 @@ class App:
         ``grace_s`` is given, counted from the end of the drain). The order is decided here:
 
         1. Listener and admission. Health turns NOT_SERVING and Watch streams end at once with where to
-           resume (an open Watch would otherwise hold the grace). For ``shutdown_drain_s`` new calls still
-           run, for load balancers to move away; then the server keeps dispatching until gRPC's core has
-           handed over every call it had accepted (``Admission.settled``, at most ``_SETTLE_MAX_S``):
-           core's shutdown cancels the calls still queued in it, so ``server.stop`` must wait. From then
-           on new calls are refused UNAVAILABLE with RetryInfo.
+           resume (an open Watch would otherwise hold the grace). For ``shutdown_drain_s`` (1 s by
+           default; skipped when never SERVING, cut short by ``hurry``) the port stays open and new
+           calls still run, for load balancers to see NOT_SERVING and move away (Settings says how long
+           they need); then the server keeps dispatching until gRPC's core has handed over every call
+           it had accepted (``Admission.settled``, at most ``_SETTLE_MAX_S``): core's shutdown cancels
+           the calls still queued in it, so ``server.stop`` must wait. From then on new calls
+           are refused UNAVAILABLE with RetryInfo.
         2. In-flight calls run to completion within the grace. Then ``server.stop``: GOAWAY, the port
            closes, and what still runs when the grace is over is cancelled.
         3. The change feed's tailer: no watcher is left to feed.
@@ -170,8 +216,10 @@ class App:
             self._readiness.cancel()
         await self.health.enter_graceful_shutdown()
         self.feed.close()
-        if self.settings.shutdown_drain_s:
-            await asyncio.sleep(self.settings.shutdown_drain_s)
+        if self.ready.is_set():  # one that never said SERVING has no balancer to wait for
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.shutdown_drain_s):
+                    await self._hurry.wait()
         finished = await self._drain(grace)
         await self._close_backends()
         return finished
@@ -295,6 +343,32 @@ def build_cache(settings: Settings) -> CacheTier:
     return CacheTier(store, prefix=settings.cache_prefix, policy=policy)
 
 
+def describe_cache(settings: Settings, cache: CacheTier | None) -> str:
+    """Which cache tier is active, for the start-up line."""
+    if cache is not None:
+        return cache.store.describe()
+    if not settings.cache_enabled:
+        return "none (WELLSPRING_CACHE=0)"
+    return "none (a shared database without WELLSPRING_REDIS_URL)"
+
+
+def watch_cache(
+    cache: CacheTier | None, health_servicer: health.aio.HealthServicer, interval_s: float
+) -> None:
+    """Health service "wellspring.cache": SERVING while the cache answers, NOT_SERVING while Redis does not
+    (probed every ``interval_s``, outages logged: service/cache/status.py); unknown (NOT_FOUND) when
+    there is no cache. The overall "" status does not follow it: calls keep working without the cache,
+    and restarting a replica would not bring Redis back."""
+    if cache is None:
+        return
+
+    async def publish(up: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
+        await health_servicer.set(CACHE_HEALTH_SERVICE, status)
+
+    cache.store.watch(publish, interval_s=interval_s)
+
+
 async def bootstrap(
     settings: Settings,
     *,
@@ -302,17 +376,85 @@ async def bootstrap(
     cache: CacheTier | None = None,
     clock: Clock = wall_clock_us,
 ) -> App:
-    if database is None:
-        if settings.migrate_on_start:
-            await asyncio.to_thread(upgrade, settings.database_url)
-        database = open_database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            pool_timeout_s=settings.db_pool_timeout_s,
-            export_slots=settings.export_max_concurrent,
-            # A safety net under the stall timeout: PostgreSQL itself ends a snapshot left idle longer.
-            snapshot_idle_timeout_s=settings.stream_stall_s + 30,
-        )
+    """The port is bound and the TLS files read first: a start that cannot listen fails before it
+    touches (creates, migrates) the database. A failure after that closes the port again."""
+    # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
+    admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
+    interceptor = ServerInterceptor(log_calls=settings.access_log, stall_s=settings.stream_stall_s)
+    server = _server(settings, admission, interceptor)
+    port = _listen(server, settings)
+    try:
+        required_revision = None
+        if database is None:
+            database = await _open_database(settings)
+            required_revision = head_revision()
+        app = _assemble(settings, server, port, database, cache, clock, admission, interceptor)
+    except BaseException:
+        await server.stop(None)
+        raise
+    app.required_revision = required_revision
+    return app
+
+
+def _server(settings: Settings, admission: Admission, interceptor: ServerInterceptor) -> grpc.aio.Server:
+    server = grpc.aio.server(
+        # oversized metadata is refused after admission has counted the call (service/api/limits.py)
+        interceptors=[
+            admission,
+            MetadataLimit(settings.max_metadata_bytes, log_calls=settings.access_log),
+            interceptor,
+        ],
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            # responses are kept under max_response_bytes by the servicers; the margin covers framing
+            ("grpc.max_send_message_length", settings.max_response_bytes + 64 * 1024),
+            ("grpc.so_reuseport", 0),
+            *connection_options(settings),
+        ],
+    )
+    admission.attach()  # finds this server's call counts in channelz, for the shutdown's settle
+    return server
+
+
+def _listen(server: grpc.aio.Server, settings: Settings) -> int:
+    """Bind (core binds here and listens from ``start``): a taken port is known before anything else."""
+    try:
+        credentials = _server_credentials(settings)
+        if credentials is None:
+            port = server.add_insecure_port(settings.addr)
+        else:
+            port = server.add_secure_port(settings.addr, credentials)
+    except RuntimeError as error:  # grpc's "Failed to bind": the port is taken or the host is not ours
+        raise ListenError(f"cannot listen on {settings.addr}: {error}") from None
+    if port == 0:
+        raise ListenError(f"cannot listen on {settings.addr}")
+    return port
+
+
+async def _open_database(settings: Settings) -> Database:
+    if settings.migrate_on_start:
+        await asyncio.to_thread(upgrade, settings.database_url, create_dirs=settings.sqlite_create_dirs)
+    return open_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        export_slots=settings.export_max_concurrent,
+        # A safety net under the stall timeout: PostgreSQL itself ends a snapshot left idle longer.
+        snapshot_idle_timeout_s=settings.stream_stall_s + 30,
+        create_dirs=settings.sqlite_create_dirs,
+    )
+
+
+def _assemble(
+    settings: Settings,
+    server: grpc.aio.Server,
+    port: int,
+    database: Database,
+    cache: CacheTier | None,
+    clock: Clock,
+    admission: Admission,
+    interceptor: ServerInterceptor,
+) -> App:
     tokens = PageTokens(settings.page_token_secret)
     if cache is None and settings.cache_enabled and (settings.redis_url or settings.is_embedded):
         cache = build_cache(settings)
@@ -324,23 +466,6 @@ async def bootstrap(
     )
     posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock, coherence=coherence)
     users = UserHandlers(database, tokens, encode=encode_user, cache=cache, clock=clock, coherence=coherence)
-
-    # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
-    admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
-    interceptor = ServerInterceptor(log_calls=settings.access_log, stall_s=settings.stream_stall_s)
-    limit = settings.max_message_bytes
-    server = grpc.aio.server(
-        # oversized metadata is refused after admission has counted the call (service/api/limits.py)
-        interceptors=[admission, MetadataLimit(settings.max_metadata_bytes), interceptor],
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            # responses are kept under max_response_bytes by the servicers; the margin covers framing
-            ("grpc.max_send_message_length", settings.max_response_bytes + 64 * 1024),
-            ("grpc.so_reuseport", 0),
-            *connection_options(settings),
-        ],
-    )
-    admission.attach()  # finds this server's call counts in channelz, for the shutdown's settle
     most = settings.max_response_bytes
     longest = settings.export_max_s
     user_rpc.add_UserServiceServicer_to_server(
@@ -359,20 +484,11 @@ async def bootstrap(
     watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(feed), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    watch_cache(cache, health_servicer, settings.health_interval_s)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    try:
-        credentials = _server_credentials(settings)
-        if credentials is None:
-            port = server.add_insecure_port(settings.addr)
-        else:
-            port = server.add_secure_port(settings.addr, credentials)
-    except RuntimeError as error:  # grpc's "Failed to bind": the port is taken or the host is not ours
-        raise ListenError(f"cannot listen on {settings.addr}: {error}") from None
-    if port == 0:
-        raise ListenError(f"cannot listen on {settings.addr}")
     maintenance = Maintenance(
         database,
         retention_s=settings.idempotency_retention_s,
@@ -404,20 +520,25 @@ async def serve(settings: Settings, *, seed_demo: bool = False) -> int:
     if settings.malloc_return_freed:
         return_freed_memory()
     app = await bootstrap(settings)
-    if seed_demo:
-        from service.seed import seed_if_empty
-
-        await seed_if_empty(app.users, app.posts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, lambda: app.hurry() if stop.is_set() else stop.set())
     await app.start()
     # What start-up built (modules, classes, functions: ~100k objects) lives as long as the process. Out
     # of the collector's sight, a full collection, which bulk work such as an import triggers every few
     # chunks, scans only what came after: a pause of a few ms instead of ~60-250 ms on the event loop.
     gc.freeze()
-    await stop.wait()
+    try:
+        await app.until(app.ready, stop)
+        if seed_demo and app.ready.is_set():  # after the schema check: an unmigrated one says so
+            from service.seed import seed_if_empty
+
+            await seed_if_empty(app.users, app.posts)
+        await app.until(stop)
+    except DatabaseProblem:  # at start, and no retry can fix it: main prints it
+        await app.stop(0)
+        raise
     log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
     # A call stuck where cancellation cannot reach (a driver waiting on a lock) must not keep the process
     # alive past the grace period: a watchdog ends it a few seconds later. The settle is within the grace.

@@ -95,7 +95,23 @@ _POSITIVE = (
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything the service reads from its environment. See the README's configuration table."""
+    """Everything the service reads from its environment. See the README's configuration table.
+
+    ``database_url``: ``sqlite:///relative/path`` is relative to the working directory (three slashes:
+    ``sqlite:///tmp/x.db`` is ./tmp/x.db); an absolute path takes four (``sqlite:////tmp/x.db``). A
+    missing directory is created only inside ./var (the default's data folder) unless
+    ``sqlite_create_dirs`` (WELLSPRING_SQLITE_CREATE_DIRS=1); otherwise the server stops at start
+    naming WELLSPRING_DATABASE_URL.
+
+    ``shutdown_drain_s`` (WELLSPRING_SHUTDOWN_DRAIN_S, default 1): on SIGTERM health turns NOT_SERVING
+    at once, then for this long the port stays open and new calls still run, so that whoever routes by
+    health sees NOT_SERVING before the port closes: a health Watch (gRPC client-side health checking,
+    Envoy's streaming checks) learns it within milliseconds, a poller within its interval. The
+    default of 1 s covers Watch clients and pollers checking at least once a second; behind a load
+    balancer that polls, set it to at least interval x unhealthy threshold (e.g. a Kubernetes readiness
+    probe: periodSeconds x failureThreshold; with a preStop sleep already doing that, 0). A second
+    SIGTERM/SIGINT ends the drain at once, and a server that never reported SERVING skips it.
+    """
 
     addr: str = "127.0.0.1:50051"
     database_url: str = DEFAULT_DATABASE_URL
@@ -105,7 +121,8 @@ class Settings:
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     migrate_on_start: bool = True
     shutdown_grace_s: float = 10.0
-    shutdown_drain_s: float = 0.0
+    shutdown_drain_s: float = 1.0
+    sqlite_create_dirs: bool = False
     # Calls running at once, streams included (health checks are never refused): RESOURCE_EXHAUSTED past it.
     max_concurrent_rpcs: int = 2000
     health_interval_s: float = 5.0
@@ -193,7 +210,8 @@ class Settings:
             # The embedded default migrates itself; shared databases are migrated by `make migrate`.
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
             shutdown_grace_s=_float(env, "WELLSPRING_SHUTDOWN_GRACE_S", 10.0),
-            shutdown_drain_s=_float(env, "WELLSPRING_SHUTDOWN_DRAIN_S", 0.0),
+            shutdown_drain_s=_float(env, "WELLSPRING_SHUTDOWN_DRAIN_S", 1.0),
+            sqlite_create_dirs=_bool(env, "WELLSPRING_SQLITE_CREATE_DIRS", False),
             max_concurrent_rpcs=_int(env, "WELLSPRING_MAX_CONCURRENT_RPCS", 2000, minimum=1),
             health_interval_s=_float(env, "WELLSPRING_HEALTH_INTERVAL_S", 5.0),
             idempotency_retention_s=_float(env, "WELLSPRING_IDEMPOTENCY_RETENTION_S", 86_400.0),

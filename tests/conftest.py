@@ -212,6 +212,7 @@ async def start_app(database_url: str, **overrides: object) -> App:
         "addr": "127.0.0.1:0",
         "migrate_on_start": False,
         "shutdown_grace_s": 1.0,
+        "shutdown_drain_s": 0.0,  # the drain is for load balancers; tests of it set their own
         "access_log": False,
     }
     settings = Settings(database_url=database_url, **(fields | overrides))  # type: ignore[arg-type]

@@ -358,5 +358,10 @@ class FakeDatabase:
     async def ping(self) -> None:
         return None
 
+    async def schema_revision(self) -> str | None:
+        from service.repository.migrate import head_revision
+
+        return head_revision()  # a fake is always at the head
+
     async def close(self) -> None:
         return None

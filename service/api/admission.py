@@ -213,14 +213,8 @@ class Admission(grpc.aio.ServerInterceptor):
         status = self._shutting_down if isinstance(error, ShuttingDown) else self._overloaded
         if isinstance(error, TooManyCalls):
             self._warn_overloaded()
-        if self._log_calls and access_log.isEnabledFor(logging.INFO):
-            fields = {
-                "method": method,
-                "status": status.code.name,
-                "reason": error.reason,
-                "peer": context.peer(),
-            }
-            access_log.info("rpc", extra={"fields": fields})
+        if self._log_calls:
+            log_when_over(context, method, status.code.name, reason=error.reason)
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     def _warn_overloaded(self) -> None:
@@ -256,6 +250,34 @@ class Admission(grpc.aio.ServerInterceptor):
             )
 
         return stream
+
+
+def received(answer: str, context: grpc.aio.ServicerContext) -> str:
+    """The status the client received, as far as the server can know, for a call that is over: ``answer``
+    (what the service answered), unless the call's deadline had passed by then (the client's own timer
+    fired: DEADLINE_EXCEEDED) or no status was ever sent (the client left first: CANCELLED)."""
+    if context.time_remaining() == 0:  # None when the call has no deadline
+        return "DEADLINE_EXCEEDED"
+    if not context.done():
+        return "CANCELLED"
+    return answer
+
+
+def log_call(method: str, status: str, peer: str = "", started: float | None = None, **extra: object) -> None:
+    """One access-log line (WELLSPRING_ACCESS_LOG). The peer is read when the call starts: once a client
+    has gone, grpc no longer knows it."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    fields: dict[str, object] = {"method": method, "status": status}
+    if started is not None:
+        fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    access_log.info("rpc", extra={"fields": {**fields, "peer": peer, **extra}})
+
+
+def log_when_over(context: grpc.aio.ServicerContext, method: str, answer: str, **extra: object) -> None:
+    """Log the call once it is over, with the status its client received (see ``received``)."""
+    started, peer = time.perf_counter(), context.peer()
+    context.add_done_callback(lambda ctx: log_call(method, received(answer, ctx), peer, started, **extra))
 
 
 # The running call's way to give its slot back early (see ``release_slot``); set per call, in its task.

@@ -18,13 +18,12 @@ from typing import Any
 
 import grpc
 from grpc._cython.cygrpc import ExecuteBatchError  # what grpc.aio itself catches for a failed batch
-from grpc.aio import AbortError
+from grpc.aio import AbortError, UsageError
 
-from service.api.admission import release_slot
+from service.api.admission import log_call, received, release_slot
 from service.api.errors import internal_status, malformed_request_status, to_status
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 
-access_log = logging.getLogger("wellspring.access")
 error_log = logging.getLogger("wellspring.errors")
 stream_log = logging.getLogger("wellspring.streams")
 
@@ -94,21 +93,26 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if wrapped is None:
             handler = await continuation(handler_call_details)
             if handler is None:
-                return None  # unknown method: not remembered, so random paths cannot grow memory
+                # Unknown method: grpc answers UNIMPLEMENTED (no context exists yet, so no peer to log).
+                # Neither remembered nor counted, so random paths cannot grow memory.
+                if self._log_calls:
+                    log_call(method, "UNIMPLEMENTED")
+                return None
             wrapped = self._wrap(method, handler)
             self._wrapped[method] = wrapped
         return wrapped
 
-    def _finish(self, method: str, code: str, started: float, context: grpc.aio.ServicerContext) -> None:
-        self.calls[method, code] += 1
-        if self._log_calls and access_log.isEnabledFor(logging.INFO):
-            fields = {
-                "method": method,
-                "status": code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "peer": context.peer(),
-            }
-            access_log.info("rpc", extra={"fields": fields})
+    def _finish(
+        self, method: str, answer: str, started: float, peer: str, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Once the call is over: the access-log line with the status the client received, and the count
+        moved to it when that differs from what the handler answered."""
+        code = received(answer, context)
+        if code != answer:
+            self.calls[method, answer] -= 1
+            self.calls[method, code] += 1
+        if self._log_calls:
+            log_call(method, code, peer, started)
 
     def _status_for(self, method: str, error: BaseException) -> grpc.Status:
         if isinstance(error, DomainError):
@@ -136,7 +140,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(method, handler.stream_unary, stream_of),
+                self._unary(method, handler.stream_unary, stream_of, request_stream=True),
                 response_serializer=serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
@@ -144,55 +148,66 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=serializer,
         )
 
-    def _unary(self, method: str, behavior: Any, decode: Callable[[Any], Any]) -> Any:
+    def _unary(
+        self, method: str, behavior: Any, decode: Callable[[Any], Any], *, request_stream: bool = False
+    ) -> Any:
         async def call(raw: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                return await behavior(decode(raw), context)
-            except AbortError:
-                code = _code_name(context)
-                raise
-            except (asyncio.CancelledError, GeneratorExit):
-                code = "CANCELLED"
-                raise
-            except Exception as error:
-                status = self._status_for(method, error)
-                code = status.code.name
-                await context.abort(status.code, status.details, status.trailing_metadata)
-            finally:
-                self._finish(method, code, started, context)
+            return await self._run(method, context, lambda: behavior(decode(raw), context), request_stream)
 
         return call
 
-    def _streaming(self, method: str, behavior: Any, decode: Callable[[Any], Any]) -> Any:
-        if inspect.isasyncgenfunction(behavior):
+    def _streaming(
+        self, method: str, behavior: Any, decode: Callable[[Any], Any], *, request_stream: bool = False
+    ) -> Any:
+        if not inspect.isasyncgenfunction(behavior):
+            return self._unary(method, behavior, decode, request_stream=request_stream)
 
-            async def stream(raw: Any, context: grpc.aio.ServicerContext) -> None:
-                started = time.perf_counter()
-                code = "OK"
-                # A coroutine writing each response, not a generator yielding them: grpc cancels the
-                # handler at its pending write, and a generator suspended at a yield would only be
-                # closed (ending the servicer's transaction) when the garbage collector found it.
-                try:
-                    async with aclosing(behavior(decode(raw), context)) as responses:
-                        async for response in responses:
-                            await self._send(context, responses, response)
-                except AbortError:
-                    code = _code_name(context)
-                    raise
-                except (asyncio.CancelledError, GeneratorExit):
-                    code = "CANCELLED"
-                    raise
-                except Exception as error:
-                    status = self._status_for(method, error)
-                    code = status.code.name
-                    await context.abort(status.code, status.details, status.trailing_metadata)
-                finally:
-                    self._finish(method, code, started, context)
+        # A coroutine writing each response, not a generator yielding them: grpc cancels the handler at
+        # its pending write, and a generator suspended at a yield would only be closed (ending the
+        # servicer's transaction) when the garbage collector found it.
+        async def write_all(raw: Any, context: grpc.aio.ServicerContext) -> None:
+            async with aclosing(behavior(decode(raw), context)) as responses:
+                async for response in responses:
+                    await self._send(context, responses, response)
 
-            return stream
-        return self._unary(method, behavior, decode)
+        async def stream(raw: Any, context: grpc.aio.ServicerContext) -> None:
+            await self._run(method, context, lambda: write_all(raw, context), request_stream)
+
+        return stream
+
+    async def _run(
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext,
+        work: Callable[[], Awaitable[Any]],
+        request_stream: bool,
+    ) -> Any:
+        """The call's work, its errors answered through the table. What it answered is counted now; the
+        access-log line waits for the call to be over (``_finish``), for the status the client received."""
+        started, peer = time.perf_counter(), context.peer() if self._log_calls else ""
+        answer = ["OK"]
+        context.add_done_callback(lambda ctx: self._finish(method, answer[0], started, peer, ctx))
+        try:
+            result = await work()
+            if request_stream:
+                await _still_wanted(context)
+            return result
+        except AbortError:
+            answer[0] = _code_name(context)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            answer[0] = "CANCELLED"
+            raise
+        except Exception as error:
+            status = self._status_for(method, error)
+            answer[0] = status.code.name
+            try:
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            except ExecuteBatchError:  # the client had gone: the error never reached it
+                answer[0] = "CANCELLED"
+                raise
+        finally:
+            self.calls[method, answer[0]] += 1
 
     async def _send(self, context: grpc.aio.ServicerContext, responses: Any, response: Any) -> None:
         """Write one message; a timer (cheap: no task per message) notices one that the client's flow
@@ -235,6 +250,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         except Exception as verdict:
             return verdict
         return stall  # the stream yielded again instead: ended all the same
+
+
+async def _still_wanted(context: grpc.aio.ServicerContext) -> None:
+    """Raises CancelledError if the client has cancelled the call. A cancellation ends the request stream
+    just as a half-close does, and grpc tells the handler only a moment later (mostly within a turn of
+    the loop, sometimes not): an Import whose client had cancelled it answered OK into the void, and was
+    logged OK. Core fails every new batch on a cancelled call, so sending the response headers now (they
+    would go out with the answer anyway) tells the two apart."""
+    try:
+        await context.send_initial_metadata(())
+    except ExecuteBatchError:
+        raise asyncio.CancelledError from None
+    except UsageError:  # the handler sent them itself: it is past the point where this could tell
+        pass
 
 
 def _code_name(context: grpc.aio.ServicerContext) -> str:

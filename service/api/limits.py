@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from service.api.admission import log_when_over
 from service.api.errors import to_status
 from service.domain.errors import MetadataTooLarge
 
@@ -31,8 +32,9 @@ def metadata_bytes(metadata: Sequence[tuple[str, str | bytes]] | None) -> int:
 class MetadataLimit(grpc.aio.ServerInterceptor):
     """Place after the admission interceptor (which counts every call) and before the others."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, *, log_calls: bool = False) -> None:
         self.max_bytes = max_bytes
+        self._log_calls = log_calls  # refusals bypass the interceptor that logs the other calls
 
     async def intercept_service(
         self,
@@ -43,16 +45,21 @@ class MetadataLimit(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or size <= self.max_bytes:
             return handler
-        return _refusal(handler, to_status(MetadataTooLarge(size, self.max_bytes)))
+        status = to_status(MetadataTooLarge(size, self.max_bytes))
+        return _refusal(handler, status, handler_call_details.method if self._log_calls else None)
 
 
-def _refusal(handler: grpc.RpcMethodHandler, status: grpc.Status) -> grpc.RpcMethodHandler:
+def _refusal(
+    handler: grpc.RpcMethodHandler, status: grpc.Status, logged_as: str | None
+) -> grpc.RpcMethodHandler:
     """A handler that answers ``status`` at once, built per refusal (they are rare). It takes the request
     as a stream whatever the method, so that grpc.aio calls it without waiting for a request message: a
     unary handler is only called once the message has arrived, and a call half-closed without one would
     keep its oversized headers until its connection ends."""
 
     async def refuse(_requests: Any, context: grpc.aio.ServicerContext) -> None:
+        if logged_as is not None:
+            log_when_over(context, logged_as, status.code.name, reason="METADATA_TOO_LARGE")
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     make = (

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from urllib.parse import parse_qs, urlparse
 
 import redis.asyncio as redis
 from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from service.cache.inline import InlineReader, UnvettedRedis, loopback_address
+from service.cache.status import Publish, Reachability, watch
 from service.cache.stores import Put
 
 # KEYS: the entry keys, then the counters to bump; ARGV[1]: how many entry keys; then per entry
@@ -39,6 +41,18 @@ return {generation, redis.call('GET', KEYS[2] .. ':' .. generation)}
 """
 
 
+def redis_address(url: str) -> str:
+    """Where a Redis URL points, for logs: host:port/db (or the socket path), never the password."""
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        db = parse_qs(parsed.query).get("db", ["0"])[0]
+        return f"unix:{parsed.path}/{db}"
+    host = parsed.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    db = parsed.path.lstrip("/") or "0"
+    return f"{host}:{parsed.port or 6379}/{db}" + (" (TLS)" if parsed.scheme == "rediss" else "")
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
@@ -61,6 +75,8 @@ class RedisStore:
     ) -> None:
         self._prefix = prefix
         self._socket_timeout_s = socket_timeout_s
+        self.address = redis_address(url)
+        self._watch: asyncio.Task[None] | None = None
         address = None if test_delay_s else loopback_address(url)
         self._inline = InlineReader(*address, lambda: self._trusted_run_id) if address else None
         self._test_delay_s = test_delay_s
@@ -153,7 +169,19 @@ class RedisStore:
     async def ping(self) -> None:
         await self._client.ping()
 
+    def describe(self) -> str:
+        return f"Redis at {self.address}"
+
+    def watch(self, publish: Publish, *, interval_s: float) -> None:
+        """Probe this Redis every ``interval_s`` until ``close`` (see service/cache/status.py)."""
+        reach = Reachability(self.describe())
+        probing = watch(self, reach, publish, interval_s=interval_s, timeout_s=self._socket_timeout_s)
+        self._watch = asyncio.create_task(probing, name="redis watch")
+
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.wait({self._watch})
         if self._inline is not None:
             self._inline.close()
         await self._client.aclose()

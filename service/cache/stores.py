@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from service.cache.entries import version_of
@@ -26,6 +27,14 @@ class CacheStore(Protocol):
     async def set_page(self, page_key: str, generation: int, blob: bytes, ttl_ms: int) -> None: ...
 
     async def ping(self) -> None: ...
+
+    def describe(self) -> str:
+        """What the start-up line says the cache tier is."""
+        ...
+
+    def watch(self, publish: Callable[[bool], Awaitable[None]], *, interval_s: float) -> None:
+        """Tell ``publish`` whether the store answers, now and on every change, until ``close``."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -68,6 +77,7 @@ class MemoryStore:
         self.bytes = 0  # what the entries cost, by ENTRY_OVERHEAD's measure
         self._holes = 0  # slots of deleted keys the dict still walks over (see _evict)
         self.evictions = 0  # eviction passes, for tests
+        self._published: asyncio.Future[None] | None = None
 
     @staticmethod
     def _cost(key: str, blob: bytes) -> int:
@@ -153,6 +163,12 @@ class MemoryStore:
 
     async def ping(self) -> None:
         return None
+
+    def describe(self) -> str:
+        return f"in-process, {self._max_bytes / 2**20:g} MiB"
+
+    def watch(self, publish: Callable[[bool], Awaitable[None]], *, interval_s: float) -> None:
+        self._published = asyncio.ensure_future(publish(True))  # in this process: always there
 
     async def close(self) -> None:
         self._data.clear()

@@ -265,7 +265,8 @@ class ChangeFeed:
                     self.head = await uow.changes.latest()
                 self._ready.set()
             except Exception as error:  # the database is not there yet
-                log.warning("change feed waiting for the database (%s)", type(error).__name__)
+                # The start-up check logs what is wrong, in the driver's words, and ends a permanent problem.
+                log.debug("change feed waiting for the database (%s)", type(error).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         signals = asyncio.create_task(self._db.commit_signals(self.poke))

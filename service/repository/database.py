@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,89 @@ def _translate(error: Exception) -> Exception:
     if isinstance(error, _UNAVAILABLE):
         return Unavailable()
     return error
+
+
+# invalid_catalog_name (no such database), invalid_authorization_specification (no such role, or
+# pg_hba.conf refuses it), invalid_password, insufficient_privilege (no CONNECT right): no retry can fix
+# them. A refused connection or an unknown host can: the database may still be starting, and in
+# orchestrated deployments (compose, Kubernetes) its DNS name appears only once its container runs.
+_PERMANENT_STATES = {"3D000", "28000", "28P01", "42501"}
+
+
+class DatabaseProblem(Exception):
+    """The database cannot be used, said with the driver's message and where (never the password).
+    ``permanent``: retrying cannot help (a missing database or role, a bad password, an unopenable
+    SQLite file, an unmigrated schema), so a starting server stops instead of retrying."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class MissingDirectory(DatabaseProblem):
+    """A SQLite file's directory is missing outside the data folder, and creating it was not asked."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"the directory {directory} does not exist (sqlite:///x is relative to the working"
+            " directory, sqlite:////x is absolute)",
+            permanent=True,
+        )
+
+
+def describe(url: str) -> str:
+    """Where a URL points, without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite at {Path(parsed.database or ':memory:').resolve()}"
+    host, port = parsed.host or "localhost", parsed.port or 5432
+    return f"PostgreSQL at {host}:{port}, database {parsed.database!r} as {parsed.username!r}"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, what it wraps (SQLAlchemy's ``orig``) and what caused it; chains may loop."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        cause = stack.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        yield cause
+        stack += [cause.__context__, cause.__cause__, getattr(cause, "orig", None)]
+
+
+def problem(error: BaseException, url: str, *, permanent: bool = False) -> DatabaseProblem:
+    """What went wrong talking to the database at ``url``, in the driver's words; ``permanent`` when
+    the caller knows, else decided by the SQLSTATE (``_PERMANENT_STATES``)."""
+    if isinstance(error, DatabaseProblem):
+        return error
+    causes = list(_causes(error))
+    states = {getattr(cause, "sqlstate", None) for cause in causes}
+    driver = causes[-1]  # the innermost: the driver's own error (asyncpg's, sqlite3's, the socket's)
+    message = str(driver).split("\n", 1)[0] or type(driver).__name__
+    if isinstance(driver, socket.gaierror):
+        message = f"cannot resolve the host ({message})"
+    permanent = permanent or bool(states & _PERMANENT_STATES)
+    return DatabaseProblem(f"{describe(url)}: {message}", permanent=permanent)
+
+
+def prepare_sqlite_path(url: str, *, create_dirs: bool = False) -> None:
+    """Create a SQLite file's missing directory only inside the data folder (./var) unless asked:
+    ``sqlite:///tmp/x.db`` means ./tmp/x.db, and a typo should not grow directories anywhere."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    directory = Path(database).resolve().parent
+    if directory.is_dir():
+        return
+    if not (create_dirs or directory.is_relative_to(Path.cwd().resolve() / "var")):
+        raise MissingDirectory(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        message = f"{describe(url)}: cannot create {directory}: {error}"
+        raise DatabaseProblem(message, permanent=True) from None
 
 
 class _SyncExecutor(Executor):
@@ -292,11 +376,11 @@ def _shrink_wal(conn: Connection, wal: Path | None) -> None:
 class SqliteDatabase:
     """SQLite driven inline on the event loop: one reader connection, one writer connection."""
 
-    def __init__(self, url: str, *, export_slots: int = 4) -> None:
+    def __init__(self, url: str, *, export_slots: int = 4, create_dirs: bool = False) -> None:
         database = make_url(url).database
         self._wal: Path | None = None
+        prepare_sqlite_path(url, create_dirs=create_dirs)
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._wal = Path(database + "-wal")
         self._exports = _ExportSlots(export_slots)
         self.engine = sa.create_engine(
@@ -306,8 +390,12 @@ class SqliteDatabase:
             max_overflow=max(_MAX_SNAPSHOTS, export_slots),
         )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._reader = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self._writer = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            self._reader = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._writer = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except sa_exc.DBAPIError as error:  # the file cannot be opened (a directory, no permission)
+            self.engine.dispose()
+            raise problem(error, url, permanent=True) from None
         self._read_uow = SqlUnitOfWork(_SyncExecutor(self._reader))
         self._bulk_pool = ThreadPoolExecutor(_BULK_THREADS, thread_name_prefix="sqlite-bulk")
         self._bulk_uow = SqlUnitOfWork(_ThreadExecutor(self.engine, self._bulk_pool))
@@ -438,6 +526,10 @@ class SqliteDatabase:
         async with self.reading() as uow:
             await uow.users.get("ping")
 
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the file is at (None: never migrated)."""
+        return _revision(self._reader)
+
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()
@@ -563,8 +655,21 @@ class PostgresDatabase:
         async with self.reading() as uow:
             await uow.users.get("ping")
 
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None: never migrated)."""
+        async with self._read_engine.connect() as conn:
+            return await conn.run_sync(_revision)
+
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _revision(conn: Connection) -> str | None:
+    # Alembic's own table, read directly: its MigrationContext logs two INFO lines per use. The
+    # migrations are one line of revisions, so the table holds at most one row.
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def async_url(url: str) -> str:
@@ -582,13 +687,15 @@ def open_database(
     pool_timeout_s: float = 5.0,
     export_slots: int = 4,
     snapshot_idle_timeout_s: float = 60.0,
+    create_dirs: bool = False,
 ) -> SqliteDatabase | PostgresDatabase:
-    """Build the database for a URL: ``sqlite:///path`` (inline driver) or ``postgresql://…`` (asyncpg)."""
+    """Build the database for a URL: ``sqlite:///path`` (inline driver) or ``postgresql://…`` (asyncpg).
+    A SQLite file's missing directory is created inside ./var, elsewhere only with ``create_dirs``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.drivername != "sqlite":
             raise ValueError("SQLite is driven through the stdlib driver: use a sqlite:///path URL")
-        return SqliteDatabase(url, export_slots=export_slots)
+        return SqliteDatabase(url, export_slots=export_slots, create_dirs=create_dirs)
     if parsed.get_backend_name() == "postgresql":
         return PostgresDatabase(
             async_url(url),

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from service.repository.database import async_url
+from service.repository.database import async_url, prepare_sqlite_path, problem
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,8 +23,20 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    database = make_url(url).database
-    if make_url(url).get_backend_name() == "sqlite" and database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+def head_revision() -> str:
+    """The revision ``upgrade`` leads to: what a server needs its database at."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "no migrations"
+    return head
+
+
+def upgrade(url: str, revision: str = "head", *, create_dirs: bool = False) -> None:
+    """Migrate; a database that cannot be reached or used raises ``DatabaseProblem`` (one line, with
+    the driver's message) instead of the driver's traceback. A SQLite file's missing directory is
+    created inside ./var, elsewhere only with ``create_dirs``."""
+    if make_url(url).get_backend_name() == "sqlite":
+        prepare_sqlite_path(url, create_dirs=create_dirs)
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except (sa_exc.DBAPIError, OSError) as error:
+        raise problem(error, url) from None

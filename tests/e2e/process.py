@@ -62,7 +62,16 @@ async def wait_serving(
 class ServerProcess:
     """``with ServerProcess(tmp, database_url, WELLSPRING_X="1") as server: await server.serving()``."""
 
-    def __init__(self, tmp: Path, database_url: str, *, name: str = "server", **env: str) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        database_url: str,
+        *,
+        name: str = "server",
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
+        self.args = args  # after ``serve``, e.g. ("--seed-demo",)
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log_path = tmp / f"{name}-{self.port}.log"
@@ -71,6 +80,8 @@ class ServerProcess:
             "WELLSPRING_ADDR": self.address,
             "WELLSPRING_DATABASE_URL": database_url,
             "WELLSPRING_ACCESS_LOG": "0",
+            # The drain is for load balancers; it would add a second to every stop. Tests of it set it.
+            "WELLSPRING_SHUTDOWN_DRAIN_S": "0",
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -85,7 +96,7 @@ class ServerProcess:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve"], env=self.env, cwd=ROOT, stderr=log
+                [sys.executable, "-m", "service", "serve", *self.args], env=self.env, cwd=ROOT, stderr=log
             )
 
     @property

@@ -121,3 +121,15 @@ def test_connection_and_watch_limits_are_read_with_operator_defaults() -> None:
     ):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({name: value})
+
+
+def test_shutdown_drains_for_a_second_by_default_and_the_value_is_one_default() -> None:
+    assert Settings.from_env({}).shutdown_drain_s == 1.0 == Settings().shutdown_drain_s
+    assert Settings.from_env({"WELLSPRING_SHUTDOWN_DRAIN_S": "0"}).shutdown_drain_s == 0.0
+
+
+def test_creating_sqlite_directories_outside_var_must_be_asked_for() -> None:
+    assert not Settings.from_env({}).sqlite_create_dirs
+    assert Settings.from_env({"WELLSPRING_SQLITE_CREATE_DIRS": "1"}).sqlite_create_dirs
+    with pytest.raises(ConfigError, match="WELLSPRING_SQLITE_CREATE_DIRS"):
+        Settings.from_env({"WELLSPRING_SQLITE_CREATE_DIRS": "sometimes"})

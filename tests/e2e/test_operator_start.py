@@ -1,0 +1,173 @@
+"""An operator's mistakes at start get one line on stderr naming the setting, never a traceback or a
+silent loop (issue 10): a taken port, an unreadable TLS file, a missing database or role, an unmigrated
+schema, PostgreSQL down, a SQLite path whose directory is missing; and the CLI's small gaps."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from service import __version__
+from tests.conftest import ADMIN_PG_URL
+from tests.e2e.process import ROOT, ServerProcess, free_port
+
+PG_BASE = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
+
+
+def _run(*args: str, timeout_s: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WELLSPRING_")}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env={**environ, "WELLSPRING_ADDR": f"127.0.0.1:{free_port()}", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+def _plain_lines(stderr: str) -> list[str]:
+    """What is not a JSON log line (the service's log) nor gRPC core's own (``E1202 12:00:00 …``)."""
+    return [line for line in stderr.splitlines() if line and not line.startswith(("{", "E1", "W1", "I1"))]
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert result.returncode == code, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = _plain_lines(result.stderr)
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+async def empty_pg() -> AsyncIterator[str]:
+    """A PostgreSQL database that exists but was never migrated."""
+    import asyncpg
+
+    name = f"wellspring_test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(f"{PG_BASE}/postgres", timeout=5)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_BASE}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def test_a_taken_port_fails_before_the_database_is_touched(tmp_path: Path, taken_port: int) -> None:
+    db = tmp_path / "fresh.sqlite3"
+    result = _run(
+        "serve", WELLSPRING_ADDR=f"127.0.0.1:{taken_port}", WELLSPRING_DATABASE_URL=f"sqlite:///{db}"
+    )
+    assert f"cannot listen on 127.0.0.1:{taken_port}" in _one_line(result)
+    assert not db.exists()
+
+
+def test_an_unreadable_tls_file_fails_before_the_database_is_touched(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.sqlite3"
+    missing = str(tmp_path / "no-such.pem")
+    result = _run(
+        "serve",
+        WELLSPRING_DATABASE_URL=f"sqlite:///{db}",
+        WELLSPRING_TLS_CERT_FILE=missing,
+        WELLSPRING_TLS_KEY_FILE=missing,
+    )
+    assert "cannot read the TLS key or certificate" in _one_line(result)
+    assert not db.exists()
+
+
+@pytest.mark.postgres
+def test_a_missing_database_stops_the_start_with_where_and_why() -> None:
+    host_port = PG_BASE.rsplit("@", 1)[1]
+    url = f"{PG_BASE.replace('://postgres@', '://postgres:sekrit@')}/no_such_db_{secrets.token_hex(4)}"
+    line = _one_line(_run("serve", WELLSPRING_DATABASE_URL=url))
+    assert line.startswith("WELLSPRING_DATABASE_URL:") and "does not exist" in line
+    assert host_port in line and "no_such_db_" in line
+    assert "sekrit" not in line
+
+
+@pytest.mark.postgres
+def test_a_missing_role_stops_the_start() -> None:
+    url = PG_BASE.replace("://postgres@", "://no_such_role@") + "/postgres"
+    line = _one_line(_run("serve", WELLSPRING_DATABASE_URL=url))
+    assert 'role "no_such_role" does not exist' in line
+
+
+@pytest.mark.postgres
+async def test_an_unmigrated_database_is_named_with_the_command_to_run(empty_pg: str) -> None:
+    # --seed-demo is `make run`: the seeding used to crash on the missing tables
+    line = _one_line(_run("serve", "--seed-demo", WELLSPRING_DATABASE_URL=empty_pg))
+    assert "database is not migrated (at no revision, need " in line
+    assert "run `make migrate`" in line
+
+
+def test_postgres_down_is_retried_with_the_drivers_message(tmp_path: Path) -> None:
+    down = f"postgresql://postgres:sekrit@127.0.0.1:{free_port()}/wellspring"
+    with ServerProcess(tmp_path, down) as server:
+        deadline = time.monotonic() + 20
+        while not any("retrying" in line["message"] for line in server.log_lines()):
+            assert server.proc is not None and server.proc.poll() is None, server.log_text()
+            assert time.monotonic() < deadline, server.log_text()
+            time.sleep(0.05)
+        warning = next(line["message"] for line in server.log_lines() if "retrying" in line["message"])
+    assert f"127.0.0.1:{down.rsplit(':', 1)[1].split('/')[0]}" in warning and "wellspring" in warning
+    assert "Connect call failed" in warning and "sekrit" not in warning
+
+
+def test_migrate_with_postgres_down_prints_one_line() -> None:
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/wellspring"
+    line = _one_line(_run("migrate", WELLSPRING_DATABASE_URL=down), code=1)
+    assert line.startswith("WELLSPRING_DATABASE_URL: PostgreSQL at 127.0.0.1:")
+
+
+def test_a_missing_sqlite_directory_outside_var_is_refused(tmp_path: Path) -> None:
+    where = tmp_path / "not" / "there"
+    result = _run("migrate", WELLSPRING_DATABASE_URL=f"sqlite:///{where}/x.db")
+    line = _one_line(result)
+    assert "WELLSPRING_DATABASE_URL" in line and str(where) in line and "sqlite:////" in line
+    assert "WELLSPRING_SQLITE_CREATE_DIRS=1" in line
+    assert not where.exists()
+    asked = _run(
+        "migrate", WELLSPRING_DATABASE_URL=f"sqlite:///{where}/x.db", WELLSPRING_SQLITE_CREATE_DIRS="1"
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert (where / "x.db").exists()
+
+
+def test_a_bare_command_prints_help_instead_of_serving() -> None:
+    result = _run(timeout_s=10)
+    assert result.returncode == 2
+    assert "serve" in result.stderr and "migrate" in result.stderr and "health" in result.stderr
+    assert "serving on" not in result.stderr
+
+
+def test_version() -> None:
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"wellspring {__version__}"
+    assert __version__ and __version__[0].isdigit()
+
+
+async def test_health_asks_the_address_given(sqlite_url: str, tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, sqlite_url) as server:
+        await server.serving()
+        # WELLSPRING_ADDR names another port: --addr wins
+        result = _run("health", "--addr", server.address)
+        assert result.returncode == 0 and result.stdout.strip() == "SERVING", result.stderr
+    nobody = _run("health", "--addr", f"127.0.0.1:{free_port()}")
+    assert nobody.returncode == 1 and "UNAVAILABLE" in nobody.stderr
