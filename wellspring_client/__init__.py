@@ -3,13 +3,15 @@
 ::
 
     async with WellspringClient("127.0.0.1:50051", watch=True) as client:
-        user = await client.create_user(User(email="ada@example.com", display_name="Ada"))
-        same = await client.get_user(user.id)          # from the cache: no RPC
+        user = await client.create_user(User(email="ada@example.com", display_name="Ada"), user_id="ada")
+        same = await client.get_user("ada")            # from the cache: no RPC
         async for u in client.list_users(query="ad"):  # every page
             ...
 
 Errors are the classes of ``wellspring_client.errors`` (see its docstring for the tree).
 """
+
+from importlib.metadata import PackageNotFoundError, version
 
 from wellspring_client.cache import CacheStats, Key
 from wellspring_client.client import Export, WellspringClient
@@ -34,6 +36,14 @@ from wellspring_client.retry import RetryPolicy
 from wellspring_client.sync import SyncExport, SyncWellspringClient
 from wellspring_client.transport import GrpcTransport, Transport
 from wellspring_client.types import ChangeEvent, ImportFailure, ImportResult, Page, Post, User
+
+try:
+    __version__ = version("wellspring-client")
+except PackageNotFoundError:  # a checkout installed as the main distribution ("wellspring") carries it too
+    try:
+        __version__ = version("wellspring")
+    except PackageNotFoundError:
+        __version__ = "0+unknown"
 
 __all__ = [
     "Aborted",
@@ -66,4 +76,5 @@ __all__ = [
     "User",
     "WellspringClient",
     "WellspringError",
+    "__version__",
 ]

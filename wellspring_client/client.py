@@ -41,6 +41,10 @@ log = logging.getLogger("wellspring_client")
 # A write that failed this way may still have happened: what it would have changed is invalidated.
 _AMBIGUOUS = (Unavailable, DeadlineExceeded, Cancelled, ServerError)
 _WATCH_RETRY = RetryPolicy(attempts=1_000_000_000, initial_backoff_s=0.05, max_backoff_s=2.0)
+# A read made while the cache's Watch is making its first connection waits this long at most for it: a
+# read that began before the Watch's "from now" may predate it, so the revision guard would not keep its
+# answer (and the next identical read would cost another RPC). Usually the wait is one round trip.
+_FIRST_WATCH_WAIT_S = 1.0
 
 
 class Export(Generic[T]):
@@ -66,7 +70,8 @@ class WellspringClient:
     hit answers at once and refreshes in the background; identical concurrent reads share one RPC; gets
     made in the same tick are coalesced into one BatchGet. Writes update or invalidate what they affect
     (``_resources.WRITE_EFFECTS``). With ``watch=True`` a background Watch keeps the cache coherent with
-    writes made by anyone.
+    writes made by anyone; reads made while it makes its first connection wait for it (about one round
+    trip, ``_FIRST_WATCH_WAIT_S`` at most), so that what they read is covered by it and kept.
 
     ``timeout_s`` is the default deadline of a unary call (retries included; streams — Import, Export,
     Watch — have none unless given ``timeout=``); ``stale_after_s`` how long a result is served without
@@ -127,8 +132,10 @@ class WellspringClient:
         self._watch_enabled = watch
         self._watch_task: asyncio.Task[None] | None = None
         self.watch_live = asyncio.Event()
+        self._watch_tried = asyncio.Event()  # the first Watch attempt went live or failed
         self.watch_revision = 0  # the last change-log revision the cache has seen (0: none yet)
         self._persistence = CachePersistence(persist_path) if persist_path else None
+        self._started = False
         self._closed = False
 
     # --- lifecycle ----------------------------------------------------------------------------------------
@@ -141,7 +148,11 @@ class WellspringClient:
         await self.close()
 
     async def start(self) -> None:
-        """Load the persisted cache (as stale: it is revalidated on use) and start the cache's Watch."""
+        """Load the persisted cache (as stale: it is revalidated on use) and start the cache's Watch. Once:
+        calling it again does nothing (a second load would put older data over what was read since)."""
+        if self._started:
+            return
+        self._started = True
         if self._persistence is not None:
             self._restore(await asyncio.to_thread(self._persistence.load, self.cache.evict_after_s))
         if self._watch_enabled and self._watch_task is None:
@@ -242,8 +253,11 @@ class WellspringClient:
     async def create_user(
         self, user: User, *, user_id: str = "", request_id: str = "", timeout: float | None = None
     ) -> User:
-        """Create ``user`` (id: ``user_id`` or server-chosen). With a ``request_id`` the call is idempotent,
-        and then, only then, retried on UNAVAILABLE."""
+        """Create ``user`` with the id ``user_id`` — or ``user.id`` when that is set instead (both set and
+        different: InvalidArgument) — or else one the server chooses. With a ``request_id`` the call is
+        idempotent, and then, only then, retried on UNAVAILABLE; a replay answers what the first attempt
+        answered, even if the user was changed since (its etag is then stale: read it again)."""
+        user_id = user_id or user.id
         request = USERS.request("Create", user=USERS.to_pb(user), user_id=user_id, request_id=request_id)
         return await self._write(USERS, "Create", request, user_id or None, timeout, bool(request_id))
 
@@ -381,7 +395,9 @@ class WellspringClient:
     async def create_post(
         self, post: Post, *, post_id: str = "", request_id: str = "", timeout: float | None = None
     ) -> Post:
-        """Create ``post`` (its author must exist). With a ``request_id`` it is idempotent and retried."""
+        """Create ``post`` (its author must exist) with the id ``post_id``, or ``post.id``, or one the server
+        chooses, like ``create_user``. With a ``request_id`` it is idempotent and retried."""
+        post_id = post_id or post.id
         request = POSTS.request("Create", post=POSTS.to_pb(post), post_id=post_id, request_id=request_id)
         return await self._write(POSTS, "Create", request, post_id or None, timeout, bool(request_id))
 
@@ -484,6 +500,7 @@ class WellspringClient:
                     if not self.watch_live.is_set():
                         self.cache.mark_stale()
                         self.watch_live.set()
+                        self._watch_tried.set()
                     backoffs = _WATCH_RETRY.backoffs(self._rng)
                     for event in message.events:
                         self._apply_event(event)
@@ -496,6 +513,7 @@ class WellspringClient:
                 pass
             except Exception:  # a bug must not leave a dead Watch behind a live flag
                 log.exception("the cache's Watch failed; reconnecting")
+            self._watch_tried.set()  # reads stop waiting for it: they go out, guarded, while it is down
             self.watch_live.clear()
             self.cache.mark_stale()
             self.stats.watch_reconnects += 1
@@ -706,6 +724,10 @@ class WellspringClient:
         cache = self.cache
 
         async def fetch() -> Any:
+            nonlocal token
+            if self._watch_connecting():
+                await self._first_watch()
+                token = cache.token()  # the read begins now: after the Watch's "from now", so it is kept
             try:
                 value = await run()
             except NotFound:
@@ -734,6 +756,18 @@ class WellspringClient:
         self._track(task)
         cache.dispatch(query, "fetching", task)
         return task
+
+    def _watch_connecting(self) -> bool:
+        """Is the cache's Watch making its first connection? (Reads made meanwhile wait for it.)"""
+        return self._watch_task is not None and not self._watch_tried.is_set()
+
+    async def _first_watch(self) -> None:
+        """Until the first Watch attempt went live or failed, ``_FIRST_WATCH_WAIT_S`` at most: a read that
+        goes out after it is not older than what the Watch follows; one that goes out before it (the
+        Watch is slow, or down and reconnecting) is still guarded."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FIRST_WATCH_WAIT_S):
+                await self._watch_tried.wait()
 
     async def _wait(
         self, query: Query, task: asyncio.Future[Any], timeout: float | None, allow_stale: bool | None

@@ -81,7 +81,8 @@ class PostServicer(rpc.PostServiceServicer):
         )
 
     async def CreatePost(self, request: api.CreatePostRequest, context: Context) -> pb.Post:
-        cmd = commands.CreatePost(post_fields(request.post), request.post_id, request.request_id)
+        post = request.post
+        cmd = commands.CreatePost(post_fields(post), request.post_id, request.request_id, post.id)
         return post_to_proto(await self._posts.create(cmd, deadline_of(context)))
 
     async def UpdatePost(self, request: api.UpdatePostRequest, context: Context) -> pb.Post:

@@ -73,7 +73,8 @@ class UserServicer(rpc.UserServiceServicer):
         )
 
     async def CreateUser(self, request: api.CreateUserRequest, context: Context) -> pb.User:
-        cmd = commands.CreateUser(user_fields(request.user), request.user_id, request.request_id)
+        user = request.user
+        cmd = commands.CreateUser(user_fields(user), request.user_id, request.request_id, user.id)
         return user_to_proto(await self._users.create(cmd, deadline_of(context)))
 
     async def UpdateUser(self, request: api.UpdateUserRequest, context: Context) -> pb.User:

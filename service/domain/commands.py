@@ -32,16 +32,23 @@ class ListPosts:
 
 @dataclass(frozen=True, slots=True)
 class CreateUser:
+    """``user_id`` is the client-chosen id (AIP-133); ``id_in_body`` the ``user.id`` the request's resource
+    carries, taken as the chosen id when ``user_id`` is empty (see ``handlers.common.chosen_id``)."""
+
     fields: UserFields
     user_id: str = ""
     request_id: str = ""
+    id_in_body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CreatePost:
+    """Like ``CreateUser``: ``post_id``, else ``id_in_body`` (``post.id``), else a server-chosen id."""
+
     fields: PostFields
     post_id: str = ""
     request_id: str = ""
+    id_in_body: str = ""
 
 
 @dataclass(frozen=True, slots=True)

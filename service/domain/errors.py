@@ -100,17 +100,41 @@ class FailedPrecondition(DomainError):
 
 
 class EtagMismatch(DomainError):
-    """The caller's etag is stale: someone else changed the resource. Re-read and retry."""
+    """The caller's etag is stale: the resource was changed since the caller read it (or since the
+    response that carried the etag was first made: a replayed Create answers with the original). Re-read
+    and retry. ``current`` is the etag it has now: "" when it does not exist, None when unknown (a write
+    that lost a race to a concurrent one)."""
 
     reason = "ETAG_MISMATCH"
 
-    def __init__(self, resource_type: str, resource_id: str) -> None:
+    def __init__(
+        self, resource_type: str, resource_id: str, given: str = "", current: str | None = None
+    ) -> None:
+        since = _since(current)
         self.violations = [
             PreconditionViolation(
-                "ETAG", f"{resource_type}/{resource_id}", "the etag does not match the current one"
+                "ETAG",
+                f"{resource_type}/{resource_id}",
+                f"{_quoted(given)} is stale: the {resource_type} {since}",
             )
         ]
-        super().__init__(f"{resource_type} {resource_id} was changed concurrently; re-read and retry")
+        super().__init__(
+            f"{_quoted(given)} is stale: {resource_type} {resource_id} {since}; read it again",
+            metadata={"resource_type": resource_type, "current_etag": current or ""},
+        )
+
+
+def _quoted(etag: str) -> str:
+    """The caller's etag as it is, when it looks like one (it is echoed into a header: never anything long
+    or that percent-encoding would blow up)."""
+    return f'etag "{etag}"' if len(etag) <= 64 and etag.isascii() and etag.isalnum() else "the etag"
+
+
+def _since(current: str | None) -> str:
+    """What happened to the resource since the stale etag was issued."""
+    if current is None:
+        return "was changed by a concurrent write"
+    return f'was changed since (current etag "{current}")' if current else "does not exist"
 
 
 class ConcurrencyConflict(DomainError):

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from service.domain.errors import AlreadyExists, ConcurrencyConflict, FieldViolation, InvalidInput
 from service.domain.models import Ordering, SortDirection
-from service.domain.validation import check_request_id, raise_if
+from service.domain.validation import check_id, check_request_id, raise_if
 from service.repository.base import Database, IdempotencyRecord, UnitOfWork
 
 T = TypeVar("T")
@@ -26,6 +26,19 @@ def wall_clock_us() -> int:
 def new_id() -> str:
     """Server-generated ids: time-ordered (index locality) and random, matching [a-z0-9-]{1,63}."""
     return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
+
+
+def chosen_id(resource: str, given: str, in_body: str) -> tuple[str, list[FieldViolation]]:
+    """A Create's client-chosen id and what is wrong with it: ``{resource}_id`` (AIP-133's field), else
+    the ``{resource}.id`` set in the resource itself — where many clients put it, and where Update and
+    Import read it; ignoring it would create another id than the one the client then asks for. ""
+    means the server chooses. Both set and different: refused, naming both fields."""
+    if given and in_body and given != in_body:
+        why = f"{resource}_id and {resource}.id differ; set one of them (or both to the same id)"
+        return given, [FieldViolation(f"{resource}_id", why), FieldViolation(f"{resource}.id", why)]
+    if given:
+        return given, check_id(given, f"{resource}_id")
+    return in_body, check_id(in_body, f"{resource}.id") if in_body else []
 
 
 async def retrying(operation: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
@@ -126,6 +139,10 @@ async def idempotent_create(
 ) -> tuple[T, bool]:
     """Run ``create`` once per ``request_id``: a retry with the same payload gets the original result.
     Returns the result and whether it was replayed (then this call created nothing).
+
+    The replay is the first attempt's response as it was (AIP-155: the same response), not the resource
+    as it is now: if it was updated or deleted since, the replayed etag is stale (an Update or Delete with
+    it fails ABORTED, saying so) and the caller reads the resource again for its current state.
 
     The key is stored in the same transaction as the resource. Two concurrent first attempts race on the
     key's (or the client-chosen id's) unique constraint; the loser reads the winner's stored result.

@@ -32,6 +32,7 @@ from service.domain.validation import (
     require_id,
 )
 from service.handlers.common import (
+    chosen_id,
     fingerprint,
     idempotent_create,
     new_id,
@@ -115,10 +116,8 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
 
     async def create(self, cmd: CreatePost, deadline: float | None = None) -> Post:
         fields = normalize_post(cmd.fields)
-        violations = check_post(fields)
-        if cmd.post_id:
-            violations += check_id(cmd.post_id, "post_id")
-        raise_if(violations)
+        post_id, id_violations = chosen_id("post", cmd.post_id, cmd.id_in_body)
+        raise_if(check_post(fields) + id_violations)
 
         pending = self.reads.pending()
 
@@ -126,7 +125,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             pending.reset()
             now = self._clock()
             post = Post(
-                cmd.post_id or new_id(),
+                post_id or new_id(),
                 fields.author_id,
                 fields.title,
                 fields.body,
@@ -141,7 +140,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
             )
             return post
 
-        fp = fingerprint(cmd.post_id, fields)
+        fp = fingerprint(post_id, fields)
         post, replayed = await retrying(
             lambda: idempotent_create(self._db, "posts", cmd.request_id, fp, Post, create, self._clock)
         )
@@ -191,7 +190,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
                 await uow.commit()
                 return created
             if cmd.etag and cmd.etag != current.etag:
-                raise EtagMismatch("post", cmd.id)
+                raise EtagMismatch("post", cmd.id, cmd.etag, current.etag)
             fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
             if fields == _fields(current):  # acknowledged as it is: its tombstone first (issue 18)
                 await pending.confirm(uow, "posts", [(current.id, current.version, False)])
@@ -205,7 +204,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
                 version=self._next_version(current.version),
             )
             if not await uow.posts.update(updated, current.version):
-                raise EtagMismatch("post", cmd.id)
+                raise EtagMismatch("post", cmd.id, cmd.etag)
             await pending.record(
                 uow, "posts", [(updated.id, updated.version, False)], UPDATED, [self.reads.encode(updated)]
             )
@@ -227,7 +226,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
                     return
                 raise NotFound("post", cmd.id)
             if cmd.etag and cmd.etag != current.etag:
-                raise EtagMismatch("post", cmd.id)
+                raise EtagMismatch("post", cmd.id, cmd.etag, current.etag)
             await uow.posts.delete(cmd.id)
             await pending.record(
                 uow, "posts", [(cmd.id, self._next_version(current.version), True)], DELETED, [None]

@@ -262,7 +262,8 @@ class ResourceHandlers(Generic[T, ListCommand]):
         for item in items:
             existing = current.get(item.id)
             if item.etag and (existing is None or item.etag != existing.etag):  # type: ignore[attr-defined]
-                plan.failures.append((item.index, EtagMismatch(self.resource, item.id)))
+                now_etag = "" if existing is None else existing.etag  # type: ignore[attr-defined]
+                plan.failures.append((item.index, EtagMismatch(self.resource, item.id, item.etag, now_etag)))
                 continue
             made = self._imported(item, now, existing)
             if existing is None:

@@ -33,6 +33,7 @@ from service.domain.validation import (
     require_id,
 )
 from service.handlers.common import (
+    chosen_id,
     fingerprint,
     idempotent_create,
     new_id,
@@ -103,26 +104,22 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
 
     async def create(self, cmd: CreateUser, deadline: float | None = None) -> User:
         f = normalize_user(cmd.fields)
-        violations = check_user(f)
-        if cmd.user_id:
-            violations += check_id(cmd.user_id, "user_id")
-        raise_if(violations)
+        user_id, id_violations = chosen_id("user", cmd.user_id, cmd.id_in_body)
+        raise_if(check_user(f) + id_violations)
 
         pending = self.reads.pending()
 
         async def create(uow: UnitOfWork) -> User:
             pending.reset()
             now = self._clock()
-            user = User(
-                cmd.user_id or new_id(), f.email, f.display_name, f.bio, now, now, self._next_version()
-            )
+            user = User(user_id or new_id(), f.email, f.display_name, f.bio, now, now, self._next_version())
             await uow.users.add(user)
             await pending.record(
                 uow, "users", [(user.id, user.version, False)], CREATED, [self.reads.encode(user)]
             )
             return user
 
-        fp = fingerprint(cmd.user_id, f)
+        fp = fingerprint(user_id, f)
         user, replayed = await retrying(
             lambda: idempotent_create(self._db, "users", cmd.request_id, fp, User, create, self._clock)
         )
@@ -165,7 +162,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                 await uow.commit()
                 return created
             if cmd.etag and cmd.etag != current.etag:
-                raise EtagMismatch("user", cmd.id)
+                raise EtagMismatch("user", cmd.id, cmd.etag, current.etag)
             fields = dataclasses.replace(_fields(current), **{p: getattr(given, p) for p in paths})
             if fields == _fields(current):  # acknowledged as it is: its tombstone first (issue 18)
                 await pending.confirm(uow, "users", [(current.id, current.version, False)])
@@ -179,7 +176,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                 version=self._next_version(current.version),
             )
             if not await uow.users.update(updated, current.version):
-                raise EtagMismatch("user", cmd.id)
+                raise EtagMismatch("user", cmd.id, cmd.etag)
             await pending.record(
                 uow, "users", [(updated.id, updated.version, False)], UPDATED, [self.reads.encode(updated)]
             )
@@ -202,7 +199,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                     return
                 raise NotFound("user", cmd.id)
             if cmd.etag and cmd.etag != current.etag:
-                raise EtagMismatch("user", cmd.id)
+                raise EtagMismatch("user", cmd.id, cmd.etag, current.etag)
             if await uow.posts.any_by_author(cmd.id):
                 if not cmd.force:
                     raise FailedPrecondition(

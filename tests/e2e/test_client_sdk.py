@@ -4,6 +4,7 @@ cache tier) and on PostgreSQL with a real redis-server. RPCs are counted on the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -140,6 +141,24 @@ async def test_a_write_by_another_client_reaches_the_cache_through_watch_within_
         assert max(latencies) < 0.1 and time.monotonic() - deleted_at < 1
 
 
+async def test_with_watch_the_first_read_is_kept_and_the_same_read_again_costs_no_rpc(
+    deployment: Deployment,
+) -> None:
+    """Issue 10: the first get went out before the cache's Watch was live; going live dropped its answer
+    (or made it stale), so the same get again cost a second RPC. Each round is a new client."""
+    async with WellspringClient(deployment.target) as writer:
+        user = await writer.create_user(new_user())
+    for _ in range(5):
+        deployment.app.interceptor.calls.clear()
+        async with WellspringClient(deployment.target, watch=True, stale_after_s=60) as client:
+            assert await client.get_user(user.id) == user
+            await asyncio.wait_for(client.watch_live.wait(), 10)
+            assert await client.get_user(user.id) == user
+            stats = client.stats
+            assert (stats.misses, stats.hits, stats.stale_hits, stats.guard_drops) == (1, 1, 0, 0)
+        assert deployment.rpcs("GetUser") + deployment.rpcs("BatchGetUsers") == 1
+
+
 async def test_a_server_restart_mid_session_serves_no_wrong_data_and_the_watch_resumes(
     deployment: Deployment,
 ) -> None:
@@ -203,6 +222,21 @@ async def test_typed_calls_and_errors_end_to_end(deployment: Deployment) -> None
         await client.delete_user(ada.id, force=True)
         with pytest.raises(NotFound):
             await client.get_post(post.id)
+
+
+async def test_create_takes_the_id_of_the_resource_when_no_id_argument_is_given(
+    deployment: Deployment,
+) -> None:
+    """Issue 10: ``create_user(User(id="x", ...))`` created another id, and a get of x was NotFound."""
+    async with WellspringClient(deployment.target) as writer, WellspringClient(deployment.target) as reader:
+        chosen = f"id-{secrets.token_hex(4)}"
+        created = await writer.create_user(dataclasses.replace(new_user(), id=chosen))
+        assert created.id == chosen and await reader.get_user(chosen) == created
+        post = await writer.create_post(Post(id=f"{chosen}-p", author_id=chosen, title="Mine"))
+        assert post.id == f"{chosen}-p" and await reader.get_post(post.id) == post
+        with pytest.raises(InvalidArgument) as info:
+            await writer.create_user(dataclasses.replace(new_user(), id="one"), user_id="two")
+        assert {f for f, _ in info.value.field_violations} == {"user_id", "user.id"}
 
 
 async def test_the_sync_facade(deployment: Deployment) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from wellspring.v1 import post_service_pb2 as api
 from wellspring.v1 import resources_pb2 as pb
@@ -172,3 +173,30 @@ async def test_a_cached_not_found_does_not_outlive_the_create(users_stub, posts_
     assert await posts_stub.GetPost(api.GetPostRequest(id=post_id)) == created
     got = await posts_stub.BatchGetPosts(api.BatchGetPostsRequest(ids=[post_id]))
     assert list(got.posts) == [created]
+
+
+async def test_create_takes_the_id_set_in_the_resource(users_stub, posts_stub) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10: ``post.id`` was ignored and a new id chosen; both ids set and different is refused."""
+    a = await author(users_stub)
+    chosen = "p-" + secrets.token_hex(5)
+    created = await posts_stub.CreatePost(
+        api.CreatePostRequest(post=pb.Post(id=chosen, author_id=a.id, title="In body"))
+    )
+    assert created.id == chosen and (await posts_stub.GetPost(api.GetPostRequest(id=chosen))) == created
+    differ = api.CreatePostRequest(post=pb.Post(id="p-one", author_id=a.id, title="x"), post_id="p-two")
+    found = await fails(posts_stub.CreatePost(differ), Code.INVALID_ARGUMENT)
+    assert set(violated_fields(found)) == {"post_id", "post.id"}
+
+
+async def test_a_stale_etag_is_called_stale(users_stub, posts_stub) -> None:  # type: ignore[no-untyped-def]
+    a = await author(users_stub)
+    created = await posts_stub.CreatePost(api.CreatePostRequest(post=pb.Post(author_id=a.id, title="One")))
+    updated = await posts_stub.UpdatePost(api.UpdatePostRequest(post=pb.Post(id=created.id, title="Two")))
+    stale = api.UpdatePostRequest(post=pb.Post(id=created.id, title="Three", etag=created.etag))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await posts_stub.UpdatePost(stale)
+    assert info.value.code() == Code.ABORTED
+    assert info.value.details() == (
+        f'etag "{created.etag}" is stale: post {created.id} was changed since '
+        f'(current etag "{updated.etag}"); read it again'
+    )

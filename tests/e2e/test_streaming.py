@@ -184,9 +184,7 @@ async def test_export_with_a_bad_filter_is_invalid_argument(posts_stub) -> None:
 async def test_import_reports_bad_items_by_index_and_keeps_the_good_ones(users_stub) -> None:  # type: ignore[no-untyped-def]
     prefix = tag()
     taken = await users_stub.CreateUser(api.CreateUserRequest(user=user(prefix, 900)))
-    existing = await users_stub.CreateUser(
-        api.CreateUserRequest(user=user(prefix, 901), user_id=f"{prefix}-x")
-    )
+    existing = await users_stub.CreateUser(api.CreateUserRequest(user=user(prefix, 901)))
     items = [user(prefix, n) for n in range(10)]
     items[3] = pb.User(id=f"{prefix}-bad", email="not-an-email", display_name="x")  # invalid field
     items[5] = pb.User(email="no-id@example.com", display_name="x")  # no id

@@ -254,3 +254,54 @@ async def test_a_cached_not_found_does_not_outlive_the_create(users_stub) -> Non
         )
     )
     assert await users_stub.GetUser(api.GetUserRequest(id=user_id)) == created
+
+
+async def test_create_takes_the_id_set_in_the_resource(users_stub) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10: ``user.id`` was ignored, a new id chosen, and a Get of the id sent failed."""
+    chosen, n = uid(), secrets.token_hex(4)
+    created = await users_stub.CreateUser(
+        api.CreateUserRequest(user=pb.User(id=chosen, email=f"{n}@example.com", display_name="In body"))
+    )
+    assert created.id == chosen
+    assert (await users_stub.GetUser(api.GetUserRequest(id=chosen))) == created
+
+    same = pb.User(id=uid(), email=f"b{n}@example.com", display_name="Both")
+    both = await users_stub.CreateUser(api.CreateUserRequest(user=same, user_id=same.id))
+    assert both.id == same.id
+    differ = api.CreateUserRequest(
+        user=pb.User(id=uid(), email=f"c{n}@example.com", display_name="x"), user_id=uid()
+    )
+    found = await fails(users_stub.CreateUser(differ), Code.INVALID_ARGUMENT)
+    assert set(violated_fields(found)) == {"user_id", "user.id"}
+    bad = api.CreateUserRequest(user=pb.User(id="UPPER", email=f"d{n}@example.com", display_name="x"))
+    assert violated_fields(await fails(users_stub.CreateUser(bad), Code.INVALID_ARGUMENT)) == ["user.id"]
+
+
+async def test_a_replayed_create_after_an_update_says_its_etag_is_stale(users_stub) -> None:  # type: ignore[no-untyped-def]
+    """AIP-155: the replay is the original response; the Update with its etag must say it is stale
+    (it said "was changed concurrently")."""
+    request_id, chosen = secrets.token_hex(8), uid()
+    user = pb.User(email=f"{request_id}@example.com", display_name="Replayed")
+    first = await users_stub.CreateUser(
+        api.CreateUserRequest(user=user, user_id=chosen, request_id=request_id)
+    )
+    updated = await users_stub.UpdateUser(api.UpdateUserRequest(user=pb.User(id=chosen, bio="since")))
+    replay = await users_stub.CreateUser(
+        api.CreateUserRequest(user=user, user_id=chosen, request_id=request_id)
+    )
+    assert replay == first  # the same response as the first time, not the current resource
+    stale = api.UpdateUserRequest(user=pb.User(id=chosen, bio="again", etag=replay.etag))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await users_stub.UpdateUser(stale)
+    message = info.value.details()
+    assert info.value.code() == Code.ABORTED
+    assert message == (
+        f'etag "{first.etag}" is stale: user {chosen} was changed since (current etag "{updated.etag}"); '
+        "read it again"
+    )
+    found = await fails(
+        users_stub.DeleteUser(api.DeleteUserRequest(id=chosen, etag=first.etag)), Code.ABORTED
+    )
+    violation = found["PreconditionFailure"][0].violations[0]
+    assert (violation.type, violation.subject) == ("ETAG", f"user/{chosen}")
+    assert "is stale" in violation.description and "concurrent" not in violation.description

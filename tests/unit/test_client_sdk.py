@@ -30,6 +30,7 @@ from wellspring_client import (
     User,
     WellspringClient,
 )
+from wellspring_client.client import _FIRST_WATCH_WAIT_S
 
 
 async def live_client(env: ClientEnv, **options: Any) -> WellspringClient:
@@ -334,12 +335,42 @@ def test_sync_facade_reads_writes_and_iterates_on_its_own_loop() -> None:
     assert fake.closed
 
 
+async def test_a_read_made_while_the_watch_connects_goes_out_after_it_and_is_kept(env: ClientEnv) -> None:
+    """Issue 10: such a read went out at once, was in flight when the Watch went live, and its answer was
+    dropped by the guard, so the next identical get cost a second RPC."""
+    ada = env.fake.put_user("ada")
+    client = env.client(watch=True, stale_after_s=60)
+    await client.start()
+    await env.fake.wait_calls("Watch", 1)
+    reader = asyncio.ensure_future(client.get_user("ada"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert env.fake.count("GetUser") + env.fake.count("BatchGetUsers") == 0  # waits for the Watch
+
+    env.fake.push_watch(env.fake.progress())
+    assert await reader == ada
+    assert done_with(client.get_user("ada")) == ada  # kept: a fresh hit
+    assert (env.fake.count("GetUser"), client.stats.guard_drops) == (1, 0)
+
+
+async def test_a_read_made_while_the_first_watch_fails_does_not_wait_for_it(env: ClientEnv) -> None:
+    ada = env.fake.put_user("ada")
+    client = env.client(watch=True)
+    await client.start()
+    env.fake.push_watch(Unavailable("not yet"))
+    await env.fake.wait_calls("Watch", 2)
+    async with asyncio.timeout(_FIRST_WATCH_WAIT_S / 2):  # not held for the first connection's wait
+        assert await client.get_user("ada") == ada
+
+
 async def test_a_read_in_flight_when_the_watch_goes_live_is_not_kept(env: ClientEnv) -> None:
-    # Its snapshot may predate the Watch's "from now": no event would ever correct it.
+    # Its snapshot may predate the Watch's "from now": no event would ever correct it. (A read made while
+    # the first connection is made waits for it; this one goes out while the Watch reconnects.)
     env.fake.put_user("ada")
     client = env.client(watch=True)
     await client.start()
-    await env.fake.wait_calls("Watch", 1)
+    env.fake.push_watch(Unavailable("not yet"))
+    await env.fake.wait_calls("Watch", 2)
     gate = env.fake.hold("GetUser")
     reader = asyncio.ensure_future(client.get_user("ada"))
     await gate.arrived()

@@ -123,6 +123,36 @@ async def test_update_with_stale_etag_aborts_and_changes_nothing(users: UserHand
     assert (await users.get("a")).bio == "one"
 
 
+async def test_a_stale_etag_is_named_stale_with_the_current_one(users: UserHandlers) -> None:
+    created = await users.create(CreateUser(fields(), user_id="a"))
+    updated = await users.update(UpdateUser("a", UserFields(bio="one")))
+    with pytest.raises(EtagMismatch) as info:
+        await users.delete(DeleteUser("a", etag=created.etag))
+    expected = f'etag "{created.etag}" is stale: user a was changed since (current etag "{updated.etag}")'
+    assert info.value.message == f"{expected}; read it again"
+    assert info.value.violations[0].description.startswith(f'etag "{created.etag}" is stale')
+
+    async def items() -> AsyncIterator[ImportItem[UserFields]]:
+        yield ImportItem(0, "a", fields(), etag=created.etag)
+        yield ImportItem(1, "ghost", fields(2), etag=created.etag)
+
+    result = await users.import_items(items())
+    messages = [f.error.message for f in result.failures]
+    assert messages == [
+        f"{expected}; read it again",
+        f'etag "{created.etag}" is stale: user ghost does not exist; read it again',
+    ]
+
+
+async def test_create_takes_the_id_in_the_resource_unless_user_id_differs(users: UserHandlers) -> None:
+    created = await users.create(CreateUser(fields(), id_in_body="in-body"))
+    assert created.id == "in-body" and await users.get("in-body") == created
+    assert (await users.create(CreateUser(fields(2), user_id="both", id_in_body="both"))).id == "both"
+    with pytest.raises(InvalidInput) as info:
+        await users.create(CreateUser(fields(3), user_id="one", id_in_body="two"))
+    assert [v.field for v in info.value.violations] == ["user_id", "user.id"]
+
+
 async def test_noop_update_keeps_version(users: UserHandlers) -> None:
     created = await users.create(CreateUser(fields(), user_id="a"))
     assert await users.update(UpdateUser("a", UserFields(display_name="User 1"))) == created
