@@ -4,7 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run run-cluster test generate check-generated migrate lint bench install clean
+.PHONY: help run run-cluster test generate check-generated migrate lint bench install clean
+
+# `make` alone lists the targets; `make run` and `make test` are always spelled out.
+.DEFAULT_GOAL := help
+
+## help: list the targets with what they do (from their `##` lines)
+help:
+	@sed -n 's/^## \([a-z-]*\): /\1\t/p' $(MAKEFILE_LIST) | awk -F '\t' '{ printf "  %-16s %s\n", $$1, $$2 }'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## install: create .venv and install the project with its dev tools (again when pyproject.toml changes)
 install: $(STAMP)
 
 ## run: migrate, seed demo data when empty, serve on WELLSPRING_ADDR (default 127.0.0.1:50051)
@@ -33,6 +41,7 @@ generate: $(STAMP)
 	$(VENV)/bin/buf lint
 	$(PY) scripts/generate.py
 
+## check-generated: fail if generated/ differs from what protos/ produce (a test checks it too)
 check-generated: $(STAMP)
 	$(PY) scripts/generate.py --check
 
@@ -40,6 +49,7 @@ check-generated: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m service migrate
 
+## lint: buf lint, ruff over the Python trees, import-linter's layer contracts
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check service wellspring_client tests bench scripts
@@ -51,5 +61,6 @@ bench: $(STAMP)
 	 else sudo -n bash scripts/ensure-services.sh --bench || echo "bench: could not check system packages (needs root)"; fi
 	$(PY) -m bench $(BENCH_ARGS)
 
+## clean: remove .venv, var/ (the demo database) and build output
 clean:
 	rm -rf $(VENV) var build *.egg-info
