@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -42,7 +43,7 @@ from service.handlers.users import UserHandlers
 from service.malloc import return_freed_memory
 from service.repository.base import Database
 from service.repository.database import DatabaseProblem, describe, open_database, problem
-from service.repository.migrate import head_revision, upgrade
+from service.repository.migrate import head_revision, is_known_revision, upgrade
 
 log = logging.getLogger("wellspring")
 
@@ -91,14 +92,22 @@ class App:
     # The schema revision the database must be at (checked before SERVING); None: not checked (a
     # database passed in by a test).
     required_revision: str | None = None
+    # Migrate to required_revision in the readiness path (WELLSPRING_MIGRATE_ON_START): a database that
+    # is not there yet is retried like any first contact, with the port bound and health NOT_SERVING.
+    migrate_on_start: bool = False
+    # Awaited once the database answers, before health says SERVING (``--seed-demo``'s seeding).
+    on_ready: Callable[[], Awaitable[None]] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _hurry: asyncio.Event = field(default_factory=asyncio.Event)
     _readiness: asyncio.Task[None] | None = None
     _coherence_loop: asyncio.Task[None] | None = None
     _tailer: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Listen at once; health says SERVING only once the database answers (retried with backoff)."""
+    async def start(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Listen at once; health says SERVING only once the database answers (retried with backoff)
+        and ``on_ready``, if given, has run."""
+        if on_ready is not None:
+            self.on_ready = on_ready
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
         self._readiness = asyncio.create_task(self._become_ready())
@@ -115,6 +124,8 @@ class App:
         while True:
             try:
                 await self._first_contact()
+                if self.on_ready is not None:
+                    await self.on_ready()
                 break
             except Exception as error:  # transient ones (refused, unresolvable host) mean "not yet"
                 found = problem(error, self.settings.database_url)
@@ -136,6 +147,17 @@ class App:
     async def _first_contact(self) -> None:
         if self.required_revision is not None:
             at = await self.database.schema_revision()
+            if at is not None and not is_known_revision(at):
+                # a newer build migrated it (a rolling deploy): serving a schema we do not know is unsafe
+                raise DatabaseProblem(
+                    f"the database schema is at {at}, newer than this build (head {self.required_revision}):"
+                    f" deploy the newer version or downgrade ({describe(self.settings.database_url)})",
+                    permanent=True,
+                )
+            if at != self.required_revision and self.migrate_on_start:
+                url, create_dirs = self.settings.database_url, self.settings.sqlite_create_dirs
+                await asyncio.to_thread(upgrade, url, self.required_revision, create_dirs=create_dirs)
+                at = await self.database.schema_revision()
             if at != self.required_revision:
                 raise DatabaseProblem(
                     f"database is not migrated (at {at or 'no revision'}, need {self.required_revision}):"
@@ -282,7 +304,8 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
         with open(settings.tls_key_file, "rb") as key, open(settings.tls_cert_file, "rb") as cert:
             return grpc.ssl_server_credentials([(key.read(), cert.read())])
     except OSError as error:
-        raise ConfigError(f"cannot read the TLS key or certificate: {error}") from None
+        names = "WELLSPRING_TLS_KEY_FILE/WELLSPRING_TLS_CERT_FILE"
+        raise ConfigError(f"{names}: cannot read the TLS key or certificate: {error}") from None
 
 
 def connection_options(settings: Settings) -> list[tuple[str, int]]:
@@ -386,13 +409,14 @@ async def bootstrap(
     try:
         required_revision = None
         if database is None:
-            database = await _open_database(settings)
+            database = _open_database(settings)
             required_revision = head_revision()
         app = _assemble(settings, server, port, database, cache, clock, admission, interceptor)
     except BaseException:
         await server.stop(None)
         raise
     app.required_revision = required_revision
+    app.migrate_on_start = required_revision is not None and settings.migrate_on_start
     return app
 
 
@@ -425,15 +449,15 @@ def _listen(server: grpc.aio.Server, settings: Settings) -> int:
         else:
             port = server.add_secure_port(settings.addr, credentials)
     except RuntimeError as error:  # grpc's "Failed to bind": the port is taken or the host is not ours
-        raise ListenError(f"cannot listen on {settings.addr}: {error}") from None
+        raise ListenError(f"WELLSPRING_ADDR: cannot listen on {settings.addr}: {error}") from None
     if port == 0:
-        raise ListenError(f"cannot listen on {settings.addr}")
+        raise ListenError(f"WELLSPRING_ADDR: cannot listen on {settings.addr}")
     return port
 
 
-async def _open_database(settings: Settings) -> Database:
-    if settings.migrate_on_start:
-        await asyncio.to_thread(upgrade, settings.database_url, create_dirs=settings.sqlite_create_dirs)
+def _open_database(settings: Settings) -> Database:
+    # Not migrated here: App._first_contact does it (WELLSPRING_MIGRATE_ON_START), retrying while the
+    # database is not there yet.
     return open_database(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -524,17 +548,12 @@ async def serve(settings: Settings, *, seed_demo: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: app.hurry() if stop.is_set() else stop.set())
-    await app.start()
+    await app.start(on_ready=_seeding(app) if seed_demo else None)
     # What start-up built (modules, classes, functions: ~100k objects) lives as long as the process. Out
     # of the collector's sight, a full collection, which bulk work such as an import triggers every few
     # chunks, scans only what came after: a pause of a few ms instead of ~60-250 ms on the event loop.
     gc.freeze()
     try:
-        await app.until(app.ready, stop)
-        if seed_demo and app.ready.is_set():  # after the schema check: an unmigrated one says so
-            from service.seed import seed_if_empty
-
-            await seed_if_empty(app.users, app.posts)
         await app.until(stop)
     except DatabaseProblem:  # at start, and no retry can fix it: main prints it
         await app.stop(0)
@@ -549,6 +568,18 @@ async def serve(settings: Settings, *, seed_demo: bool = False) -> int:
     finished = await app.stop()
     log.info("stopped", extra={"fields": {"refused": dict(app.admission.refused)}})
     return 0 if finished else 1
+
+
+def _seeding(app: App) -> Callable[[], Awaitable[None]]:
+    """``--seed-demo``: seeded after the schema check (an unmigrated one says so) and before SERVING, so
+    whoever waits for SERVING finds the demo data."""
+
+    async def seed() -> None:
+        from service.seed import seed_if_empty
+
+        await seed_if_empty(app.users, app.posts)
+
+    return seed
 
 
 def _force_exit() -> None:

@@ -8,6 +8,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import make_url
+
 DEFAULT_DATABASE_URL = "sqlite:///var/wellspring.sqlite3"
 
 
@@ -74,13 +76,19 @@ def _database_url(environ: Mapping[str, str], name: str) -> str:
         raise ConfigError(f"{name}: use sqlite:///relative/path or sqlite:////absolute/path, got {raw!r}")
     if scheme == "postgres":  # the libpq and Heroku spelling; SQLAlchemy knows only postgresql://
         raw = "postgresql" + raw[len("postgres") :]
+    try:  # a bad port would otherwise fail only at start, with make_url's traceback
+        make_url(raw).port  # noqa: B018 (reading the port is the check)
+    except ValueError:
+        # never the URL itself: it may hold a password
+        raise ConfigError(f"{name} is not a valid URL: its port must be a number") from None
     return raw
 
 
 def _redis_url(environ: Mapping[str, str], name: str) -> str | None:
     raw = environ.get(name) or None
     if raw is not None and raw.split("://", 1)[0] not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+        scheme = raw.split("://", 1)[0] if "://" in raw else ""  # only that: the rest may hold a password
+        raise ConfigError(f"{name} must be a redis://, rediss:// or unix:// URL, got scheme {scheme!r}")
     return raw
 
 

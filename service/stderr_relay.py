@@ -6,7 +6,13 @@ a log record (logger ``grpc.core``, the level from absl's first letter, ``source
 a line that is JSON already passes as it is, any other text becomes a ``stderr`` record at ERROR.
 
 Python itself keeps writing straight to the real stderr (``real``): the JSON log, ``sys.stderr`` (the
-one-line start-up errors), and faulthandler's dump of a crash — none of them waits on the thread.
+one-line start-up errors, tracebacks printed at exit), and faulthandler's dump of a crash — none of them
+waits on the thread.
+
+The pipe's writing end is non-blocking: if core writes faster than the thread relays (GRPC_TRACE), the
+pipe (64 KiB) fills and further lines are dropped (their write fails with EAGAIN) instead of blocking
+core's threads in write(2), perhaps while they hold locks the event loop needs. That flag belongs to the
+pipe only; the real stderr that Python writes to stays as it was.
 
 The relay must not lose the last lines: it is a ``logging.Handler`` (never attached to a logger) so that
 ``logging.shutdown()`` — at interpreter exit, and in the shutdown watchdog right before ``os._exit`` —
@@ -59,6 +65,7 @@ class StderrRelay(logging.Handler):
             self._real_fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
         )
         read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)  # a full pipe drops core's lines rather than stall its threads
         os.dup2(write_fd, 2)
         os.close(write_fd)  # fd 2 is now the only writing end: restoring it ends the relay (EOF)
         self._thread: threading.Thread | None = threading.Thread(

@@ -27,6 +27,16 @@ from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 error_log = logging.getLogger("wellspring.errors")
 stream_log = logging.getLogger("wellspring.streams")
 
+_LOGGED_PATH_CHARS = 200
+
+
+def _cut(path: str) -> str:
+    """An unknown method's path is whatever the client sent (up to the metadata limit, 16 KiB): logged
+    cut, so a client cannot write long lines to the access log at will."""
+    if len(path) <= _LOGGED_PATH_CHARS:
+        return path
+    return f"{path[:_LOGGED_PATH_CHARS]}...[{len(path)} chars]"
+
 
 class _Malformed(Exception):
     pass
@@ -96,7 +106,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 # Unknown method: grpc answers UNIMPLEMENTED (no context exists yet, so no peer to log).
                 # Neither remembered nor counted, so random paths cannot grow memory.
                 if self._log_calls:
-                    log_call(method, "UNIMPLEMENTED")
+                    log_call(_cut(method), "UNIMPLEMENTED")
                 return None
             wrapped = self._wrap(method, handler)
             self._wrapped[method] = wrapped

@@ -40,6 +40,8 @@ local generation = redis.call('GET', KEYS[1]) or '0'
 return {generation, redis.call('GET', KEYS[2] .. ':' .. generation)}
 """
 
+_PROBE_MIN_TIMEOUT_S = 1.0
+
 
 def redis_address(url: str) -> str:
     """Where a Redis URL points, for logs: host:port/db (or the socket path), never the password."""
@@ -83,17 +85,24 @@ class RedisStore:
         self._test_plain_fills = test_plain_fills
         self._trusted_run_id: str | None = None
         self.recoveries = 0
-        self._client = redis.Redis.from_url(
+        self._client = self._connect(url, max_connections, socket_timeout_s)
+        # The probe has a client of its own, with a longer timeout than the calls' budget: a late answer
+        # to a probe is not an outage (a stall of this process's loop delays it; see cache/status.py).
+        self._probe_timeout_s = max(_PROBE_MIN_TIMEOUT_S, socket_timeout_s)
+        self._prober = self._connect(url, 1, self._probe_timeout_s)
+        self._put = self._client.register_script(_PUT_IF_NEWER)
+        self._get_page = self._client.register_script(_GET_PAGE)
+
+    def _connect(self, url: str, max_connections: int, timeout_s: float) -> redis.Redis:
+        return redis.Redis.from_url(
             url,
             max_connections=max_connections,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
             retry_on_timeout=False,
             health_check_interval=0,
             redis_connect_func=self._on_connect,
         )
-        self._put = self._client.register_script(_PUT_IF_NEWER)
-        self._get_page = self._client.register_script(_GET_PAGE)
 
     @staticmethod
     async def _call(connection: Connection, *args: str | int) -> object:
@@ -167,7 +176,8 @@ class RedisStore:
         await self._client.set(f"{page_key}:{generation}", blob, px=ttl_ms)
 
     async def ping(self) -> None:
-        await self._client.ping()
+        """The probe's PING, on its own connection (which vets a restarted Redis like any other)."""
+        await self._prober.ping()
 
     def describe(self) -> str:
         return f"Redis at {self.address}"
@@ -175,7 +185,7 @@ class RedisStore:
     def watch(self, publish: Publish, *, interval_s: float) -> None:
         """Probe this Redis every ``interval_s`` until ``close`` (see service/cache/status.py)."""
         reach = Reachability(self.describe())
-        probing = watch(self, reach, publish, interval_s=interval_s, timeout_s=self._socket_timeout_s)
+        probing = watch(self, reach, publish, interval_s=interval_s, timeout_s=self._probe_timeout_s)
         self._watch = asyncio.create_task(probing, name="redis watch")
 
     async def close(self) -> None:
@@ -184,4 +194,5 @@ class RedisStore:
             await asyncio.wait({self._watch})
         if self._inline is not None:
             self._inline.close()
+        await self._prober.aclose()
         await self._client.aclose()

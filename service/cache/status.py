@@ -3,7 +3,11 @@ the database, the breaker keeps the cost to one timeout), which is exactly why a
 out loud: nothing else would show it. A probe every ``interval_s`` (the database check's interval) logs
 a WARNING when Redis stops answering — once per outage, with the error and its address — and an INFO
 when it answers again, with how long it was down; each change is published to the health service as
-``CACHE_HEALTH_SERVICE`` (the overall "" status stays SERVING: calls still work)."""
+``CACHE_HEALTH_SERVICE`` (the overall "" status stays SERVING: calls still work).
+
+An outage is declared only after ``OUTAGE_AFTER_FAILURES`` failed probes in a row: one probe that times
+out may be this process's event loop stalled (a bulk Import, the collector), not Redis. One answer ends an
+outage, and before Redis has ever answered the first failure is reported at once (nothing to hold on to)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Protocol
 log = logging.getLogger("wellspring.cache")
 
 CACHE_HEALTH_SERVICE = "wellspring.cache"
+OUTAGE_AFTER_FAILURES = 2
 
 Publish = Callable[[bool], Awaitable[None]]
 
@@ -38,17 +43,22 @@ class Reachability:
         self._clock = clock
         self.up: bool | None = None  # None: not probed yet
         self._down_since = 0.0
+        self._failed_in_a_row = 0
 
     def failed(self, reason: str) -> bool:
-        """A probe failed; True when that is news (the first failure of an outage)."""
-        if self.up is False:
+        """A probe failed; True when that is news: the failure that declares an outage (see the module)."""
+        self._failed_in_a_row += 1
+        if self._failed_in_a_row == 1:
+            self._down_since = self._clock()  # the outage, once declared, began at its first failure
+        if self.up is False or (self.up and self._failed_in_a_row < OUTAGE_AFTER_FAILURES):
             return False
-        self.up, self._down_since = False, self._clock()
+        self.up = False
         log.warning("%s is not answering (%s); serving without it meanwhile", self.name, reason)
         return True
 
     def answered(self) -> bool:
         """A probe succeeded; True when that is news (start-up, or the end of an outage)."""
+        self._failed_in_a_row = 0
         if self.up is True:
             return False
         if self.up is False:

@@ -10,7 +10,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from service.domain.errors import AlreadyExists, ConcurrencyConflict, FieldViolation, InvalidInput
+from service.domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    DomainError,
+    EtagMismatch,
+    FieldViolation,
+    InvalidInput,
+)
 from service.domain.models import Ordering, SortDirection
 from service.domain.validation import check_id, check_request_id, raise_if
 from service.repository.base import Database, IdempotencyRecord, UnitOfWork
@@ -51,6 +58,14 @@ async def retrying(operation: Callable[[], Awaitable[T]], attempts: int = 3) -> 
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def lost_race(resource_type: str, resource_id: str, etag: str) -> DomainError:
+    """A conditional update found its row changed under it: with the caller's etag that etag is now
+    stale; without one nothing the caller sent is wrong, so it is a conflict ``retrying`` runs again."""
+    if etag:
+        return EtagMismatch(resource_type, resource_id, etag)
+    return ConcurrencyConflict()
 
 
 def parse_order_by(order_by: str, allowed: Iterable[str], default: str = "create_time") -> Ordering:

@@ -35,6 +35,7 @@ from service.handlers.common import (
     chosen_id,
     fingerprint,
     idempotent_create,
+    lost_race,
     new_id,
     parse_order_by,
     resolve_update_mask,
@@ -204,7 +205,7 @@ class PostHandlers(ResourceHandlers[Post, ListPosts]):
                 version=self._next_version(current.version),
             )
             if not await uow.posts.update(updated, current.version):
-                raise EtagMismatch("post", cmd.id, cmd.etag)
+                raise lost_race("post", cmd.id, cmd.etag)
             await pending.record(
                 uow, "posts", [(updated.id, updated.version, False)], UPDATED, [self.reads.encode(updated)]
             )

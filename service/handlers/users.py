@@ -36,6 +36,7 @@ from service.handlers.common import (
     chosen_id,
     fingerprint,
     idempotent_create,
+    lost_race,
     new_id,
     parse_order_by,
     resolve_update_mask,
@@ -176,7 +177,7 @@ class UserHandlers(ResourceHandlers[User, ListUsers]):
                 version=self._next_version(current.version),
             )
             if not await uow.users.update(updated, current.version):
-                raise EtagMismatch("user", cmd.id, cmd.etag)
+                raise lost_race("user", cmd.id, cmd.etag)
             await pending.record(
                 uow, "users", [(updated.id, updated.version, False)], UPDATED, [self.reads.encode(updated)]
             )

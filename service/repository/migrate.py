@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
@@ -30,6 +31,12 @@ def head_revision() -> str:
     return head
 
 
+def is_known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this build's migrations (else a newer build migrated past them)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return any(known.revision == revision for known in script.walk_revisions())
+
+
 def upgrade(url: str, revision: str = "head", *, create_dirs: bool = False) -> None:
     """Migrate; a database that cannot be reached or used raises ``DatabaseProblem`` (one line, with
     the driver's message) instead of the driver's traceback. A SQLite file's missing directory is
@@ -40,3 +47,5 @@ def upgrade(url: str, revision: str = "head", *, create_dirs: bool = False) -> N
         command.upgrade(alembic_config(url), revision)
     except (sa_exc.DBAPIError, OSError) as error:
         raise problem(error, url) from None
+    except CommandError as error:  # e.g. the database is at a revision these migrations do not know
+        raise problem(error, url, permanent=True) from None

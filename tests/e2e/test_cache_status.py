@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from wellspring.v1 import resources_pb2 as pb
 from wellspring.v1 import user_service_pb2 as api
 from wellspring.v1 import user_service_pb2_grpc as rpc
 
-from service.cache.redis_store import redis_address
+from service.cache.redis_store import RedisStore, redis_address
 from service.cache.status import CACHE_HEALTH_SERVICE
 from tests.conftest import RedisProcess, sqlite_url_for, start_app
 from tests.e2e.process import ROOT, ServerProcess
@@ -150,6 +151,33 @@ async def test_without_a_cache_the_start_up_line_says_so_and_health_knows_no_cac
         await app.stop(0)
     started = [r.getMessage() for r in caplog.records if r.getMessage().startswith("serving on")]
     assert started and "cache: none (WELLSPRING_CACHE=0)" in started[-1], started
+
+
+async def test_a_probe_answered_later_than_the_calls_budget_is_not_an_outage(
+    redis_server: RedisProcess,
+) -> None:
+    """The probe waits max(1 s, the socket timeout) for its answer, not the calls' budget: an answer 0.7 s
+    late (Redis paused, as a stalled event loop would see it) is Redis up, where the 0.5 s socket timeout
+    made it an outage (at start, reported at once)."""
+    store = RedisStore(redis_server.url, prefix=f"t{secrets.token_hex(4)}:", socket_timeout_s=0.5)
+    published: list[bool] = []
+
+    async def publish(up: bool) -> None:
+        published.append(up)
+
+    async def probed() -> bool:
+        return bool(published)
+
+    redis_server.signal(signal.SIGSTOP)
+    resume = asyncio.get_running_loop().call_later(0.7, redis_server.signal, signal.SIGCONT)
+    try:
+        store.watch(publish, interval_s=60)
+        await _until(probed, 5, "never probed")
+    finally:
+        resume.cancel()
+        redis_server.signal(signal.SIGCONT)
+        await store.close()
+    assert published == [True]
 
 
 def test_a_redis_address_never_shows_the_password() -> None:

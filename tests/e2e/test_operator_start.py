@@ -4,8 +4,11 @@ schema, PostgreSQL down, a SQLite path whose directory is missing; and the CLI's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from service import __version__
-from tests.conftest import ADMIN_PG_URL
+from service.repository.migrate import head_revision
+from tests.conftest import ADMIN_PG_URL, RedisProcess
 from tests.e2e.process import ROOT, ServerProcess, free_port
 
 PG_BASE = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
@@ -75,7 +79,7 @@ def test_a_taken_port_fails_before_the_database_is_touched(tmp_path: Path, taken
     result = _run(
         "serve", WELLSPRING_ADDR=f"127.0.0.1:{taken_port}", WELLSPRING_DATABASE_URL=f"sqlite:///{db}"
     )
-    assert f"cannot listen on 127.0.0.1:{taken_port}" in _one_line(result)
+    assert _one_line(result).startswith(f"WELLSPRING_ADDR: cannot listen on 127.0.0.1:{taken_port}")
     assert not db.exists()
 
 
@@ -88,7 +92,9 @@ def test_an_unreadable_tls_file_fails_before_the_database_is_touched(tmp_path: P
         WELLSPRING_TLS_CERT_FILE=missing,
         WELLSPRING_TLS_KEY_FILE=missing,
     )
-    assert "cannot read the TLS key or certificate" in _one_line(result)
+    line = _one_line(result)
+    assert "cannot read the TLS key or certificate" in line
+    assert "WELLSPRING_TLS_KEY_FILE" in line and "WELLSPRING_TLS_CERT_FILE" in line
     assert not db.exists()
 
 
@@ -136,6 +142,53 @@ def test_migrate_with_postgres_down_prints_one_line() -> None:
     assert line.startswith("WELLSPRING_DATABASE_URL: PostgreSQL at 127.0.0.1:")
 
 
+def _sqlite_at_revision(path: Path, revision: str) -> str:
+    """A SQLite file whose alembic_version says ``revision`` (nothing else in it)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+        conn.commit()
+    return f"sqlite:///{path}"
+
+
+def test_migrate_at_an_unknown_revision_prints_one_line(tmp_path: Path) -> None:
+    url = _sqlite_at_revision(tmp_path / "ahead.sqlite3", "zzzz")
+    line = _one_line(_run("migrate", WELLSPRING_DATABASE_URL=url), code=2)
+    assert line.startswith("WELLSPRING_DATABASE_URL: SQLite at ") and "'zzzz'" in line
+
+
+def test_a_schema_newer_than_the_build_says_so_rather_than_migrate(tmp_path: Path) -> None:
+    # a rolling deploy: the new version migrated past this build's head; an old replica restarts
+    url = _sqlite_at_revision(tmp_path / "ahead.sqlite3", "0099")
+    for migrate in ("0", "1"):
+        line = _one_line(_run("serve", WELLSPRING_DATABASE_URL=url, WELLSPRING_MIGRATE_ON_START=migrate))
+        assert f"the database schema is at 0099, newer than this build (head {head_revision()})" in line
+        assert "deploy the newer version or downgrade" in line and "make migrate" not in line
+
+
+def test_an_older_known_schema_is_told_to_migrate(tmp_path: Path) -> None:
+    url = _sqlite_at_revision(tmp_path / "behind.sqlite3", "0001")
+    line = _one_line(_run("serve", WELLSPRING_DATABASE_URL=url, WELLSPRING_MIGRATE_ON_START="0"))
+    assert f"database is not migrated (at 0001, need {head_revision()}): run `make migrate`" in line
+
+
+def test_migrating_at_start_retries_while_postgres_is_down(tmp_path: Path) -> None:
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/wellspring"
+    with ServerProcess(tmp_path, down, WELLSPRING_MIGRATE_ON_START="1") as server:
+        deadline = time.monotonic() + 20
+        while not any("retrying" in line["message"] for line in server.log_lines()):
+            assert server.proc is not None and server.proc.poll() is None, server.log_text()
+            assert time.monotonic() < deadline, server.log_text()
+            time.sleep(0.05)
+        warning = next(line["message"] for line in server.log_lines() if "retrying" in line["message"])
+        assert warning.startswith("database not answering: PostgreSQL at 127.0.0.1:"), warning
+        assert server.proc is not None and server.proc.poll() is None, server.log_text()
+        server.signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=10) == 0, server.log_text()
+
+
 def test_a_missing_sqlite_directory_outside_var_is_refused(tmp_path: Path) -> None:
     where = tmp_path / "not" / "there"
     result = _run("migrate", WELLSPRING_DATABASE_URL=f"sqlite:///{where}/x.db")
@@ -148,6 +201,44 @@ def test_a_missing_sqlite_directory_outside_var_is_refused(tmp_path: Path) -> No
     )
     assert asked.returncode == 0, asked.stderr
     assert (where / "x.db").exists()
+
+
+async def test_seed_demo_data_exists_the_moment_health_says_serving(
+    tmp_path: Path, redis_server: RedisProcess
+) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from wellspring.v1 import post_service_pb2, post_service_pb2_grpc, user_service_pb2, user_service_pb2_grpc
+
+    from service.seed import DEMO_POSTS
+
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    # Slowed Redis commands (a test-only knob) make each seeding write take a while (its invalidations
+    # go through Redis): seeding after SERVING would be caught in the act.
+    slow = {"WELLSPRING_REDIS_URL": redis_server.url, "WELLSPRING_TEST_REDIS_DELAY_S": "0.05"}
+    with ServerProcess(tmp_path, url, args=("--seed-demo",), **slow) as server:
+        deadline = time.monotonic() + 30
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            while True:  # a Watch hears SERVING as it is set: no polling interval for seeding to hide in
+                assert server.proc is not None and server.proc.poll() is None, server.log_text()
+                assert time.monotonic() < deadline, server.log_text()
+                try:
+                    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+                    async for answer in watch:
+                        if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                            break
+                    else:
+                        continue
+                    break
+                except grpc.aio.AioRpcError:  # not listening yet
+                    await asyncio.sleep(0.02)
+            # the posts first: they are seeded last
+            posts = post_service_pb2_grpc.PostServiceStub(channel)
+            listed = await posts.ListPosts(post_service_pb2.ListPostsRequest(page_size=50), timeout=5)
+            users = user_service_pb2_grpc.UserServiceStub(channel)
+            ada = await users.GetUser(user_service_pb2.GetUserRequest(id="ada"), timeout=5)
+    assert len(listed.posts) == len(DEMO_POSTS)
+    assert ada.display_name == "Ada Lovelace"
 
 
 def test_a_bare_command_prints_help_instead_of_serving() -> None:

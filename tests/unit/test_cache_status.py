@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -54,3 +55,43 @@ async def test_a_redis_down_at_start_is_a_warning_at_once(caplog: pytest.LogCapt
     await probe(redis, Reachability("Redis at x:1/0"), publish, timeout_s=0.5)
     assert published == [False]
     assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+async def test_one_failed_probe_between_answers_is_no_outage(caplog: pytest.LogCaptureFixture) -> None:
+    """A probe that times out once may be this process's loop stalled, not Redis: nothing is said."""
+    caplog.set_level(logging.INFO, logger="wellspring.cache")
+    now = [100.0]
+    reach = Reachability("Redis at x:1/0", clock=lambda: now[0])
+    redis, published = FlakyRedis(), []
+
+    async def publish(up: bool) -> None:
+        published.append(up)
+
+    for down in (False, True, False, True, False, True, True, False):
+        redis.down = down
+        await probe(redis, reach, publish, timeout_s=0.5)
+        now[0] += 5.0
+    assert published == [True, False, True]  # only the two failures in a row were an outage
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "not answering" in messages[0], messages
+    assert messages[1] == "Redis at x:1/0 is answering again after 10.0s down"
+
+
+async def test_a_probe_slower_than_its_timeout_once_is_no_outage(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="wellspring.cache")
+    reach, published = Reachability("Redis at x:1/0"), []
+
+    class SlowOnce:
+        def __init__(self) -> None:
+            self.delays = [0.0, 0.2, 0.0]
+
+        async def ping(self) -> None:
+            await asyncio.sleep(self.delays.pop(0))
+
+    async def publish(up: bool) -> None:
+        published.append(up)
+
+    redis = SlowOnce()
+    for _ in range(3):
+        await probe(redis, reach, publish, timeout_s=0.05)
+    assert published == [True] and caplog.records == []

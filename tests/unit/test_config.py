@@ -133,3 +133,16 @@ def test_creating_sqlite_directories_outside_var_must_be_asked_for() -> None:
     assert Settings.from_env({"WELLSPRING_SQLITE_CREATE_DIRS": "1"}).sqlite_create_dirs
     with pytest.raises(ConfigError, match="WELLSPRING_SQLITE_CREATE_DIRS"):
         Settings.from_env({"WELLSPRING_SQLITE_CREATE_DIRS": "sometimes"})
+
+
+@pytest.mark.parametrize("port", ["abc", ""])
+def test_a_bad_database_port_is_refused_without_echoing_the_password(port: str) -> None:
+    with pytest.raises(ConfigError, match="WELLSPRING_DATABASE_URL") as refused:
+        Settings.from_env({"WELLSPRING_DATABASE_URL": f"postgresql://u:s3cret@host:{port}/db"})
+    assert "s3cret" not in str(refused.value) and "port" in str(refused.value)
+
+
+def test_a_refused_redis_scheme_is_named_without_the_password() -> None:
+    with pytest.raises(ConfigError, match="WELLSPRING_REDIS_URL") as refused:
+        Settings.from_env({"WELLSPRING_REDIS_URL": "http://:s3cret@x"})
+    assert "s3cret" not in str(refused.value) and "'http'" in str(refused.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -313,3 +315,36 @@ async def test_cached_list_pages_never_outlive_a_write(users: UserHandlers) -> N
     assert after != first and b"changed" in after[0]
     await users.create(CreateUser(fields(2), user_id="b"))
     assert len((await users.list_encoded(ListUsers(), 1 << 20))[0]) == 2
+
+
+class LosesOneRace(FakeDatabase):
+    """A concurrent write changes the row between the read and the conditional update, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.races = 0
+
+    @asynccontextmanager
+    async def writing(self, *, bulk: bool = False) -> AsyncIterator[Any]:
+        async with super().writing(bulk=bulk) as uow:
+            if self.races:
+                self.races -= 1
+
+                async def lose(user: Any, expected_version: int) -> bool:
+                    return False
+
+                uow.users.update = lose
+            yield uow
+
+
+async def test_an_update_without_an_etag_that_loses_a_race_is_retried_not_called_stale() -> None:
+    db = LosesOneRace()
+    users = UserHandlers(db, PageTokens(b"k" * 32), encode=encode, clock=FakeClock())
+    created = await users.create(CreateUser(fields(), user_id="a"))
+    db.races = 1
+    updated = await users.update(UpdateUser("a", fields(bio="raced"), ("bio",)))
+    assert updated.bio == "raced" and db.races == 0
+    db.races = 1
+    with pytest.raises(EtagMismatch, match="is stale"):  # with an etag, the race made it stale
+        await users.update(UpdateUser("a", fields(bio="again"), ("bio",), etag=updated.etag))
+    assert created.etag != updated.etag
