@@ -56,8 +56,11 @@ _CLOSE_TIMEOUT_S = 3.0
 # After the signal the server keeps dispatching at most this long for gRPC's core to hand over the calls
 # it had already accepted (Admission.settled); counted within the grace.
 _SETTLE_MAX_S = 1.0
-# Once every admitted call has finished, gRPC's own stop waits at most this for what is left (see _drain).
-_STOP_GRACE_S = 0.25
+# Once every admitted call has finished, gRPC's own stop waits at most this for what is left (see _drain):
+# it returns as soon as nothing is left, so only streams stalled behind an unread message hold it all.
+# 0.25 s was too short on a loaded 2-core machine: a late call's refusal still being answered was
+# cancelled (the client saw CANCELLED instead of UNAVAILABLE SERVER_SHUTTING_DOWN).
+_STOP_GRACE_S = 1.0
 
 SERVICE_NAMES = (
     user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
