@@ -197,27 +197,6 @@ async def test_health_follows_the_database_after_start_up(tmp_path: Path) -> Non
         await app.stop(0)
 
 
-def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "WELLSPRING_ADDR": f"127.0.0.1:{port}",
-            "WELLSPRING_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "service", "serve"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr
-
-
 async def test_reflection_cli_calls_by_name(app) -> None:  # type: ignore[no-untyped-def]
     """scripts/rpc.py (documented in the README) needs nothing but server reflection."""
     script = str(ROOT / "scripts" / "rpc.py")
