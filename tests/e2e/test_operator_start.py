@@ -123,15 +123,22 @@ async def test_an_unmigrated_database_is_named_with_the_command_to_run(empty_pg:
     assert "run `make migrate`" in line
 
 
+def _first_retry_warning(server: ServerProcess, deadline_s: float = 20) -> str:
+    """The first "…; retrying" warning of a server that must keep running while it retries."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        found = [line["message"] for line in server.log_lines() if "retrying" in line["message"]]
+        if found:
+            return found[0]
+        assert server.proc is not None and server.proc.poll() is None, server.log_text()
+        assert time.monotonic() < deadline, server.log_text()
+        time.sleep(0.05)
+
+
 def test_postgres_down_is_retried_with_the_drivers_message(tmp_path: Path) -> None:
     down = f"postgresql://postgres:sekrit@127.0.0.1:{free_port()}/wellspring"
     with ServerProcess(tmp_path, down) as server:
-        deadline = time.monotonic() + 20
-        while not any("retrying" in line["message"] for line in server.log_lines()):
-            assert server.proc is not None and server.proc.poll() is None, server.log_text()
-            assert time.monotonic() < deadline, server.log_text()
-            time.sleep(0.05)
-        warning = next(line["message"] for line in server.log_lines() if "retrying" in line["message"])
+        warning = _first_retry_warning(server)
     assert f"127.0.0.1:{down.rsplit(':', 1)[1].split('/')[0]}" in warning and "wellspring" in warning
     assert "Connect call failed" in warning and "sekrit" not in warning
 
@@ -177,12 +184,7 @@ def test_an_older_known_schema_is_told_to_migrate(tmp_path: Path) -> None:
 def test_migrating_at_start_retries_while_postgres_is_down(tmp_path: Path) -> None:
     down = f"postgresql://postgres@127.0.0.1:{free_port()}/wellspring"
     with ServerProcess(tmp_path, down, WELLSPRING_MIGRATE_ON_START="1") as server:
-        deadline = time.monotonic() + 20
-        while not any("retrying" in line["message"] for line in server.log_lines()):
-            assert server.proc is not None and server.proc.poll() is None, server.log_text()
-            assert time.monotonic() < deadline, server.log_text()
-            time.sleep(0.05)
-        warning = next(line["message"] for line in server.log_lines() if "retrying" in line["message"])
+        warning = _first_retry_warning(server)
         assert warning.startswith("database not answering: PostgreSQL at 127.0.0.1:"), warning
         assert server.proc is not None and server.proc.poll() is None, server.log_text()
         server.signal(signal.SIGTERM)
