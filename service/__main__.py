@@ -7,8 +7,15 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from service.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from service.cache.tier import CacheTier
+
+CacheFactory = Callable[[Settings], "CacheTier | None"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -114,12 +121,12 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, seed_demo: bool) -> int:
+def _serve(settings: Settings, seed_demo: bool, cache_for: CacheFactory | None) -> int:
     from service.bootstrap import ListenError, serve
     from service.repository.database import DatabaseProblem
 
     try:
-        return asyncio.run(serve(settings, seed_demo=seed_demo))
+        return asyncio.run(serve(settings, seed_demo=seed_demo, cache_for=cache_for))
     except (ListenError, ConfigError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -127,7 +134,9 @@ def _serve(settings: Settings, seed_demo: bool) -> int:
         return _database_error(error)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, cache_for: CacheFactory | None = None) -> int:
+    """The command line. ``cache_for`` builds the cache tier from the settings instead of the default
+    (tests wrap its store to inject faults: tests/faulty_server.py)."""
     parser = _parser()
     opts = parser.parse_args(argv)
     if opts.command is None:  # a bare `wellspring` used to start a server: say what it can do instead
@@ -143,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     _logging(settings.log_level)
     if opts.command == "migrate":
         return _migrate(settings)
-    return _serve(settings, opts.seed_demo)
+    return _serve(settings, opts.seed_demo, cache_for)
 
 
 if __name__ == "__main__":

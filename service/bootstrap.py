@@ -12,34 +12,34 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import _async as health_aio  # what grpc_health.v1.health exports as `aio`
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from wellspring.v1 import post_service_pb2, user_service_pb2, watch_service_pb2
-from wellspring.v1 import post_service_pb2_grpc as post_rpc
-from wellspring.v1 import user_service_pb2_grpc as user_rpc
+from wellspring.v1 import watch_service_pb2
 from wellspring.v1 import watch_service_pb2_grpc as watch_rpc
 
 from service.api.admission import Admission
-from service.api.convert import encode_event, encode_post, encode_user
+from service.api.bindings import BINDINGS
+from service.api.convert import encode_event
 from service.api.interceptors import ServerInterceptor
 from service.api.limits import MetadataLimit
-from service.api.posts import PostServicer
-from service.api.users import UserServicer
+from service.api.resources import ResourceApi, add_to_server
 from service.api.watch import WatchServicer
 from service.cache.redis_store import RedisStore
 from service.cache.status import CACHE_HEALTH_SERVICE
 from service.cache.stores import CacheStore, MemoryStore
 from service.cache.tier import CachePolicy, CacheTier
 from service.config import ConfigError, Settings
+from service.domain.specs import REGISTRY
 from service.handlers.coherence import Coherence
 from service.handlers.common import Clock, wall_clock_us
 from service.handlers.feed import ChangeFeed, FeedLimits
 from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
-from service.handlers.posts import PostHandlers
-from service.handlers.users import UserHandlers
+from service.handlers.resource import ResourceHandlers
 from service.malloc import return_freed_memory
 from service.repository.base import Database
 from service.repository.database import DatabaseProblem, describe, open_database, problem
@@ -63,8 +63,7 @@ _SETTLE_MAX_S = 1.0
 _STOP_GRACE_S = 1.0
 
 SERVICE_NAMES = (
-    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
-    post_service_pb2.DESCRIPTOR.services_by_name["PostService"].full_name,
+    *(BINDINGS[spec.collection].service.full_name for spec in REGISTRY),
     watch_service_pb2.DESCRIPTOR.services_by_name["WatchService"].full_name,
 )
 
@@ -77,10 +76,9 @@ class App:
     server: grpc.aio.Server
     port: int
     database: Database
-    health: health.aio.HealthServicer
+    health: health_aio.HealthServicer
     interceptor: ServerInterceptor
-    users: UserHandlers
-    posts: PostHandlers
+    resources: dict[str, ResourceHandlers[Any, Any]]  # every registered collection's use cases
     cache: CacheTier | None
     maintenance: Maintenance
     coherence: Coherence | None
@@ -102,6 +100,7 @@ class App:
     on_ready: Callable[[], Awaitable[None]] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _hurry: asyncio.Event = field(default_factory=asyncio.Event)
+    _loops: asyncio.Task[None] | None = None  # the TaskGroup of the three below (``_supervise``)
     _readiness: asyncio.Task[None] | None = None
     _coherence_loop: asyncio.Task[None] | None = None
     _tailer: asyncio.Task[None] | None = None
@@ -113,10 +112,18 @@ class App:
             self.on_ready = on_ready
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
-        self._readiness = asyncio.create_task(self._become_ready())
-        self._tailer = asyncio.create_task(self.feed.run())
-        if self.coherence is not None:
-            self._coherence_loop = asyncio.create_task(self.coherence.run())
+        self._loops = asyncio.create_task(self._supervise(), name="background loops")
+
+    async def _supervise(self) -> None:
+        """The background loops in one TaskGroup: readiness (then health and purges), the change feed's
+        tailer, cache coherence. One that fails cancels the others and ends the group with its error,
+        which ``until`` raises: a replica whose feed or coherence loop died must stop (and be restarted)
+        rather than serve on without it. ``stop`` cancels them one by one, in its order."""
+        async with asyncio.TaskGroup() as group:
+            self._readiness = group.create_task(self._become_ready(), name="readiness")
+            self._tailer = group.create_task(self.feed.run(), name="change-feed tailer")
+            if self.coherence is not None:
+                self._coherence_loop = group.create_task(self.coherence.run(), name="cache coherence")
 
     async def _become_ready(self, max_delay_s: float = 5.0) -> None:
         """Wait for the database, then keep watching it: health follows it (NOT_SERVING while it is
@@ -170,17 +177,19 @@ class App:
         await self.database.ping()
 
     async def until(self, *events: asyncio.Event) -> None:
-        """Until one of ``events`` is set; raises the start's ``DatabaseProblem`` if that comes first."""
+        """Until one of ``events`` is set; raises what ended the background loops if that comes first
+        (the start's ``DatabaseProblem``, or a loop's unexpected error)."""
         waiters = {asyncio.create_task(event.wait()) for event in events}
-        readiness = {self._readiness} if self._readiness is not None else set()
+        loops = {self._loops} if self._loops is not None else set()
         try:
-            await asyncio.wait(waiters | readiness, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters | loops, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
-        failed = self._readiness is not None and self._readiness.done() and not self._readiness.cancelled()
-        if failed and not any(event.is_set() for event in events):
-            raise self._readiness.exception() or RuntimeError("readiness ended")  # type: ignore[union-attr]
+        ended = self._loops is not None and self._loops.done() and not self._loops.cancelled()
+        if ended and not any(event.is_set() for event in events):
+            assert self._loops is not None
+            raise _first_error(self._loops)
 
     def hurry(self) -> None:
         """End the shutdown's drain now (a second signal: the operator does not want to wait)."""
@@ -275,6 +284,9 @@ class App:
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
                 await _cancelled(self._tailer)
                 await _cancelled(self._coherence_loop)
+                if self._loops is not None:  # what ended it early was raised by ``until``
+                    self._loops.cancel()
+                    await asyncio.wait({self._loops})
                 if self.coherence is not None:
                     await self.coherence.renew()
                 if self.cache is not None:
@@ -297,6 +309,16 @@ async def _cancelled(task: asyncio.Task[None] | None) -> None:
     await asyncio.wait({task})
     if not task.cancelled() and task.exception() is not None:
         log.error("%s had failed", task.get_name(), exc_info=task.exception())
+
+
+def _first_error(loops: asyncio.Task[None]) -> BaseException:
+    """What ended the TaskGroup of background loops: its first error (the others are logged)."""
+    error = loops.exception()
+    if isinstance(error, BaseExceptionGroup):
+        for other in error.exceptions[1:]:
+            log.error("a background loop also failed", exc_info=other)
+        return error.exceptions[0]
+    return error or RuntimeError("the background loops ended")
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -356,8 +378,6 @@ def build_cache(settings: Settings) -> CacheTier:
             settings.redis_url,
             prefix=settings.cache_prefix,
             socket_timeout_s=max(settings.redis_timeout_s, 0.5),
-            test_delay_s=settings.test_redis_delay_s,
-            test_plain_fills=settings.test_unsafe_plain_fills,
         )
     else:
         store = MemoryStore(max_bytes=settings.cache_max_bytes)
@@ -379,7 +399,7 @@ def describe_cache(settings: Settings, cache: CacheTier | None) -> str:
 
 
 def watch_cache(
-    cache: CacheTier | None, health_servicer: health.aio.HealthServicer, interval_s: float
+    cache: CacheTier | None, health_servicer: health_aio.HealthServicer, interval_s: float
 ) -> None:
     """Health service "wellspring.cache": SERVING while the cache answers, NOT_SERVING while Redis does not
     (probed every ``interval_s``, outages logged: service/cache/status.py); unknown (NOT_FOUND) when
@@ -487,20 +507,23 @@ def _assemble(
         cache = build_cache(settings)
     # A shared store (Redis) needs the outbox and read leases; the in-process one cannot miss a write.
     coherence = (
-        Coherence(database, cache, abandoned_after_s=settings.cache_abandoned_after_s)
+        Coherence(database, cache, abandoned_after_s=settings.cache_abandoned_after_s, clock_us=clock)
         if cache is not None and settings.redis_url
         else None
     )
-    posts = PostHandlers(database, tokens, encode=encode_post, cache=cache, clock=clock, coherence=coherence)
-    users = UserHandlers(database, tokens, encode=encode_user, cache=cache, clock=clock, coherence=coherence)
-    most = settings.max_response_bytes
-    longest = settings.export_max_s
-    user_rpc.add_UserServiceServicer_to_server(
-        UserServicer(users, max_response_bytes=most, export_max_s=longest), server
-    )
-    post_rpc.add_PostServiceServicer_to_server(
-        PostServicer(posts, max_response_bytes=most, export_max_s=longest), server
-    )
+    resources: dict[str, ResourceHandlers[Any, Any]] = {}
+    for spec in REGISTRY:
+        binding = BINDINGS[spec.collection]
+        handlers = resources[spec.collection] = ResourceHandlers(
+            spec, database, tokens, encode=binding.encode, cache=cache, clock=clock, coherence=coherence
+        )
+        api = ResourceApi(
+            binding,
+            handlers,
+            max_response_bytes=settings.max_response_bytes,
+            export_max_s=settings.export_max_s,
+        )
+        add_to_server(binding, api, server)
     limits = FeedLimits(
         queue_events=settings.watch_queue_events,
         progress_s=settings.watch_progress_s,
@@ -509,7 +532,7 @@ def _assemble(
     )
     feed = ChangeFeed(database, encode_event, limits)
     watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(feed), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     watch_cache(cache, health_servicer, settings.health_interval_s)
     reflection.enable_server_reflection(
@@ -529,8 +552,7 @@ def _assemble(
         database,
         health_servicer,
         interceptor,
-        users,
-        posts,
+        resources,
         cache,
         maintenance,
         coherence,
@@ -539,14 +561,19 @@ def _assemble(
     )
 
 
-async def serve(settings: Settings, *, seed_demo: bool = False) -> int:
+async def serve(
+    settings: Settings,
+    *,
+    seed_demo: bool = False,
+    cache_for: Callable[[Settings], CacheTier | None] | None = None,
+) -> int:
     """Run until SIGTERM or SIGINT, then shut down gracefully. The exit code: 0, or 1 when the grace ran
     out with calls still running (they were cancelled). First (unless WELLSPRING_MALLOC_RETURN_FREED=0)
     malloc is told to give large freed blocks back to the system: otherwise RSS stays near its peak
     after a burst of large reads (service/malloc.py says why and what it costs)."""
     if settings.malloc_return_freed:
         return_freed_memory()
-    app = await bootstrap(settings)
+    app = await bootstrap(settings, cache=cache_for(settings) if cache_for is not None else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -580,7 +607,7 @@ def _seeding(app: App) -> Callable[[], Awaitable[None]]:
     async def seed() -> None:
         from service.seed import seed_if_empty
 
-        await seed_if_empty(app.users, app.posts)
+        await seed_if_empty(app.resources)
 
     return seed
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from sqlalchemy.engine import make_url
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/wellspring.sqlite3"
 
@@ -77,7 +77,7 @@ def _database_url(environ: Mapping[str, str], name: str) -> str:
     if scheme == "postgres":  # the libpq and Heroku spelling; SQLAlchemy knows only postgresql://
         raw = "postgresql" + raw[len("postgres") :]
     try:  # a bad port would otherwise fail only at start, with make_url's traceback
-        make_url(raw).port  # noqa: B018 (reading the port is the check)
+        urlsplit(raw).port  # noqa: B018 (reading the port is the check)
     except ValueError:
         # never the URL itself: it may hold a password
         raise ConfigError(f"{name} is not a valid URL: its port must be a number") from None
@@ -92,13 +92,28 @@ def _redis_url(environ: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
-# Durations for which 0 would mean "at once" rather than "off": refused.
-_POSITIVE = (
-    "WELLSPRING_KEEPALIVE_TIME_S",
-    "WELLSPRING_KEEPALIVE_TIMEOUT_S",
-    "WELLSPRING_STREAM_STALL_S",
-    "WELLSPRING_EXPORT_MAX_S",
-)
+def setting(default: Any, env: str, *, minimum: int | None = None, positive: bool = False) -> Any:
+    """A field read from the environment variable ``env`` by ``Settings.from_env``, with its one default
+    (``minimum``: the least integer accepted; ``positive``: a duration for which 0 would mean "at once"
+    rather than "off", refused)."""
+    return field(default=default, metadata={"env": env, "minimum": minimum, "positive": positive})
+
+
+_PARSERS: dict[str, Callable[[Mapping[str, str], str, Any], Any]] = {
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+}
+
+
+def _read(environ: Mapping[str, str], f: Field[Any]) -> Any:
+    name, minimum = f.metadata["env"], f.metadata["minimum"]
+    value = _PARSERS[str(f.type)](environ, name, f.default)
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    if f.metadata["positive"] and value == 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,60 +143,59 @@ class Settings:
     tls_key_file: str | None = None
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     migrate_on_start: bool = True
-    shutdown_grace_s: float = 10.0
-    shutdown_drain_s: float = 1.0
-    sqlite_create_dirs: bool = False
+    shutdown_grace_s: float = setting(10.0, "WELLSPRING_SHUTDOWN_GRACE_S")
+    shutdown_drain_s: float = setting(1.0, "WELLSPRING_SHUTDOWN_DRAIN_S")
+    sqlite_create_dirs: bool = setting(False, "WELLSPRING_SQLITE_CREATE_DIRS")
     # Calls running at once, streams included (health checks are never refused): RESOURCE_EXHAUSTED past it.
-    max_concurrent_rpcs: int = 2000
-    health_interval_s: float = 5.0
-    idempotency_retention_s: float = 86_400.0
+    max_concurrent_rpcs: int = setting(2000, "WELLSPRING_MAX_CONCURRENT_RPCS", minimum=1)
+    health_interval_s: float = setting(5.0, "WELLSPRING_HEALTH_INTERVAL_S")
+    idempotency_retention_s: float = setting(86_400.0, "WELLSPRING_IDEMPOTENCY_RETENTION_S")
     idempotency_purge_interval_s: float = 600.0
-    change_log_retention_s: float = 86_400.0
-    watch_queue_events: int = 10_000
-    watch_progress_s: float = 5.0
+    change_log_retention_s: float = setting(86_400.0, "WELLSPRING_CHANGE_LOG_RETENTION_S")
+    watch_queue_events: int = setting(10_000, "WELLSPRING_WATCH_QUEUE_EVENTS", minimum=1)
+    watch_progress_s: float = setting(5.0, "WELLSPRING_WATCH_PROGRESS_S")
     # Watch streams kept by a replica, and by one connection (0: no per-connection cap); past either,
     # Watch is RESOURCE_EXHAUSTED with RetryInfo (a watcher costs memory and a share of every fan-out).
-    watch_max_watchers: int = 1000
-    watch_max_per_connection: int = 0
+    watch_max_watchers: int = setting(1000, "WELLSPRING_WATCH_MAX_WATCHERS", minimum=1)
+    watch_max_per_connection: int = setting(0, "WELLSPRING_WATCH_MAX_PER_CONNECTION")
     # HTTP/2 and connection limits, passed to gRPC's core (README: "Connections and streams"). The idle and
     # age limits are off at 0; an aged connection gets a GOAWAY, then max_connection_age_grace_s for the
     # calls on it (keep it >= export_max_s so an Export that began before the GOAWAY can finish).
-    max_concurrent_streams: int = 100
-    max_metadata_bytes: int = 16 * 1024
-    keepalive_time_s: float = 60.0
-    keepalive_timeout_s: float = 20.0
-    keepalive_min_ping_interval_s: float = 10.0
-    keepalive_permit_without_calls: bool = True
-    keepalive_max_ping_strikes: int = 2
-    max_connection_idle_s: float = 300.0
-    max_connection_age_s: float = 1800.0
-    max_connection_age_grace_s: float = 900.0
-    max_message_bytes: int = 4 * 1024 * 1024
-    max_response_bytes: int = 4 * 1024 * 1024
-    db_pool_size: int = 10
-    db_pool_timeout_s: float = 5.0
+    max_concurrent_streams: int = setting(100, "WELLSPRING_MAX_CONCURRENT_STREAMS", minimum=1)
+    max_metadata_bytes: int = setting(16 * 1024, "WELLSPRING_MAX_METADATA_BYTES", minimum=1024)
+    keepalive_time_s: float = setting(60.0, "WELLSPRING_KEEPALIVE_TIME_S", positive=True)
+    keepalive_timeout_s: float = setting(20.0, "WELLSPRING_KEEPALIVE_TIMEOUT_S", positive=True)
+    keepalive_min_ping_interval_s: float = setting(10.0, "WELLSPRING_KEEPALIVE_MIN_PING_INTERVAL_S")
+    keepalive_permit_without_calls: bool = setting(True, "WELLSPRING_KEEPALIVE_PERMIT_WITHOUT_CALLS")
+    keepalive_max_ping_strikes: int = setting(2, "WELLSPRING_KEEPALIVE_MAX_PING_STRIKES")
+    max_connection_idle_s: float = setting(300.0, "WELLSPRING_MAX_CONNECTION_IDLE_S")
+    max_connection_age_s: float = setting(1800.0, "WELLSPRING_MAX_CONNECTION_AGE_S")
+    max_connection_age_grace_s: float = setting(900.0, "WELLSPRING_MAX_CONNECTION_AGE_GRACE_S")
+    max_message_bytes: int = setting(4 * 1024 * 1024, "WELLSPRING_MAX_MESSAGE_BYTES", minimum=1024)
+    max_response_bytes: int = setting(4 * 1024 * 1024, "WELLSPRING_MAX_RESPONSE_BYTES", minimum=1024 * 1024)
+    db_pool_size: int = setting(10, "WELLSPRING_DB_POOL_SIZE", minimum=1)
+    db_pool_timeout_s: float = setting(5.0, "WELLSPRING_DB_POOL_TIMEOUT_S")
     # An Export whose client reads nothing for stream_stall_s, or that runs past export_max_s, is ended
     # (ABORTED, with where to resume); at most export_max_concurrent hold a database snapshot at once.
-    stream_stall_s: float = 30.0
-    export_max_s: float = 900.0
-    export_max_concurrent: int = 4
+    stream_stall_s: float = setting(30.0, "WELLSPRING_STREAM_STALL_S", positive=True)
+    export_max_s: float = setting(900.0, "WELLSPRING_EXPORT_MAX_S", positive=True)
+    export_max_concurrent: int = setting(4, "WELLSPRING_EXPORT_MAX_CONCURRENT", minimum=1)
     log_level: str = "INFO"
-    access_log: bool = True
-    cache_enabled: bool = True
+    access_log: bool = setting(True, "WELLSPRING_ACCESS_LOG")
+    cache_enabled: bool = setting(True, "WELLSPRING_CACHE")
     cache_prefix: str = "ws:"
-    cache_ttl_s: float = 300.0
-    cache_max_bytes: int = 64 * 1024 * 1024  # the in-process cache: entries and List pages together
-    cache_list_max_bytes: int = 16 * 1024 * 1024  # List pages one replica may have alive in the cache
-    malloc_return_freed: bool = True  # large blocks from mmap, so RSS falls back after large reads
-    redis_timeout_s: float = 0.05
+    cache_ttl_s: float = setting(300.0, "WELLSPRING_CACHE_TTL_S")
+    # The in-process cache: entries and List pages together
+    cache_max_bytes: int = setting(64 * 1024 * 1024, "WELLSPRING_CACHE_MAX_BYTES", minimum=1024 * 1024)
+    # List pages one replica may have alive in the cache
+    cache_list_max_bytes: int = setting(16 * 1024 * 1024, "WELLSPRING_CACHE_LIST_MAX_BYTES")
+    # Large blocks from mmap, so RSS falls back after large reads
+    malloc_return_freed: bool = setting(True, "WELLSPRING_MALLOC_RETURN_FREED")
+    redis_timeout_s: float = setting(0.05, "WELLSPRING_REDIS_TIMEOUT_S")
     # A cache-outbox row still pending this long counts as abandoned (its writer died between commit and
     # invalidation): running replicas then apply it before renewing their read lease. A starting replica
     # applies every row, whatever its age, before its first lease.
-    cache_abandoned_after_s: float = 2.0
-    # Test-only knobs for the history checker: delay every Redis command by up to this long (widens
-    # races), and fill with a plain SET instead of the versioned compare-and-set (must break the promise).
-    test_redis_delay_s: float = 0.0
-    test_unsafe_plain_fills: bool = False
+    cache_abandoned_after_s: float = setting(2.0, "WELLSPRING_CACHE_ABANDONED_AFTER_S")
 
     @property
     def is_embedded(self) -> bool:
@@ -200,16 +214,15 @@ class Settings:
         )
         if (tls_cert is None) != (tls_key is None):
             raise ConfigError("set both WELLSPRING_TLS_CERT_FILE and WELLSPRING_TLS_KEY_FILE, or neither")
-        log_level = env.get("WELLSPRING_LOG_LEVEL", "INFO").upper()
+        log_level = (env.get("WELLSPRING_LOG_LEVEL") or _DEFAULTS["log_level"]).upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(
                 f"WELLSPRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
             )
-        for name in _POSITIVE:
-            if _float(env, name, 1.0) == 0:
-                raise ConfigError(f"{name} must be positive")
+        read = {f.name: _read(env, f) for f in fields(cls) if "env" in f.metadata}
         return cls(
-            addr=_addr(env, "WELLSPRING_ADDR", "127.0.0.1:50051"),
+            **read,
+            addr=_addr(env, "WELLSPRING_ADDR", _DEFAULTS["addr"]),
             database_url=database_url,
             redis_url=_redis_url(env, "WELLSPRING_REDIS_URL"),
             tls_cert_file=tls_cert,
@@ -217,46 +230,12 @@ class Settings:
             page_token_secret=secret.encode() if secret else secrets.token_bytes(32),
             # The embedded default migrates itself; shared databases are migrated by `make migrate`.
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
-            shutdown_grace_s=_float(env, "WELLSPRING_SHUTDOWN_GRACE_S", 10.0),
-            shutdown_drain_s=_float(env, "WELLSPRING_SHUTDOWN_DRAIN_S", 1.0),
-            sqlite_create_dirs=_bool(env, "WELLSPRING_SQLITE_CREATE_DIRS", False),
-            max_concurrent_rpcs=_int(env, "WELLSPRING_MAX_CONCURRENT_RPCS", 2000, minimum=1),
-            health_interval_s=_float(env, "WELLSPRING_HEALTH_INTERVAL_S", 5.0),
-            idempotency_retention_s=_float(env, "WELLSPRING_IDEMPOTENCY_RETENTION_S", 86_400.0),
-            change_log_retention_s=_float(env, "WELLSPRING_CHANGE_LOG_RETENTION_S", 86_400.0),
-            watch_queue_events=_int(env, "WELLSPRING_WATCH_QUEUE_EVENTS", 10_000, minimum=1),
-            watch_progress_s=_float(env, "WELLSPRING_WATCH_PROGRESS_S", 5.0),
-            watch_max_watchers=_int(env, "WELLSPRING_WATCH_MAX_WATCHERS", 1000, minimum=1),
-            watch_max_per_connection=_int(env, "WELLSPRING_WATCH_MAX_PER_CONNECTION", 0),
-            max_concurrent_streams=_int(env, "WELLSPRING_MAX_CONCURRENT_STREAMS", 100, minimum=1),
-            max_metadata_bytes=_int(env, "WELLSPRING_MAX_METADATA_BYTES", 16 * 1024, minimum=1024),
-            keepalive_time_s=_float(env, "WELLSPRING_KEEPALIVE_TIME_S", 60.0),
-            keepalive_timeout_s=_float(env, "WELLSPRING_KEEPALIVE_TIMEOUT_S", 20.0),
-            keepalive_min_ping_interval_s=_float(env, "WELLSPRING_KEEPALIVE_MIN_PING_INTERVAL_S", 10.0),
-            keepalive_permit_without_calls=_bool(env, "WELLSPRING_KEEPALIVE_PERMIT_WITHOUT_CALLS", True),
-            keepalive_max_ping_strikes=_int(env, "WELLSPRING_KEEPALIVE_MAX_PING_STRIKES", 2),
-            max_connection_idle_s=_float(env, "WELLSPRING_MAX_CONNECTION_IDLE_S", 300.0),
-            max_connection_age_s=_float(env, "WELLSPRING_MAX_CONNECTION_AGE_S", 1800.0),
-            max_connection_age_grace_s=_float(env, "WELLSPRING_MAX_CONNECTION_AGE_GRACE_S", 900.0),
-            max_message_bytes=_int(env, "WELLSPRING_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024),
-            max_response_bytes=_int(
-                env, "WELLSPRING_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, minimum=1024 * 1024
-            ),
-            db_pool_size=_int(env, "WELLSPRING_DB_POOL_SIZE", 10, minimum=1),
-            db_pool_timeout_s=_float(env, "WELLSPRING_DB_POOL_TIMEOUT_S", 5.0),
-            stream_stall_s=_float(env, "WELLSPRING_STREAM_STALL_S", 30.0),
-            export_max_s=_float(env, "WELLSPRING_EXPORT_MAX_S", 900.0),
-            export_max_concurrent=_int(env, "WELLSPRING_EXPORT_MAX_CONCURRENT", 4, minimum=1),
             log_level=log_level,
-            access_log=_bool(env, "WELLSPRING_ACCESS_LOG", True),
-            cache_enabled=_bool(env, "WELLSPRING_CACHE", True),
-            cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or "ws:",
-            cache_ttl_s=_float(env, "WELLSPRING_CACHE_TTL_S", 300.0),
-            cache_max_bytes=_int(env, "WELLSPRING_CACHE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024),
-            cache_list_max_bytes=_int(env, "WELLSPRING_CACHE_LIST_MAX_BYTES", 16 * 1024 * 1024),
-            malloc_return_freed=_bool(env, "WELLSPRING_MALLOC_RETURN_FREED", True),
-            redis_timeout_s=_float(env, "WELLSPRING_REDIS_TIMEOUT_S", 0.05),
-            cache_abandoned_after_s=_float(env, "WELLSPRING_CACHE_ABANDONED_AFTER_S", 2.0),
-            test_redis_delay_s=_float(env, "WELLSPRING_TEST_REDIS_DELAY_S", 0.0),
-            test_unsafe_plain_fills=_bool(env, "WELLSPRING_TEST_UNSAFE_PLAIN_FILLS", False),
+            cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or _DEFAULTS["cache_prefix"],
         )
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
+# The defaults as a typed value, for the parts that take one of these settings and default to it (the cache
+# tier, the change feed...): their defaults are these, never a literal of their own.
+DEFAULTS = Settings(page_token_secret=b"")

@@ -8,18 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from service.domain.errors import AlreadyExists, InvalidInput
-from service.domain.models import (
-    Cursor,
-    Ordering,
-    Page,
-    PageRequest,
-    Post,
-    PostFilter,
-    SortDirection,
-    User,
-    UserFilter,
-)
+from service.domain.errors import AlreadyExists, DomainError
+from service.domain.models import Cursor, FilterValues, Page, PageRequest, SortDirection
+from service.domain.specs import REGISTRY, CollectionSpec, FilterKind, reference_error
 from service.repository.base import ChangeEntry, IdempotencyRecord, LoggedChange, OutboxEntry
 
 
@@ -44,8 +35,7 @@ def _page(items: list[Any], page: PageRequest, key: Any) -> Page[Any]:
 
 class _State:
     def __init__(self) -> None:
-        self.users: dict[str, User] = {}
-        self.posts: dict[str, Post] = {}
+        self.items: dict[str, dict[str, Any]] = {c: {} for c in REGISTRY.names}  # collection -> id -> item
         self.keys: dict[tuple[str, str], IdempotencyRecord] = {}
         self.key_times: dict[tuple[str, str], int] = {}
         self.outbox: dict[int, tuple[OutboxEntry, bool, int]] = {}
@@ -56,160 +46,138 @@ class _State:
         self.compacted = 0
 
 
-class FakeUsers:
-    def __init__(self, state: _State) -> None:
+def _matches(spec: CollectionSpec[Any, Any], item: Any, flt: FilterValues) -> bool:
+    """The filter semantics of the SQL repository (repository.resources), in memory."""
+    for name, value in flt:
+        f = spec.filter(name)
+        if f.kind is FilterKind.EQUALS and getattr(item, f.fields[0]) != value:
+            return False
+        if f.kind is FilterKind.PREFIX:
+            prefix = str(value).casefold()
+            if not any(getattr(item, n).casefold().startswith(prefix) for n in f.fields):
+                return False
+        if f.kind is FilterKind.HAS and value not in getattr(item, f.fields[0]):
+            return False
+        when = getattr(item, f"{f.fields[0]}_us") if f.is_time else 0
+        if (f.kind is FilterKind.AFTER and when <= value) or (f.kind is FilterKind.BEFORE and when >= value):
+            return False
+    return True
+
+
+def _sort_key(ordering: str) -> Any:
+    if ordering.endswith("_time"):
+        return lambda item: getattr(item, f"{ordering}_us")
+    return lambda item: getattr(item, ordering).casefold()
+
+
+class FakeRepository:
+    """One collection of a spec in memory: the ``Repository`` port, with the SQL repository's constraints
+    (unique fields case-insensitively, references that must name something)."""
+
+    def __init__(self, spec: CollectionSpec[Any, Any], state: _State) -> None:
+        self._spec = spec
         self._s = state
 
-    async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
-        return self._s.users.get(user_id)
+    @property
+    def _items(self) -> dict[str, Any]:
+        return self._s.items[self._spec.collection]
 
-    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, User]:
-        return {i: self._s.users[i] for i in ids if i in self._s.users}
+    async def get(self, item_id: str, *, for_update: bool = False) -> Any | None:
+        return self._items.get(item_id)
 
-    async def scan(self, flt: Any, after_id: str, limit: int) -> list[User]:
-        page = await self.list(flt, PageRequest(Ordering("id"), 10**9))
-        return sorted((x for x in page.items if x.id > after_id), key=lambda x: x.id)[:limit]
+    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, Any]:
+        return {i: self._items[i] for i in ids if i in self._items}
 
-    async def add_many(self, batch: Sequence[User]) -> None:
-        before = copy.deepcopy(self._s.users)
+    async def list_page(self, flt: FilterValues, page: PageRequest) -> Page[Any]:
+        kept = [i for i in self._items.values() if _matches(self._spec, i, flt)]
+        return _page(kept, page, _sort_key(page.ordering.field))
+
+    async def sizes(self, ids: Sequence[str]) -> dict[str, int]:
+        return {i: len(encode(self._items[i])) for i in ids if i in self._items}
+
+    async def scan(self, flt: FilterValues, after_id: str, limit: int) -> list[Any]:
+        kept = (i for i in self._items.values() if i.id > after_id and _matches(self._spec, i, flt))
+        return sorted(kept, key=lambda x: x.id)[:limit]
+
+    async def add(self, item: Any) -> None:
+        if item.id in self._items:
+            raise AlreadyExists(self._spec.resource, "id", item.id)
+        self._check(item)
+        self._items[item.id] = item
+
+    async def add_many(self, batch: Sequence[Any]) -> None:
+        before = copy.deepcopy(self._s.items)
         try:
             for item in batch:
                 await self.add(item)
         except Exception:
-            self._s.users = before
+            self._s.items = before
             raise
 
-    async def update_many(self, batch: Sequence[tuple[User, int]]) -> None:
+    async def update(self, item: Any, expected_version: int) -> bool:
+        current = self._items.get(item.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._check(item)
+        self._items[item.id] = item
+        return True
+
+    async def update_many(self, batch: Sequence[tuple[Any, int]]) -> None:
         for item, expected in batch:
             await self.update(item, expected)
 
-    async def list(self, flt: UserFilter, page: PageRequest) -> Page[User]:
-        p = flt.query_prefix.lower()
-        items = [
-            u
-            for u in self._s.users.values()
-            if u.display_name.lower().startswith(p) or u.email.lower().startswith(p)
-        ]
-        key = (
-            (lambda u: u.display_name.lower())
-            if page.ordering.field == "display_name"
-            else (lambda u: u.create_time_us)
-        )
-        return _page(items, page, key)
-
-    async def conflicts(self, writes: Sequence[User]) -> dict[str, AlreadyExists]:
-        """As the SQL repository: each write in order, against the emails held by then."""
-        owner = {u.email.lower(): u.id for u in self._s.users.values()}
-        held = {uid: email for email, uid in owner.items()}
-        found = {}
-        for user in writes:
-            email = user.email.lower()
-            if owner.get(email, user.id) != user.id:
-                found[user.id] = AlreadyExists("user", "email", user.email)
-                continue
-            if held.get(user.id, email) != email:
-                del owner[held[user.id]]
-            owner[email], held[user.id] = user.id, email
+    async def conflicts(self, writes: Sequence[Any]) -> dict[str, DomainError]:
+        """As the SQL repository: references first, then each unique field, each write in order against
+        the values held by then."""
+        found: dict[str, DomainError] = {}
+        for write in writes:
+            error = self._missing_reference(write)
+            if error is not None:
+                found[write.id] = error
+        for name in self._spec.unique:
+            owner = {getattr(i, name).casefold(): i.id for i in self._items.values()}
+            held = {item_id: value for value, item_id in owner.items()}
+            for write in writes:
+                if write.id in found:
+                    continue
+                value = getattr(write, name).casefold()
+                if owner.get(value, write.id) != write.id:
+                    found[write.id] = AlreadyExists(self._spec.resource, name, getattr(write, name))
+                    continue
+                if held.get(write.id, value) != value:
+                    del owner[held[write.id]]
+                owner[value], held[write.id] = write.id, value
         return found
 
-    def _check_unique(self, user: User) -> None:
-        for other in self._s.users.values():
-            if other.id != user.id and other.email.lower() == user.email.lower():
-                raise AlreadyExists("user", "email", user.email)
+    async def delete(self, item_id: str) -> bool:
+        return self._items.pop(item_id, None) is not None
 
-    async def add(self, user: User) -> None:
-        if user.id in self._s.users:
-            raise AlreadyExists("user", "id", user.id)
-        self._check_unique(user)
-        self._s.users[user.id] = user
+    async def delete_many(self, ids: Sequence[str]) -> None:
+        for item_id in ids:
+            self._items.pop(item_id, None)
 
-    async def update(self, user: User, expected_version: int) -> bool:
-        current = self._s.users.get(user.id)
-        if current is None or current.version != expected_version:
-            return False
-        self._check_unique(user)
-        self._s.users[user.id] = user
-        return True
+    async def referring(
+        self, field_name: str, ids: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[str, int]]:
+        wanted = set(ids)
+        found = sorted((i.id, i.version) for i in self._items.values() if getattr(i, field_name) in wanted)
+        return found[:limit] if limit is not None else found
 
-    async def delete(self, user_id: str) -> bool:
-        return self._s.users.pop(user_id, None) is not None
+    def _missing_reference(self, item: Any) -> DomainError | None:
+        for ref in self._spec.references:
+            if getattr(item, ref.field) not in self._s.items[ref.collection]:
+                return reference_error(self._spec, ref, getattr(item, ref.field))
+        return None
 
-
-class FakePosts:
-    def __init__(self, state: _State) -> None:
-        self._s = state
-
-    async def get(self, post_id: str, *, for_update: bool = False) -> Post | None:
-        return self._s.posts.get(post_id)
-
-    async def get_many(self, ids: Sequence[str], *, for_update: bool = False) -> dict[str, Post]:
-        return {i: self._s.posts[i] for i in ids if i in self._s.posts}
-
-    async def scan(self, flt: Any, after_id: str, limit: int) -> list[Post]:
-        page = await self.list(flt, PageRequest(Ordering("id"), 10**9))
-        return sorted((x for x in page.items if x.id > after_id), key=lambda x: x.id)[:limit]
-
-    async def add_many(self, batch: Sequence[Post]) -> None:
-        before = copy.deepcopy(self._s.posts)
-        try:
-            for item in batch:
-                await self.add(item)
-        except Exception:
-            self._s.posts = before
-            raise
-
-    async def update_many(self, batch: Sequence[tuple[Post, int]]) -> None:
-        for item, expected in batch:
-            await self.update(item, expected)
-
-    async def list(self, flt: PostFilter, page: PageRequest) -> Page[Post]:
-        def keep(p: Post) -> bool:
-            return (
-                (not flt.author_id or p.author_id == flt.author_id)
-                and (not flt.tag or flt.tag in p.tags)
-                and (flt.create_time_after_us is None or p.create_time_us > flt.create_time_after_us)
-                and (flt.create_time_before_us is None or p.create_time_us < flt.create_time_before_us)
-            )
-
-        key = (lambda p: p.title) if page.ordering.field == "title" else (lambda p: p.create_time_us)
-        return _page([p for p in self._s.posts.values() if keep(p)], page, key)
-
-    async def conflicts(self, writes: Sequence[Post]) -> dict[str, InvalidInput]:
-        return {
-            p.id: InvalidInput.of("post.author_id", "no such user", reason="AUTHOR_NOT_FOUND")
-            for p in writes
-            if p.author_id not in self._s.users
-        }
-
-    def _check_author(self, post: Post) -> None:
-        if post.author_id not in self._s.users:
-            raise InvalidInput.of("post.author_id", "no such user", reason="AUTHOR_NOT_FOUND")
-
-    async def add(self, post: Post) -> None:
-        if post.id in self._s.posts:
-            raise AlreadyExists("post", "id", post.id)
-        self._check_author(post)
-        self._s.posts[post.id] = post
-
-    async def update(self, post: Post, expected_version: int) -> bool:
-        current = self._s.posts.get(post.id)
-        if current is None or current.version != expected_version:
-            return False
-        self._check_author(post)
-        self._s.posts[post.id] = post
-        return True
-
-    async def delete(self, post_id: str) -> bool:
-        return self._s.posts.pop(post_id, None) is not None
-
-    async def any_by_author(self, author_id: str) -> bool:
-        return any(p.author_id == author_id for p in self._s.posts.values())
-
-    async def delete_by_author(self, author_id: str) -> list[tuple[str, int]]:
-        doomed = [(i, p.version) for i, p in self._s.posts.items() if p.author_id == author_id]
-        for i, _ in doomed:
-            del self._s.posts[i]
-        return doomed
+    def _check(self, item: Any) -> None:
+        error = self._missing_reference(item)
+        if error is not None:
+            raise error
+        for name in self._spec.unique:
+            value = getattr(item, name).casefold()
+            for other in self._items.values():
+                if other.id != item.id and getattr(other, name).casefold() == value:
+                    raise AlreadyExists(self._spec.resource, name, getattr(item, name))
 
 
 class FakeIdempotency:
@@ -300,14 +268,16 @@ class FakeChangeLog:
 
 class FakeUnitOfWork:
     def __init__(self, state: _State, writable: bool) -> None:
-        self.users = FakeUsers(state)
-        self.posts = FakePosts(state)
+        self._repos = {spec.collection: FakeRepository(spec, state) for spec in REGISTRY}
         self.idempotency = FakeIdempotency(state)
         self.outbox = FakeOutbox(state)
         self.changes = FakeChangeLog(state)
         self._writable = writable
         self._state = state
         self.committed = False
+
+    def repo(self, collection: str) -> FakeRepository:
+        return self._repos[collection]
 
     async def commit(self) -> None:
         assert self._writable, "commit on a read-only unit of work"

@@ -35,6 +35,7 @@ import grpc
 from grpc._cython import cygrpc
 
 from service.api.errors import to_status
+from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.domain.errors import DomainError, ShuttingDown, TooManyCalls
 
 log = logging.getLogger("wellspring")
@@ -51,10 +52,10 @@ SETTLE_STALL_S = 0.6
 # Overload warnings: at most one line per this many seconds, with the count refused meanwhile.
 _WARN_EVERY_S = 10.0
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Behavior = Callable[[Any, Context], Awaitable[Any]]
 
 
-class Admission(grpc.aio.ServerInterceptor):
+class Admission(InterceptorBase):
     """Place first in the server's interceptors so that refusals cost nothing downstream."""
 
     def __init__(
@@ -75,7 +76,7 @@ class Admission(grpc.aio.ServerInterceptor):
         self._arrivals = 0  # every call grpc hands over, known method or not
         self._servers_before = _channelz_server_ids()
         self._channelz_id: int | None = None
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
         self._overloaded = to_status(TooManyCalls(max_concurrent_rpcs))
         self._shutting_down = to_status(ShuttingDown())
         self._warned_at = -_WARN_EVERY_S
@@ -88,11 +89,11 @@ class Admission(grpc.aio.ServerInterceptor):
         """Admitted calls (health checks aside) that have not finished."""
         return self._running
 
-    async def intercept_service(
+    async def intercept_service(  # type: ignore[override]  # grpc answers UNIMPLEMENTED for None
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler | None:
         self._arrivals += 1
         handler = await continuation(handler_call_details)
         if handler is None:
@@ -152,7 +153,7 @@ class Admission(grpc.aio.ServerInterceptor):
             return False
         return True
 
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         exempt = method.startswith(HEALTH_PREFIX)
         for kind, make in (
             ("unary_unary", grpc.unary_unary_rpc_method_handler),
@@ -176,7 +177,7 @@ class Admission(grpc.aio.ServerInterceptor):
         raise TypeError(f"no behavior in the handler of {method}")
 
     def _guarded(self, method: str, behavior: Behavior) -> Behavior:
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def call(request: Any, context: Context) -> Any:
             refusal = self._refusal()
             if refusal is not None:
                 await self._refuse(method, refusal, context)
@@ -208,7 +209,7 @@ class Admission(grpc.aio.ServerInterceptor):
             return TooManyCalls(self.max_concurrent_rpcs)
         return None
 
-    async def _refuse(self, method: str, error: DomainError, context: grpc.aio.ServicerContext) -> None:
+    async def _refuse(self, method: str, error: DomainError, context: Context) -> None:
         self.refused[error.reason] += 1
         status = self._shutting_down if isinstance(error, ShuttingDown) else self._overloaded
         if isinstance(error, TooManyCalls):
@@ -232,7 +233,7 @@ class Admission(grpc.aio.ServerInterceptor):
         """A health Watch runs until ``finish()``, then ends UNAVAILABLE: an open one would otherwise hold
         the server's stop until the grace ran out."""
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def stream(request: Any, context: Context) -> Any:
             inner = asyncio.ensure_future(behavior(request, context))
             finished = asyncio.ensure_future(self._finished.wait())
             try:
@@ -252,7 +253,7 @@ class Admission(grpc.aio.ServerInterceptor):
         return stream
 
 
-def received(answer: str, context: grpc.aio.ServicerContext) -> str:
+def received(answer: str, context: Context) -> str:
     """The status the client received, as far as the server can know, for a call that is over: ``answer``
     (what the service answered), unless the call's deadline had passed by then (the client's own timer
     fired: DEADLINE_EXCEEDED) or no status was ever sent (the client left first: CANCELLED)."""
@@ -274,10 +275,11 @@ def log_call(method: str, status: str, peer: str = "", started: float | None = N
     access_log.info("rpc", extra={"fields": {**fields, "peer": peer, **extra}})
 
 
-def log_when_over(context: grpc.aio.ServicerContext, method: str, answer: str, **extra: object) -> None:
+def log_when_over(context: Context, method: str, answer: str, **extra: object) -> None:
     """Log the call once it is over, with the status its client received (see ``received``)."""
     started, peer = time.perf_counter(), context.peer()
-    context.add_done_callback(lambda ctx: log_call(method, received(answer, ctx), peer, started, **extra))
+    done = lambda ctx: log_call(method, received(answer, ctx), peer, started, **extra)  # noqa: E731
+    context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
 
 
 # The running call's way to give its slot back early (see ``release_slot``); set per call, in its task.
@@ -301,7 +303,7 @@ def _as_coroutine(behavior: Any) -> Behavior:
     back) when the garbage collector found it."""
     if inspect.isasyncgenfunction(behavior):
 
-        async def stream(request: Any, context: grpc.aio.ServicerContext) -> None:
+        async def stream(request: Any, context: Context) -> None:
             async with aclosing(behavior(request, context)) as responses:
                 async for response in responses:
                     await context.write(response)

@@ -14,95 +14,36 @@ from wellspring.v1 import resources_pb2 as pb
 from wellspring.v1 import watch_service_pb2 as watch_pb
 
 from service.api.errors import lookup
+from service.api.wire import embedded
 from service.domain.commands import ImportFailure, ImportItem, ImportResult
 from service.domain.errors import InvalidInput
-from service.domain.models import Post, PostFields, User, UserFields
+from service.domain.models import ChangeKind
+from service.domain.specs import REGISTRY
 from service.domain.validation import MAX_TIME_US, MIN_TIME_US
 
-_Timestamp = timestamp_pb2.Timestamp
+_EVENT = watch_pb.ChangeEvent.DESCRIPTOR
+# The domain's change kinds as the API's enum, one by one (never by number: either side may grow).
+_KINDS = {
+    ChangeKind.CREATED: watch_pb.ChangeEvent.KIND_CREATED,
+    ChangeKind.UPDATED: watch_pb.ChangeEvent.KIND_UPDATED,
+    ChangeKind.DELETED: watch_pb.ChangeEvent.KIND_DELETED,
+}
 
 
-def _ts(us: int) -> timestamp_pb2.Timestamp:
-    seconds, micros = divmod(us, 1_000_000)
-    return _Timestamp(seconds=seconds, nanos=micros * 1000)
-
-
-def user_to_proto(user: User) -> pb.User:
-    return pb.User(
-        id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        bio=user.bio,
-        create_time=_ts(user.create_time_us),
-        update_time=_ts(user.update_time_us),
-        etag=user.etag,
-    )
-
-
-def post_to_proto(post: Post) -> pb.Post:
-    return pb.Post(
-        id=post.id,
-        author_id=post.author_id,
-        title=post.title,
-        body=post.body,
-        tags=post.tags,
-        create_time=_ts(post.create_time_us),
-        update_time=_ts(post.update_time_us),
-        etag=post.etag,
-    )
-
-
-def encode_user(user: User) -> bytes:
-    return user_to_proto(user).SerializeToString()
-
-
-def encode_post(post: Post) -> bytes:
-    return post_to_proto(post).SerializeToString()
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def repeated_field_1(payloads: list[bytes]) -> bytes:
-    """Wire bytes of a message whose field 1 is ``repeated <Message>``, from serialized elements: the
-    BatchGet response is assembled from cached bytes without decoding them."""
-    return b"".join(b"\x0a" + _varint(len(p)) + p for p in payloads)
-
-
-def string_field_2(text: str) -> bytes:
-    """Wire bytes of field 2 as a string (``next_page_token``); nothing when empty, as protobuf does."""
-    if not text:
-        return b""
-    data = text.encode()
-    return b"\x12" + _varint(len(data)) + data
-
-
-def int_field_2(value: int) -> bytes:
-    """Wire bytes of field 2 as a non-negative int64 (``revision``); nothing when zero, as protobuf does."""
-    return b"\x10" + _varint(value) if value else b""
-
-
-_RESOURCE_FIELD = {"users": 5, "posts": 6}  # ChangeEvent's oneof: user = 5, post = 6
-
-
-def encode_event(revision: int, kind: int, collection: str, resource_id: str, payload: bytes | None) -> bytes:
-    """A ChangeEvent from a change-log row; the stored resource bytes go in as they are."""
+def encode_event(
+    revision: int, kind: ChangeKind, collection: str, resource_id: str, payload: bytes | None
+) -> bytes:
+    """A ChangeEvent from a change-log row; the stored resource bytes go in as they are, in the oneof
+    field named after the collection's resource (``user``, ``post``, ``comment``)."""
     header = watch_pb.ChangeEvent(
         revision=revision,
-        kind=kind,
+        kind=_KINDS[ChangeKind(kind)],
         collection=collection,
-        id=resource_id,  # type: ignore[arg-type]
+        id=resource_id,
     ).SerializeToString()
     if payload is None:
         return header
-    tag = (_RESOURCE_FIELD[collection] << 3) | 2
-    return header + _varint(tag) + _varint(len(payload)) + payload
+    return header + embedded(_EVENT, REGISTRY[collection].resource, payload)
 
 
 async def import_stream(
@@ -167,14 +108,6 @@ def deadline_of(context: Any) -> float | None:
     return None if remaining is None else time.monotonic() + remaining
 
 
-def user_fields(user: pb.User) -> UserFields:
-    return UserFields(email=user.email, display_name=user.display_name, bio=user.bio)
-
-
-def post_fields(post: pb.Post) -> PostFields:
-    return PostFields(author_id=post.author_id, title=post.title, body=post.body, tags=tuple(post.tags))
-
-
 def time_us(ts: timestamp_pb2.Timestamp, field: str, *, round_up: bool = False) -> int:
     """A Timestamp as microseconds (stored times are whole µs; an exclusive upper bound rounds up so
     nothing below it is dropped); INVALID_ARGUMENT outside years 0001-9999 or with bad nanos."""
@@ -191,7 +124,7 @@ def optional_time_us(request: Message, field: str, *, round_up: bool = False) ->
 
 
 def read_mask(
-    request: Message, descriptor: Descriptor, field: str = "read_mask"
+    request: Message, descriptor: Descriptor | Any, field: str = "read_mask"
 ) -> field_mask_pb2.FieldMask | None:
     """The request's read mask, validated; None means every field (absent, empty or ``*``)."""
     if not request.HasField(field):

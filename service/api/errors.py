@@ -77,7 +77,6 @@ TABLE: dict[type[d.DomainError], tuple[grpc.StatusCode, Details]] = {
     d.ConcurrencyConflict: (grpc.StatusCode.ABORTED, _retry),
     d.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, _precondition),
     d.Unavailable: (grpc.StatusCode.UNAVAILABLE, _retry),
-    d.NotImplementedYet: (grpc.StatusCode.UNIMPLEMENTED, _none),
     d.RevisionCompacted: (grpc.StatusCode.OUT_OF_RANGE, _compacted),
     d.WatcherTooSlow: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
     d.LimitReached: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),

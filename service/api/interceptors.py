@@ -22,6 +22,8 @@ from grpc.aio import AbortError, UsageError
 
 from service.api.admission import log_call, received, release_slot
 from service.api.errors import internal_status, malformed_request_status, to_status
+from service.api.grpc_types import Context, Handler, InterceptorBase
+from service.api.wire import Encoded
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 
 error_log = logging.getLogger("wellspring.errors")
@@ -56,12 +58,13 @@ def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], An
 
 
 def _passthrough(serialize: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
-    """Servicers may answer with already-serialized bytes (cached payloads): sent as they are."""
+    """Servicers may answer with already-serialized bytes (cached payloads, ``wire.Encoded``): sent as
+    they are."""
     if serialize is None:
         return None
 
     def encode(response: Any) -> bytes:
-        return response if type(response) is bytes else serialize(response)
+        return response.data if type(response) is Encoded else serialize(response)
 
     return encode
 
@@ -83,21 +86,21 @@ async def _decoded(
         yield decode(raw)
 
 
-class ServerInterceptor(grpc.aio.ServerInterceptor):
+class ServerInterceptor(InterceptorBase):
     """Applied to every service, health and reflection included, so every call pays the same overhead."""
 
     def __init__(self, *, log_calls: bool = True, stall_s: float = 30.0) -> None:
         self._log_calls = log_calls
         self._stall_s = stall_s
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._wrapped: dict[str, Handler] = {}
         # (method, status name) -> completed calls; read by tests and benchmarks.
         self.calls: Counter[tuple[str, str]] = Counter()
 
-    async def intercept_service(
+    async def intercept_service(  # type: ignore[override]  # grpc answers UNIMPLEMENTED for None
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler | None:
         method = handler_call_details.method
         wrapped = self._wrapped.get(method)
         if wrapped is None:
@@ -113,7 +116,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _finish(
-        self, method: str, answer: str, started: float, peer: str, context: grpc.aio.ServicerContext
+        self, method: str, answer: str, started: float, peer: str, context: Context
     ) -> None:
         """Once the call is over: the access-log line with the status the client received, and the count
         moved to it when that differs from what the handler answered."""
@@ -132,7 +135,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         error_log.error("unhandled error in %s", method, exc_info=error)
         return internal_status()
 
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         decode = _decoder(handler.request_deserializer)
         serializer = _passthrough(handler.response_serializer)
 
@@ -161,7 +164,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _unary(
         self, method: str, behavior: Any, decode: Callable[[Any], Any], *, request_stream: bool = False
     ) -> Any:
-        async def call(raw: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def call(raw: Any, context: Context) -> Any:
             return await self._run(method, context, lambda: behavior(decode(raw), context), request_stream)
 
         return call
@@ -175,12 +178,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         # A coroutine writing each response, not a generator yielding them: grpc cancels the handler at
         # its pending write, and a generator suspended at a yield would only be closed (ending the
         # servicer's transaction) when the garbage collector found it.
-        async def write_all(raw: Any, context: grpc.aio.ServicerContext) -> None:
+        async def write_all(raw: Any, context: Context) -> None:
             async with aclosing(behavior(decode(raw), context)) as responses:
                 async for response in responses:
                     await self._send(context, responses, response)
 
-        async def stream(raw: Any, context: grpc.aio.ServicerContext) -> None:
+        async def stream(raw: Any, context: Context) -> None:
             await self._run(method, context, lambda: write_all(raw, context), request_stream)
 
         return stream
@@ -188,7 +191,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     async def _run(
         self,
         method: str,
-        context: grpc.aio.ServicerContext,
+        context: Context,
         work: Callable[[], Awaitable[Any]],
         request_stream: bool,
     ) -> Any:
@@ -196,7 +199,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         access-log line waits for the call to be over (``_finish``), for the status the client received."""
         started, peer = time.perf_counter(), context.peer() if self._log_calls else ""
         answer = ["OK"]
-        context.add_done_callback(lambda ctx: self._finish(method, answer[0], started, peer, ctx))
+        done = lambda ctx: self._finish(method, answer[0], started, peer, ctx)  # noqa: E731
+        context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
         try:
             result = await work()
             if request_stream:
@@ -219,7 +223,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         finally:
             self.calls[method, answer[0]] += 1
 
-    async def _send(self, context: grpc.aio.ServicerContext, responses: Any, response: Any) -> None:
+    async def _send(self, context: Context, responses: Any, response: Any) -> None:
         """Write one message; a timer (cheap: no task per message) notices one that the client's flow
         control holds back for ``stall_s`` (see ``_stalled``)."""
         stall: list[asyncio.Task[Exception]] = []
@@ -243,7 +247,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if verdict is not None:
             raise verdict
 
-    async def _stalled(self, context: grpc.aio.ServicerContext, responses: Any) -> Exception:
+    async def _stalled(self, context: Context, responses: Any) -> Exception:
         """The client read nothing for ``stall_s``. ``StreamStalled`` is thrown into the stream at the
         message it yielded, so that it releases what it holds now (an Export its snapshot) and says where
         the client stands (the snapshot's revision, the last id sent); what it raises is the call's
@@ -262,7 +266,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return stall  # the stream yielded again instead: ended all the same
 
 
-async def _still_wanted(context: grpc.aio.ServicerContext) -> None:
+async def _still_wanted(context: Context) -> None:
     """Raises CancelledError if the client has cancelled the call. A cancellation ends the request stream
     just as a half-close does, and grpc tells the handler only a moment later (mostly within a turn of
     the loop, sometimes not): an Import whose client had cancelled it answered OK into the void, and was
@@ -276,6 +280,6 @@ async def _still_wanted(context: grpc.aio.ServicerContext) -> None:
         pass
 
 
-def _code_name(context: grpc.aio.ServicerContext) -> str:
+def _code_name(context: Context) -> str:
     code = context.code()
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"

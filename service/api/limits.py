@@ -19,6 +19,7 @@ import grpc
 
 from service.api.admission import log_when_over
 from service.api.errors import to_status
+from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.domain.errors import MetadataTooLarge
 
 _HPACK_ENTRY_OVERHEAD = 32
@@ -29,19 +30,19 @@ def metadata_bytes(metadata: Sequence[tuple[str, str | bytes]] | None) -> int:
     return sum(len(key) + len(value) + _HPACK_ENTRY_OVERHEAD for key, value in metadata or ())
 
 
-class MetadataLimit(grpc.aio.ServerInterceptor):
+class MetadataLimit(InterceptorBase):
     """Place after the admission interceptor (which counts every call) and before the others."""
 
     def __init__(self, max_bytes: int, *, log_calls: bool = False) -> None:
         self.max_bytes = max_bytes
         self._log_calls = log_calls  # refusals bypass the interceptor that logs the other calls
 
-    async def intercept_service(
+    async def intercept_service(  # type: ignore[override]  # grpc answers UNIMPLEMENTED for None
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        size = metadata_bytes(handler_call_details.invocation_metadata)  # type: ignore[arg-type]
+    ) -> Handler | None:
+        size = metadata_bytes(handler_call_details.invocation_metadata)
         handler = await continuation(handler_call_details)
         if handler is None or size <= self.max_bytes:
             return handler
@@ -50,14 +51,14 @@ class MetadataLimit(grpc.aio.ServerInterceptor):
 
 
 def _refusal(
-    handler: grpc.RpcMethodHandler, status: grpc.Status, logged_as: str | None
-) -> grpc.RpcMethodHandler:
+    handler: Handler, status: grpc.Status, logged_as: str | None
+) -> Handler:
     """A handler that answers ``status`` at once, built per refusal (they are rare). It takes the request
     as a stream whatever the method, so that grpc.aio calls it without waiting for a request message: a
     unary handler is only called once the message has arrived, and a call half-closed without one would
     keep its oversized headers until its connection ends."""
 
-    async def refuse(_requests: Any, context: grpc.aio.ServicerContext) -> None:
+    async def refuse(_requests: Any, context: Context) -> None:
         if logged_as is not None:
             log_when_over(context, logged_as, status.code.name, reason="METADATA_TOO_LARGE")
         await context.abort(status.code, status.details, status.trailing_metadata)

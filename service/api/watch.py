@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-import grpc
 from wellspring.v1 import watch_service_pb2 as api
 from wellspring.v1 import watch_service_pb2_grpc as rpc
 
-from service.api.convert import int_field_2, repeated_field_1
+from service.api.grpc_types import Context
+from service.api.wire import Encoded, Shape
 from service.domain import commands
 from service.domain.errors import StreamStalled, WatcherTooSlow
 from service.handlers.feed import ChangeFeed
@@ -18,10 +18,11 @@ from service.handlers.feed import ChangeFeed
 class WatchServicer(rpc.WatchServiceServicer):
     def __init__(self, feed: ChangeFeed) -> None:
         self._feed = feed
+        self._shape = Shape(api.WatchResponse, "events", "revision")
 
-    async def Watch(
-        self, request: api.WatchRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[api.WatchResponse | bytes]:
+    async def Watch(  # type: ignore[override]  # answers wire.Encoded (interceptors._passthrough)
+        self, request: api.WatchRequest, context: Context
+    ) -> AsyncIterator[api.WatchResponse | Encoded[api.WatchResponse]]:
         cmd = commands.Watch(tuple(request.collections), tuple(request.ids), request.start_revision)
         # The peer address names the TCP connection: the per-connection watcher cap counts by it.
         batches = self._feed.watch(cmd, connection=context.peer())
@@ -29,7 +30,7 @@ class WatchServicer(rpc.WatchServiceServicer):
         async with aclosing(batches):  # unsubscribes at once when the call ends
             async for batch in batches:
                 try:
-                    yield repeated_field_1(batch.events) + int_field_2(batch.revision)
+                    yield self._shape.encode(batch.events, batch.revision)
                 except StreamStalled:
                     # The client stopped reading at this batch: it is told, like a watcher whose queue
                     # overflowed, where to resume. Everything up to the batch before was handed over; a

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 VALUE = b"v"
 ABSENT = b"n"
 TOMBSTONE = b"t"
-HEADER = 35
+# Where each header field ends (the layout above); the payload follows the header.
+_VERSION_END = 16
+_KIND_END = _VERSION_END + 1
+_EXPIRY_END = _KIND_END + 12
+HEADER = _EXPIRY_END + 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +38,18 @@ def pack(version: int, kind: bytes, expiry_ms: int, delta_us: int, payload: byte
 
 
 def unpack(blob: bytes) -> Entry:
-    return Entry(int(blob[:16], 16), blob[16:17], int(blob[17:29], 16), int(blob[29:35], 16), blob[35:])
+    return Entry(
+        int(blob[:_VERSION_END], 16),
+        blob[_VERSION_END:_KIND_END],
+        int(blob[_KIND_END:_EXPIRY_END], 16),
+        int(blob[_EXPIRY_END:HEADER], 16),
+        blob[HEADER:],
+    )
 
 
 def version_of(blob: bytes) -> int:
-    return int(blob[:16], 16)
+    return int(blob[:_VERSION_END], 16)
+
+
+def kind_of(blob: bytes) -> bytes:
+    return blob[_VERSION_END:_KIND_END]

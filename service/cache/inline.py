@@ -40,11 +40,11 @@ class InlineReader:
         self._sock: socket.socket | None = None
         self._reader = hiredis.Reader()
 
-    def _call(self, *args: object, timeout_s: float) -> object:
+    def _call(self, *args: str | int | float | bytes | memoryview, timeout_s: float) -> object:
         sock = self._sock
         assert sock is not None
         sock.settimeout(timeout_s)
-        sock.sendall(hiredis.pack_command(args))
+        sock.sendall(hiredis.pack_command(args))  # type: ignore[arg-type]  # its stub types a 1-tuple
         while True:
             reply = self._reader.gets()
             if reply is not False:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
+from typing import cast
 from urllib.parse import parse_qs, urlparse
 
 import redis.asyncio as redis
@@ -72,17 +72,13 @@ class RedisStore:
         prefix: str,
         max_connections: int = 64,
         socket_timeout_s: float = 1.0,
-        test_delay_s: float = 0.0,
-        test_plain_fills: bool = False,
     ) -> None:
         self._prefix = prefix
         self._socket_timeout_s = socket_timeout_s
         self.address = redis_address(url)
         self._watch: asyncio.Task[None] | None = None
-        address = None if test_delay_s else loopback_address(url)
+        address = loopback_address(url)
         self._inline = InlineReader(*address, lambda: self._trusted_run_id) if address else None
-        self._test_delay_s = test_delay_s
-        self._test_plain_fills = test_plain_fills
         self._trusted_run_id: str | None = None
         self.recoveries = 0
         self._client = self._connect(url, max_connections, socket_timeout_s)
@@ -105,7 +101,7 @@ class RedisStore:
         )
 
     @staticmethod
-    async def _call(connection: Connection, *args: str | int) -> object:
+    async def _call(connection: Connection, *args: str | int | bytes) -> object:
         await connection.send_command(*args)
         return await connection.read_response()
 
@@ -131,7 +127,8 @@ class RedisStore:
         cursor: int | bytes = 0
         pattern = _glob_escape(self._prefix) + "*"
         while True:
-            cursor, keys = await self._call(connection, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000)  # type: ignore[misc]
+            reply = await self._call(connection, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+            cursor, keys = cast(tuple[bytes, list[bytes]], reply)
             doomed = [k for k in keys if k != lock.encode()]
             if doomed:
                 await self._call(connection, "UNLINK", *doomed)
@@ -141,27 +138,15 @@ class RedisStore:
         await self._call(connection, "DEL", lock)
         self.recoveries += 1
 
-    async def _delay(self) -> None:
-        if self._test_delay_s:
-            await asyncio.sleep(random.uniform(0, self._test_delay_s))
-
     async def mget(self, keys: Sequence[str], timeout_s: float | None = None) -> list[bytes | None]:
         if self._inline is not None and self._trusted_run_id is not None:
             try:
                 return self._inline.mget(keys, timeout_s or self._socket_timeout_s)
             except UnvettedRedis:
                 pass  # the asyncio client's connection hook vets (and if need be flushes) it first
-        await self._delay()
-        return list(await self._client.mget(keys))
+        return cast(list[bytes | None], await self._client.mget(keys))
 
     async def put_if_newer(self, puts: Sequence[Put], bump: Sequence[str] = ()) -> int:
-        await self._delay()
-        if self._test_plain_fills and not bump:  # fills carry no bump; tombstones do
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key, _, blob, ttl_ms in puts:
-                    pipe.set(key, blob, px=ttl_ms)
-                await pipe.execute()
-            return len(puts)
         keys = [p[0] for p in puts] + list(bump)
         args: list[bytes | int | str] = [len(puts)]
         for _, version, blob, ttl_ms in puts:

@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from service.cache.entries import version_of
+from service.cache.entries import TOMBSTONE, kind_of, version_of
+from service.config import DEFAULTS
 
 Put = tuple[str, int, bytes, int]  # key, version, blob, ttl in ms
 
@@ -65,7 +66,7 @@ class MemoryStore:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 100_000,
-        max_bytes: int = 64 * 1024 * 1024,
+        max_bytes: int = DEFAULTS.cache_max_bytes,
     ) -> None:
         self._clock = clock
         self._data: dict[str, tuple[bytes, float, float]] = {}  # key -> (blob, expiry, inserted)
@@ -132,7 +133,7 @@ class MemoryStore:
         for key, (blob, expiry, inserted) in self._data.items():  # insertion order: oldest first
             if count <= count_target and size <= byte_target:
                 break
-            if blob[16:17] == b"t" and inserted > settled and expiry > now:
+            if kind_of(blob) == TOMBSTONE and inserted > settled and expiry > now:
                 young.append(key)
                 continue
             victims.append(key)

@@ -15,12 +15,14 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from service.cache.breaker import CircuitBreaker
 from service.cache.budget import PAGE_OVERHEAD, ExpiringBytes
 from service.cache.entries import ABSENT, TOMBSTONE, VALUE, pack, unpack
 from service.cache.stores import CacheStore, Put
+from service.config import DEFAULTS
 
 Loaded = dict[str, tuple[int, bytes]]  # id -> (version, payload) for the ids that exist
 Loader = Callable[[list[str]], Awaitable[Loaded]]
@@ -32,17 +34,17 @@ _PRUNE_MOVES = 64
 
 @dataclass(frozen=True, slots=True)
 class CachePolicy:
-    ttl_s: float = 300.0
+    ttl_s: float = DEFAULTS.cache_ttl_s
     jitter: float = 0.1
     absent_ttl_s: float = 5.0
     tombstone_ttl_s: float = 900.0  # far above any request deadline: a slow fill cannot outlive it
     list_ttl_s: float = 30.0
-    op_timeout_s: float = 0.05
+    op_timeout_s: float = DEFAULTS.redis_timeout_s
     xfetch_beta: float = 1.0
     share_window_s: float = 1.0
     # List pages: at most list_max_bytes of them stored by this process within any list TTL (so at most
     # that much of them alive in the store at once, per replica), none above list_max_page_bytes.
-    list_max_bytes: int = 16 * 1024 * 1024
+    list_max_bytes: int = DEFAULTS.cache_list_max_bytes
     list_max_page_bytes: int = 1024 * 1024
 
 
@@ -150,7 +152,7 @@ class CacheTier:
             blobs = None
             if reachable:
                 keys = [self.key(collection, i) for i in piece]
-                blobs = await self._guarded(lambda budget, k=keys: self.store.mget(k, budget), deadline)
+                blobs = await self._guarded(partial(_mget, self.store, keys), deadline)
                 reachable = blobs is not None
             hit_bytes += self._sort_slots(piece, blobs, found, misses)
             if admit is not None and hit_bytes:
@@ -398,3 +400,7 @@ class CacheTier:
             "breaker_openings": self.breaker.openings,
             "leased": self._leased(),
         }
+
+
+async def _mget(store: CacheStore, keys: list[str], budget: float | None) -> list[bytes | None]:
+    return await store.mget(keys, budget)

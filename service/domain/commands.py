@@ -6,55 +6,40 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
 from service.domain.errors import DomainError
-from service.domain.models import PostFields, UserFields
+
+F = TypeVar("F")
+# A filter's value as the request gave it: text, or a time in µs (None or "": not set).
+FilterValue = str | int | None
 
 
 @dataclass(frozen=True, slots=True)
-class ListUsers:
+class ListItems:
+    """A List (or, without the paging fields, an Export): ``filters`` are (name, value) pairs of the
+    collection spec's filters, unvalidated."""
+
     page_size: int = 0
     page_token: str = ""
-    query: str = ""
+    filters: tuple[tuple[str, FilterValue], ...] = ()
     order_by: str = ""
     read_mask: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class ListPosts:
-    page_size: int = 0
-    page_token: str = ""
-    author_id: str = ""
-    tag: str = ""
-    create_time_after_us: int | None = None
-    create_time_before_us: int | None = None
-    order_by: str = ""
-    read_mask: tuple[str, ...] = ()
+class CreateItem(Generic[F]):
+    """``chosen_id`` is the client-chosen id (AIP-133's ``{resource}_id``); ``id_in_body`` the id the
+    request's resource carries, taken as the chosen id when ``chosen_id`` is empty (see
+    ``handlers.common.chosen_id``)."""
 
-
-@dataclass(frozen=True, slots=True)
-class CreateUser:
-    """``user_id`` is the client-chosen id (AIP-133); ``id_in_body`` the ``user.id`` the request's resource
-    carries, taken as the chosen id when ``user_id`` is empty (see ``handlers.common.chosen_id``)."""
-
-    fields: UserFields
-    user_id: str = ""
+    fields: F
+    chosen_id: str = ""
     request_id: str = ""
     id_in_body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
-class CreatePost:
-    """Like ``CreateUser``: ``post_id``, else ``id_in_body`` (``post.id``), else a server-chosen id."""
-
-    fields: PostFields
-    post_id: str = ""
-    request_id: str = ""
-    id_in_body: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateUser:
+class UpdateItem(Generic[F]):
     id: str
-    fields: UserFields
+    fields: F
     # None: the fields that are set (non-empty); ("*",): replace every writable field.
     update_mask: tuple[str, ...] | None = None
     etag: str = ""
@@ -62,30 +47,13 @@ class UpdateUser:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdatePost:
-    id: str
-    fields: PostFields
-    update_mask: tuple[str, ...] | None = None
-    etag: str = ""
-    allow_missing: bool = False
+class DeleteItem:
+    """``force``: also delete what refers to the resource (else its presence refuses the delete)."""
 
-
-@dataclass(frozen=True, slots=True)
-class DeleteUser:
     id: str
     etag: str = ""
     force: bool = False
     allow_missing: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class DeletePost:
-    id: str
-    etag: str = ""
-    allow_missing: bool = False
-
-
-F = TypeVar("F", UserFields, PostFields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,9 +318,3 @@ class TooManyExports(LimitReached):
             {"max_concurrent_exports": str(slots)},
             retry_after_s,
         )
-
-
-class NotImplementedYet(DomainError):
-    """The method is declared in the contract but not served by this version."""
-
-    reason = "NOT_IMPLEMENTED"

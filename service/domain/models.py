@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -41,6 +41,21 @@ class Post:
         return make_etag(self.id, self.create_time_us, self.version)
 
 
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: str
+    post_id: str
+    author_id: str
+    body: str
+    create_time_us: int
+    update_time_us: int
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return make_etag(self.id, self.create_time_us, self.version)
+
+
 def make_etag(resource_id: str, create_time_us: int, version: int) -> str:
     """Opaque and different for every (incarnation, version): a re-created id never reuses an old etag."""
     digest = hashlib.blake2b(
@@ -68,6 +83,23 @@ class PostFields:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CommentFields:
+    """The client-writable fields of a comment, as given on Create or Update."""
+
+    post_id: str = ""
+    author_id: str = ""
+    body: str = ""
+
+
+class ChangeKind(IntEnum):
+    """What a committed write did to one resource (a change-log row's ``kind``; stored as this int)."""
+
+    CREATED = 1
+    UPDATED = 2
+    DELETED = 3
+
+
 class SortDirection(Enum):
     ASC = "asc"
     DESC = "desc"
@@ -89,17 +121,8 @@ class Cursor:
     last_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class UserFilter:
-    query_prefix: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PostFilter:
-    author_id: str = ""
-    tag: str = ""
-    create_time_after_us: int | None = None
-    create_time_before_us: int | None = None
+# A List's or Export's validated filters: (filter name, value) in the spec's order, only those that are set.
+FilterValues = tuple[tuple[str, str | int], ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from service.domain.errors import FieldViolation, InvalidInput
-from service.domain.models import PostFields, UserFields
+from service.domain.models import CommentFields, PostFields, UserFields
 
 ID_PATTERN = re.compile(r"[a-z0-9-]{1,63}")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -19,6 +19,7 @@ MAX_TITLE = 200
 MAX_BODY = 100_000
 MAX_TAGS = 20
 MAX_TAG = 50
+MAX_COMMENT = 5000
 MAX_QUERY = 100
 MAX_REQUEST_ID = 128
 MAX_BATCH = 1000
@@ -147,8 +148,8 @@ def _text(value: str, field_path: str, *, required: bool, max_len: int) -> list[
     return []
 
 
-def _free_text(value: str, field_path: str, *, max_len: int) -> list[FieldViolation]:
-    violations = _text(value, field_path, required=False, max_len=max_len)
+def _free_text(value: str, field_path: str, *, max_len: int, required: bool = False) -> list[FieldViolation]:
+    violations = _text(value, field_path, required=required, max_len=max_len)
     found = None if violations else _CONTROL_IN_FREE_TEXT.search(value)
     if found:
         violations.append(
@@ -231,6 +232,20 @@ def check_post(fields: PostFields, prefix: str = "post") -> list[FieldViolation]
         violations.append(FieldViolation(f"{prefix}.tags", f"at most {MAX_TAGS} tags"))
     for i, tag in enumerate(fields.tags):
         violations += _line(tag, f"{prefix}.tags[{i}]", max_len=MAX_TAG)
+    return violations
+
+
+def normalize_comment(fields: CommentFields) -> CommentFields:
+    """The fields as they are checked and stored: NFC."""
+    body = normalize_text(fields.body)
+    return fields if body is fields.body else CommentFields(fields.post_id, fields.author_id, body)
+
+
+def check_comment(fields: CommentFields, prefix: str = "comment") -> list[FieldViolation]:
+    """The violations of already normalised fields (see ``normalize_comment``)."""
+    violations = check_id(fields.post_id, f"{prefix}.post_id")
+    violations += check_id(fields.author_id, f"{prefix}.author_id")
+    violations += _free_text(fields.body, f"{prefix}.body", max_len=MAX_COMMENT, required=True)
     return violations
 
 

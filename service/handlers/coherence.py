@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from service.cache.tier import CacheTier
+from service.config import DEFAULTS
 from service.handlers.common import Clock, wall_clock_us
 from service.repository.base import Database, OutboxEntry, UnitOfWork
 
@@ -53,7 +54,7 @@ class Coherence:
         cache: CacheTier,
         *,
         lease_s: float = 1.0,
-        abandoned_after_s: float = 2.0,
+        abandoned_after_s: float = DEFAULTS.cache_abandoned_after_s,
         clock_us: Clock = wall_clock_us,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -30,9 +30,10 @@ def wall_clock_us() -> int:
     return time.time_ns() // 1000
 
 
-def new_id() -> str:
-    """Server-generated ids: time-ordered (index locality) and random, matching [a-z0-9-]{1,63}."""
-    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
+def new_id(now_us: int) -> str:
+    """Server-generated ids: time-ordered (index locality, from the injected clock's ``now_us``) and
+    random, matching [a-z0-9-]{1,63}."""
+    return f"{now_us // 1000:011x}{secrets.token_hex(8)}"
 
 
 def chosen_id(resource: str, given: str, in_body: str) -> tuple[str, list[FieldViolation]]:
@@ -113,24 +114,27 @@ def resolve_update_mask(
 def fingerprint(*parts: Any) -> str:
     """A stable hash of a request's payload, to tell a retry from a different request with the same key."""
     canonical = json.dumps(
-        [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True
+        [dataclasses.asdict(p) if _is_instance(p) else p for p in parts], sort_keys=True
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _is_instance(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
 def to_json(value: Any) -> str:
     return json.dumps(dataclasses.asdict(value), sort_keys=True)
 
 
-def from_json(kind: type[T], text: str) -> T:
+def from_json(kind: Callable[..., T], text: str) -> T:
+    """The dataclass ``to_json`` wrote (JSON has no tuples: its arrays come back as the tuples they were)."""
     data = json.loads(text)
-    if "tags" in data:
-        data["tags"] = tuple(data["tags"])
-    return kind(**data)
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 async def _replay(
-    db: Database, scope: str, request_id: str, payload_fingerprint: str, kind: type[T]
+    db: Database, scope: str, request_id: str, payload_fingerprint: str, kind: Callable[..., T]
 ) -> T | None:
     async with db.reading() as uow:
         record = await uow.idempotency.get(scope, request_id)
@@ -148,7 +152,7 @@ async def idempotent_create(
     scope: str,
     request_id: str,
     payload_fingerprint: str,
-    kind: type[T],
+    kind: Callable[..., T],
     create: Callable[[UnitOfWork], Awaitable[T]],
     now: Clock,
 ) -> tuple[T, bool]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 
 from service.domain.errors import ExportInterrupted, StreamStalled
@@ -56,7 +56,7 @@ class ExportProgress:
 
 @asynccontextmanager
 async def exporting(
-    chunks: AsyncIterator[ExportChunk], *, max_s: float, clock: Callable[[], float] = time.monotonic
+    chunks: AsyncGenerator[ExportChunk, None], *, max_s: float, clock: Callable[[], float] = time.monotonic
 ) -> AsyncIterator[ExportProgress]:
     """``async with exporting(chunks, max_s=…) as progress: async for chunk in progress: yield …``.
     The chunks' iterator (and so the snapshot) is closed when the block ends, however it ends."""

@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from service.config import DEFAULTS
 from service.domain.commands import Watch
 from service.domain.errors import (
     FieldViolation,
@@ -32,15 +33,16 @@ from service.domain.errors import (
     TooManyWatchers,
     WatcherTooSlow,
 )
+from service.domain.models import ChangeKind
+from service.domain.specs import REGISTRY
 from service.domain.validation import check_id, raise_if
 from service.repository.base import Database, LoggedChange
 
 log = logging.getLogger("wellspring.feed")
 
-COLLECTIONS = ("users", "posts")
 MAX_WATCH_IDS = 1000
 # (revision, kind, collection, id, payload or None) -> the encoded event; injected by the composition root
-EventEncoder = Callable[[int, int, str, str, bytes | None], bytes]
+EventEncoder = Callable[[int, ChangeKind, str, str, bytes | None], bytes]
 _K = TypeVar("_K")
 
 
@@ -62,14 +64,14 @@ class WatchBatch:
 
 @dataclass(frozen=True, slots=True)
 class FeedLimits:
-    queue_events: int = 10_000
+    queue_events: int = DEFAULTS.watch_queue_events
     queue_bytes: int = 16 * 1024 * 1024
     batch_bytes: int = 1024 * 1024
     page_rows: int = 200
     poll_s: float = 1.0
-    progress_s: float = 5.0
-    max_watchers: int = 1000  # per replica
-    max_watchers_per_connection: int = 0  # 0: no per-connection cap
+    progress_s: float = DEFAULTS.watch_progress_s
+    max_watchers: int = DEFAULTS.watch_max_watchers  # per replica
+    max_watchers_per_connection: int = DEFAULTS.watch_max_per_connection  # 0: no per-connection cap
     fan_out_group: int = 16  # subscriptions handed events per turn of the event loop
 
 
@@ -193,9 +195,9 @@ def _size(events: list[FeedEvent]) -> int:
 
 def check_watch(cmd: Watch) -> None:
     violations = [
-        FieldViolation(f"collections[{i}]", f"unknown collection; use one of {', '.join(COLLECTIONS)}")
+        FieldViolation(f"collections[{i}]", f"unknown collection; use one of {', '.join(REGISTRY.names)}")
         for i, c in enumerate(cmd.collections)
-        if c not in COLLECTIONS
+        if c not in REGISTRY
     ][:20]
     if len(cmd.ids) > MAX_WATCH_IDS:
         violations.append(FieldViolation("ids", f"at most {MAX_WATCH_IDS} ids"))
@@ -362,7 +364,7 @@ class ChangeFeed:
             compacted = await uow.changes.compacted()  # after the page: see change_log.py
         return rows, compacted
 
-    async def watch(self, cmd: Watch, connection: str = "") -> AsyncIterator[WatchBatch]:
+    async def watch(self, cmd: Watch, connection: str = "") -> AsyncGenerator[WatchBatch, None]:
         """Every matching change after ``start_revision - 1`` (or from now), in revision order; the first
         message once caught up, and each message while idle, is a progress message. ``connection`` names
         the caller's connection for the per-connection cap ("" : not counted per connection)."""

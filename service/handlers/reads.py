@@ -13,17 +13,18 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from service.cache.tier import Admit, CacheTier, Loaded
 from service.domain.errors import InvalidInput, NotFound
-from service.domain.models import Cursor, Page
+from service.domain.models import ChangeKind, Cursor, Page
 from service.domain.validation import check_batch_ids, require_id
 from service.handlers.coherence import Change, Coherence
 from service.handlers.common import wall_clock_us
 from service.repository.base import ChangeEntry, Database, UnitOfWork
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 
 
-class Encoder(Protocol[T]):
-    def __call__(self, item: T, /) -> bytes: ...
+class Encoder(Protocol[T_contra]):
+    def __call__(self, item: T_contra, /) -> bytes: ...
 
 
 class CachedReads(Generic[T]):
@@ -38,7 +39,9 @@ class CachedReads(Generic[T]):
         encode: Encoder[T],
         coherence: Coherence | None = None,
         max_item_bytes: int | None = None,
+        clock: Callable[[], int] = wall_clock_us,
     ) -> None:
+        self._clock = clock
         self._db = db
         self._max_item_bytes = max_item_bytes
         self._cache = cache
@@ -160,7 +163,7 @@ class CachedReads(Generic[T]):
 
     def pending(self) -> PendingInvalidations:
         """A collector for one write use case: record inside the transaction, flush after commit."""
-        return PendingInvalidations(self._cache, self._coherence)
+        return PendingInvalidations(self._cache, self._coherence, self._clock)
 
 
 def _frame(payloads: list[bytes], token: str) -> bytes:
@@ -198,7 +201,7 @@ class PendingInvalidations:
         uow: UnitOfWork,
         collection: str,
         changes: Sequence[Change],
-        kind: int,
+        kind: ChangeKind,
         payloads: Sequence[bytes | None],
     ) -> None:
         """Last in the write's transaction: the cache invalidations (durably, with a shared cache) and

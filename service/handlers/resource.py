@@ -1,4 +1,5 @@
-"""What every collection's use cases share: reads through the cache, List pages, versions."""
+"""The use cases of every collection, written once: reads through the cache, List pages, writes with
+their invalidations and change-log entries, deletes with their references' rule, Import and Export."""
 
 from __future__ import annotations
 
@@ -8,23 +9,53 @@ import functools
 import operator
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, TypeAlias, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 from service.cache.tier import CacheTier
-from service.domain.commands import ImportItem, ImportResult
-from service.domain.errors import ConcurrencyConflict, DomainError, EtagMismatch, Unavailable
-from service.domain.models import Page
-from service.domain.validation import page_size
+from service.domain.commands import (
+    CreateItem,
+    DeleteItem,
+    ImportItem,
+    ImportResult,
+    ListItems,
+    UpdateItem,
+)
+from service.domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    DomainError,
+    EtagMismatch,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidInput,
+    NotFound,
+    PreconditionViolation,
+    Unavailable,
+)
+from service.domain.models import ChangeKind, FilterValues, Page, PageRequest
+from service.domain.specs import REGISTRY, CollectionSpec, Registry, Resource, check_filters
+from service.domain.validation import check_id, only_paths, page_size, raise_if, require_id
 from service.handlers.coherence import Coherence
-from service.handlers.common import Clock, retrying, wall_clock_us
+from service.handlers.common import (
+    Clock,
+    chosen_id,
+    fingerprint,
+    idempotent_create,
+    lost_race,
+    new_id,
+    parse_order_by,
+    resolve_update_mask,
+    retrying,
+    wall_clock_us,
+)
 from service.handlers.exports import ExportChunk
 from service.handlers.page_tokens import PageTokens
 from service.handlers.reads import CachedReads, Encoder, PendingInvalidations
-from service.repository.base import CREATED, UPDATED, Database, UnitOfWork
+from service.repository.base import CREATED, DELETED, UPDATED, Database, Repository, UnitOfWork
 
-T = TypeVar("T")
-ListCommand = TypeVar("ListCommand")
+T = TypeVar("T", bound=Resource)
+F = TypeVar("F")
 
 IMPORT_CHUNK = 500  # items per committed transaction, at most
 # ... and at most this much item text (see text_bytes): what an import holds at once is a few times this
@@ -49,24 +80,28 @@ class _Chunk(Generic[T]):
     failures: list[tuple[int, DomainError]] = dataclasses.field(default_factory=list)
 
 
-class ResourceHandlers(Generic[T, ListCommand]):
-    """Subclasses name their ``collection`` and ``resource``, the repository, and how a List request
-    becomes a page (``_page``); they add the writes."""
-
-    collection = ""
-    resource = ""
-    max_item_bytes: int | None = None  # the most one serialized resource can take (None: unknown)
+class ResourceHandlers(Generic[T, F]):
+    """Every use case of one collection (Get, BatchGet, List, Create, Update, Delete, Import, Export),
+    written once and driven by the collection's spec; ``registry`` says what refers to what (a delete's
+    rule: refused while anything refers to the resource, unless forced, then cascaded)."""
 
     def __init__(
         self,
+        spec: CollectionSpec[T, F],
         db: Database,
         tokens: PageTokens,
         *,
         encode: Encoder[T],
+        registry: Registry = REGISTRY,
         cache: CacheTier | None = None,
         clock: Clock = wall_clock_us,
         coherence: Coherence | None = None,
     ) -> None:
+        self.spec = spec
+        self.collection = spec.collection
+        self.resource = spec.resource
+        self.max_item_bytes = spec.max_item_bytes
+        self._registry = registry
         self._db = db
         self._tokens = tokens
         self._clock = clock
@@ -79,25 +114,50 @@ class ResourceHandlers(Generic[T, ListCommand]):
             encode=encode,
             coherence=coherence,
             max_item_bytes=self.max_item_bytes,
+            clock=clock,
         )
 
-    def _repository(self, uow: UnitOfWork) -> Any:
-        raise NotImplementedError
+    def _repository(self, uow: UnitOfWork) -> Repository[Any]:
+        return uow.repo(self.collection)
 
-    def _filter(self, cmd: ListCommand) -> Any:
+    def _filter(self, cmd: ListItems) -> FilterValues:
         """The validated repository filter of a List (or Export) command."""
-        raise NotImplementedError
+        return check_filters(self.spec, cmd.filters)
 
-    def _check_import(self, item: ImportItem[Any]) -> DomainError | None:
-        raise NotImplementedError
+    def _check_import(self, item: ImportItem[F]) -> DomainError | None:
+        r = self.resource
+        violations = check_id(item.id, f"{r}.id") if item.id else [FieldViolation(f"{r}.id", "required")]
+        violations += self.spec.check(self.spec.normalize(item.fields), r)
+        return InvalidInput(violations) if violations else None
 
-    def _imported(self, item: ImportItem[Any], now: int, current: T | None) -> T | None:
+    def _imported(self, item: ImportItem[F], now: int, current: T | None) -> T | None:
         """The resource an import item makes of ``current`` (None: it exists already, unchanged)."""
-        raise NotImplementedError
+        spec = self.spec
+        fields = spec.normalize(item.fields)
+        if current is None:
+            return spec.new(item.id, fields, now, self._next_version())
+        if fields == spec.fields_of(current):
+            return None
+        return spec.changed(current, fields, now, self._next_version(current.version))
 
-    async def _page(self, cmd: ListCommand, max_bytes: int | None = None) -> tuple[Page[T], dict[str, Any]]:
+    async def _page(self, cmd: ListItems, max_bytes: int | None = None) -> tuple[Page[T], dict[str, Any]]:
         """The page and its token binding; with ``max_bytes``, rows past that many bytes are not read."""
-        raise NotImplementedError
+        size = page_size(cmd.page_size)
+        flt = self._filter(cmd)
+        ordering = parse_order_by(cmd.order_by, self.spec.orderings, self.spec.default_ordering)
+        binding: dict[str, Any] = {
+            "c": self.collection,
+            "filter": dict(flt),
+            "order": [ordering.field, ordering.direction.value],
+            "mask": sorted(cmd.read_mask),
+        }
+        cursor = None
+        if cmd.page_token:
+            cursor = self._tokens.decode(cmd.page_token, binding, self.spec.orderings[ordering.field])
+        async with self._db.reading(bulk=True) as uow:
+            request = PageRequest(ordering, size, cursor, self._read_budget(size, max_bytes))
+            page: Page[T] = await self._repository(uow).list_page(flt, request)
+        return page, binding
 
     def _read_budget(self, size: int, max_bytes: int | None) -> int | None:
         """``max_bytes`` for a page of ``size`` items if they could pass it (then the repository reads
@@ -116,7 +176,7 @@ class ResourceHandlers(Generic[T, ListCommand]):
         if replayed:
             pending.reset()
             async with self._db.writing() as uow:
-                changes = [(created.id, created.version, False)]  # type: ignore[attr-defined]
+                changes = [(created.id, created.version, False)]
                 await pending.confirm(uow, self.collection, changes)
                 await uow.commit()
         await pending.flush(deadline)
@@ -144,12 +204,12 @@ class ResourceHandlers(Generic[T, ListCommand]):
         known to pass it, before the rows are read."""
         return await self.reads.many(ids, deadline, max_bytes)
 
-    async def list(self, cmd: ListCommand) -> tuple[list[T], str]:
+    async def list_items(self, cmd: ListItems) -> tuple[list[T], str]:
         page, binding = await self._page(cmd)
         return page.items, self._tokens.encode(binding, page.next_cursor) if page.next_cursor else ""
 
     async def list_encoded(
-        self, cmd: ListCommand, max_bytes: int, deadline: float | None = None
+        self, cmd: ListItems, max_bytes: int, deadline: float | None = None
     ) -> tuple[list[bytes], str]:
         """The page as serialized resources, cut short (with a token for the rest) before it would
         exceed ``max_bytes``: a page of large items never becomes a response too big to send. Pages
@@ -163,7 +223,138 @@ class ResourceHandlers(Generic[T, ListCommand]):
         request = {**_page_key_fields(cmd), "max_bytes": max_bytes, "secret": self._tokens.fingerprint}
         return await self.reads.cached_list(request, compute, deadline)
 
-    async def export_encoded(self, cmd: ListCommand, max_bytes: int) -> AsyncIterator[ExportChunk]:
+    async def create(self, cmd: CreateItem[F], deadline: float | None = None) -> T:
+        spec = self.spec
+        fields = spec.normalize(cmd.fields)
+        item_id, id_violations = chosen_id(self.resource, cmd.chosen_id, cmd.id_in_body)
+        raise_if(spec.check(fields, self.resource) + id_violations)
+        pending = self.reads.pending()
+
+        async def create(uow: UnitOfWork) -> T:
+            pending.reset()
+            now = self._clock()
+            item: T = spec.new(item_id or new_id(now), fields, now, self._next_version())
+            await self._repository(uow).add(item)
+            await self._record(uow, pending, CREATED, item)
+            return item
+
+        fp = fingerprint(item_id, fields)
+        created, replayed = await retrying(
+            lambda: idempotent_create(
+                self._db, self.collection, cmd.request_id, fp, spec.model, create, self._clock
+            )
+        )
+        return await self._acknowledge_create(pending, created, replayed, deadline)
+
+    async def update(self, cmd: UpdateItem[F], deadline: float | None = None) -> T:
+        pending = self.reads.pending()
+        try:
+            item = await retrying(lambda: self._update(cmd, pending))
+        except AlreadyExists as error:
+            if not (cmd.allow_missing and error.field_name == "id"):
+                raise
+            item = await retrying(lambda: self._update(cmd, pending))  # a concurrent upsert created it
+        await pending.flush(deadline)
+        return item
+
+    async def _update(self, cmd: UpdateItem[F], pending: PendingInvalidations) -> T:
+        spec, r = self.spec, self.resource
+        require_id(cmd.id, f"{r}.id")
+        paths = resolve_update_mask(cmd.update_mask, cmd.fields, spec.writable, spec.output_only, r)
+        given = spec.normalize(cmd.fields)
+        pending.reset()
+        async with self._db.writing() as uow:
+            repository = self._repository(uow)
+            current = await repository.get(cmd.id, for_update=True)
+            if current is None:
+                if not cmd.allow_missing:
+                    raise NotFound(r, cmd.id)
+                raise_if(spec.check(given, r))
+                created: T = spec.new(cmd.id, given, self._clock(), self._next_version())
+                await repository.add(created)
+                await self._record(uow, pending, CREATED, created)
+                await uow.commit()
+                return created
+            if cmd.etag and cmd.etag != current.etag:
+                raise EtagMismatch(r, cmd.id, cmd.etag, current.etag)
+            before = spec.fields_of(current)
+            fields: F = dataclasses.replace(cast(Any, before), **{p: getattr(given, p) for p in paths})
+            if fields == before:  # acknowledged as it is: its tombstone first (issue 18)
+                await pending.confirm(uow, self.collection, [(current.id, current.version, False)])
+                await uow.commit()
+                return current  # type: ignore[no-any-return]
+            raise_if(only_paths(spec.check(fields, r), r, paths))
+            updated: T = spec.changed(current, fields, self._clock(), self._next_version(current.version))
+            if not await repository.update(updated, current.version):
+                raise lost_race(r, cmd.id, cmd.etag)
+            await self._record(uow, pending, UPDATED, updated)
+            await uow.commit()
+            return updated
+
+    async def _record(
+        self, uow: UnitOfWork, pending: PendingInvalidations, kind: ChangeKind, item: Any
+    ) -> None:
+        changes = [(item.id, item.version, False)]
+        await pending.record(uow, self.collection, changes, kind, [self.reads.encode(item)])
+
+    async def delete(self, cmd: DeleteItem, deadline: float | None = None) -> None:
+        require_id(cmd.id, "id")
+        pending = self.reads.pending()
+        await retrying(lambda: self._delete(cmd, pending))
+        await pending.flush(deadline)
+
+    async def _delete(self, cmd: DeleteItem, pending: PendingInvalidations) -> None:
+        pending.reset()
+        async with self._db.writing() as uow:
+            current = await self._repository(uow).get(cmd.id, for_update=True)
+            if current is None:
+                if cmd.allow_missing:
+                    return
+                raise NotFound(self.resource, cmd.id)
+            if cmd.etag and cmd.etag != current.etag:
+                raise EtagMismatch(self.resource, cmd.id, cmd.etag, current.etag)
+            if not cmd.force:
+                await self._refuse_if_referred(uow, cmd.id)
+            cascaded = await self._cascade(uow, self.collection, [cmd.id])
+            await self._repository(uow).delete(cmd.id)
+            deleted = [(self.collection, [(cmd.id, current.version)]), *cascaded]
+            for collection, rows in deleted:
+                changes = [(i, self._next_version(v), True) for i, v in rows]
+                await pending.record(uow, collection, changes, DELETED, [None] * len(changes))
+            await uow.commit()
+
+    async def _refuse_if_referred(self, uow: UnitOfWork, item_id: str) -> None:
+        """FAILED_PRECONDITION while anything refers to the resource (the delete must be forced)."""
+        for referrer, ref in self._registry.referrers(self.collection):
+            if await uow.repo(referrer.collection).referring(ref.field, [item_id], limit=1):
+                kind = referrer.collection
+                raise FailedPrecondition(
+                    PreconditionViolation(
+                        f"HAS_{kind.upper()}",
+                        f"{self.collection}/{item_id}",
+                        f"the {self.resource} has {kind}; set force",
+                    ),
+                    reason=f"{self.resource.upper()}_HAS_{kind.upper()}",
+                )
+
+    async def _cascade(
+        self, uow: UnitOfWork, collection: str, ids: list[str]
+    ) -> list[tuple[str, list[tuple[str, int]]]]:
+        """Delete, depth first, everything that refers to ``ids`` of ``collection``: (collection, [(id,
+        version)]) of what went. A resource reached twice (a user's comment on the user's own post) is
+        deleted on the first path; the second no longer finds it."""
+        deleted: list[tuple[str, list[tuple[str, int]]]] = []
+        for referrer, ref in self._registry.referrers(collection):
+            repository = uow.repo(referrer.collection)
+            rows = await repository.referring(ref.field, ids)
+            if rows:
+                doomed = [i for i, _ in rows]
+                deleted += await self._cascade(uow, referrer.collection, doomed)
+                await repository.delete_many(doomed)
+                deleted.append((referrer.collection, rows))
+        return deleted
+
+    async def export_encoded(self, cmd: ListItems, max_bytes: int) -> AsyncGenerator[ExportChunk, None]:
         """Every matching resource from one snapshot, in id order, as chunks of at most ``max_bytes``, each
         with the change-log revision of the snapshot and its last id. Memory stays at about one scan; the
         caller's pace (flow control) sets the pace of the scans, and closing the iterator ends the
@@ -261,17 +452,18 @@ class ResourceHandlers(Generic[T, ListCommand]):
         now = self._clock()
         for item in items:
             existing = current.get(item.id)
-            if item.etag and (existing is None or item.etag != existing.etag):  # type: ignore[attr-defined]
-                now_etag = "" if existing is None else existing.etag  # type: ignore[attr-defined]
+            if item.etag and (existing is None or item.etag != existing.etag):
+                now_etag = "" if existing is None else existing.etag
                 plan.failures.append((item.index, EtagMismatch(self.resource, item.id, item.etag, now_etag)))
                 continue
             made = self._imported(item, now, existing)
             if existing is None:
-                plan.creates.append(made)  # type: ignore[arg-type]
+                assert made is not None  # a new id always makes a resource
+                plan.creates.append(made)
             elif made is None:
-                plan.unchanged.append((item.id, existing.version))  # type: ignore[attr-defined]
+                plan.unchanged.append((item.id, existing.version))
             else:
-                plan.updates.append((made, existing.version))  # type: ignore[attr-defined]
+                plan.updates.append((made, existing.version))
         return plan
 
     async def _write_plan(
@@ -334,7 +526,7 @@ def text_bytes(fields: Any) -> int:
     """What an item's text occupies in memory (strings and tuples of strings; reading a str's size costs
     nothing): the measure of an import chunk's bytes."""
     total = 0
-    for value in _values(type(fields))(fields):
+    for value in _values(cast(Hashable, type(fields)))(fields):
         if isinstance(value, str):
             total += sys.getsizeof(value)
         elif isinstance(value, tuple):
@@ -343,9 +535,9 @@ def text_bytes(fields: Any) -> int:
 
 
 @functools.cache
-def _values(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+def _values(cls: Hashable) -> Callable[[Any], tuple[Any, ...]]:
     """A dataclass's field values as a tuple, read in one C call."""
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = [f.name for f in dataclasses.fields(cast(Any, cls))]
     get = operator.attrgetter(*names)
     return get if len(names) > 1 else lambda value: (get(value),)
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from service.domain.models import ChangeKind
 from service.repository.base import ChangeEntry, LoggedChange
 from service.repository.sql import Executor
 from service.repository.tables import change_log as log
@@ -74,7 +75,7 @@ class SqlChangeLog:
 
     async def after(self, revision: int, limit: int = 1000) -> list[LoggedChange]:
         rows = (await self._ex.execute(_AFTER, {"after": revision, "limit": limit})).all()
-        return [LoggedChange(int(r[0]), ChangeEntry(r[1], r[2], int(r[3]), r[4])) for r in rows]
+        return [LoggedChange(int(r[0]), ChangeEntry(r[1], r[2], ChangeKind(r[3]), r[4])) for r in rows]
 
     async def latest(self) -> int:
         return int((await self._ex.execute(_LATEST)).scalar_one())

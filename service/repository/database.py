@@ -19,7 +19,7 @@ import itertools
 import logging
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -34,9 +34,9 @@ from service.domain.errors import ConcurrencyConflict, TooManyExports, Unavailab
 from service.repository.change_log import CHANNEL, SqlChangeLog
 from service.repository.idempotency import SqlIdempotencyStore
 from service.repository.outbox import SqlOutbox
-from service.repository.posts import SqlPostRepository
+from service.repository.resources import SqlRepository
 from service.repository.sql import ConstraintError, Executor
-from service.repository.users import SqlUserRepository
+from service.repository.tables import TABLES
 
 log = logging.getLogger("wellspring.database")
 
@@ -156,7 +156,7 @@ class _SyncExecutor(Executor):
         self._conn = conn
 
     async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
     ) -> Any:
         try:
             return self._conn.execute(stmt, params)
@@ -182,7 +182,7 @@ class _ThreadExecutor(Executor):
         return conn.execute(stmt, params).freeze()()  # buffered: the cursor is done before we return
 
     async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
     ) -> Any:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, stmt, params)
@@ -201,7 +201,7 @@ class _PinnedExecutor(Executor):
         self._thread = thread
 
     async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
     ) -> Any:
         def run() -> Any:
             return self._conn.execute(stmt, params).freeze()()
@@ -226,7 +226,7 @@ class _WriterThreadExecutor(Executor):
         self._begun = False
 
     async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
     ) -> Any:
         begin, self._begun = not self._begun, True
 
@@ -259,7 +259,7 @@ class _AsyncExecutor(Executor):
         self._conn = conn
 
     async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
     ) -> Any:
         try:
             return await self._conn.execute(stmt, params)
@@ -271,14 +271,19 @@ class SqlUnitOfWork:
     """Repositories over one connection; ``commit`` is supplied by the database that opened it."""
 
     def __init__(self, executor: Executor, commit: Any = None, *, dialect: str = "sqlite") -> None:
-        self.users = SqlUserRepository(executor)
-        self.posts = SqlPostRepository(executor)
+        self._repos: dict[str, SqlRepository[Any]] = {}
         self.idempotency = SqlIdempotencyStore(executor)
         self.outbox = SqlOutbox(executor)
         self.changes = SqlChangeLog(executor, dialect)
         self._commit = commit
         self._ex = executor
         self.committed = False
+
+    def repo(self, collection: str) -> SqlRepository[Any]:
+        repo = self._repos.get(collection)
+        if repo is None:
+            repo = self._repos[collection] = SqlRepository(TABLES[collection], self._ex)
+        return repo
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -524,7 +529,7 @@ class SqliteDatabase:
 
     async def ping(self) -> None:
         async with self.reading() as uow:
-            await uow.users.get("ping")
+            await uow.repo("users").get("ping")
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the file is at (None: never migrated)."""
@@ -653,7 +658,7 @@ class PostgresDatabase:
 
     async def ping(self) -> None:
         async with self.reading() as uow:
-            await uow.users.get("ping")
+            await uow.repo("users").get("ping")
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None: never migrated)."""

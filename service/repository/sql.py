@@ -16,7 +16,7 @@ _SURROGATES = range(0xD800, 0xE000)  # never in stored text: UTF-8 cannot encode
 
 class Executor(Protocol):
     async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None
+        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
     ) -> Any: ...
 
 

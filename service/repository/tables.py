@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+
+from service.domain.specs import COMMENTS, POSTS, USERS
+from service.repository.resources import TableSpec
 
 
 def _binary_order() -> sa.types.TypeEngine[str]:
@@ -62,6 +67,21 @@ post_tags = sa.Table(
     sa.Index(None, "tag", "post_id"),
 )
 
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("post_id", sa.String(63), sa.ForeignKey("posts.id"), nullable=False),
+    sa.Column("author_id", sa.String(63), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
+    sa.Column("update_time_us", sa.BigInteger(), nullable=False),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Index(None, "create_time_us", "id"),
+    sa.Index(None, "post_id", "create_time_us", "id"),
+    sa.Index(None, "author_id", "create_time_us", "id"),
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
@@ -114,3 +134,15 @@ change_log_state = sa.Table(
     sa.Column("id", sa.SmallInteger(), primary_key=True),
     sa.Column("compacted_revision", sa.BigInteger(), nullable=False),
 )
+
+# How each collection of the registry is stored (repository.resources reads these).
+TABLES: dict[str, TableSpec[Any]] = {
+    "users": TableSpec(
+        USERS,
+        users,
+        folded={"email": "email_norm", "display_name": "display_name_norm"},
+        size_overhead=160,
+    ),
+    "posts": TableSpec(POSTS, posts, json_fields=("tags",), item_tables={"tags": post_tags}),
+    "comments": TableSpec(COMMENTS, comments),
+}

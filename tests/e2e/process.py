@@ -59,6 +59,13 @@ async def wait_serving(
             await asyncio.sleep(0.05)
 
 
+def server_module(env: dict[str, str]) -> str:
+    """``service``, or the same server with injected Redis faults when ``env`` asks for them."""
+    from tests.faulty_server import FAULT_VARIABLES
+
+    return "tests.faulty_server" if any(env.get(v) for v in FAULT_VARIABLES) else "service"
+
+
 class ServerProcess:
     """``with ServerProcess(tmp, database_url, WELLSPRING_X="1") as server: await server.serving()``."""
 
@@ -96,7 +103,10 @@ class ServerProcess:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve", *self.args], env=self.env, cwd=ROOT, stderr=log
+                [sys.executable, "-m", server_module(self.env), "serve", *self.args],
+                env=self.env,
+                cwd=ROOT,
+                stderr=log,
             )
 
     @property

@@ -122,7 +122,7 @@ class PostServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeletePost(self, request, context):
-        """Deletes a post.
+        """Deletes a post. FAILED_PRECONDITION if it has comments, unless `force`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

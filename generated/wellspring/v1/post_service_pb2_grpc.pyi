@@ -50,7 +50,7 @@ class PostServiceStub:
     UpdatePost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.UpdatePostRequest, _resources_pb2.Post]
     """Updates a post. ABORTED if `post.etag` is set and stale."""
     DeletePost: _grpc.UnaryUnaryMultiCallable[_post_service_pb2.DeletePostRequest, _empty_pb2.Empty]
-    """Deletes a post."""
+    """Deletes a post. FAILED_PRECONDITION if it has comments, unless `force`."""
     ImportPosts: _grpc.StreamUnaryMultiCallable[_post_service_pb2.ImportPostsRequest, _post_service_pb2.ImportPostsResponse]
     """Bulk upsert by id from a client stream, committed in chunks."""
     ExportPosts: _grpc.UnaryStreamMultiCallable[_post_service_pb2.ExportPostsRequest, _post_service_pb2.ExportPostsResponse]
@@ -76,7 +76,7 @@ class PostServiceAsyncStub(PostServiceStub):
     UpdatePost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.UpdatePostRequest, _resources_pb2.Post]  # type: ignore[assignment]
     """Updates a post. ABORTED if `post.etag` is set and stale."""
     DeletePost: _aio.UnaryUnaryMultiCallable[_post_service_pb2.DeletePostRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a post."""
+    """Deletes a post. FAILED_PRECONDITION if it has comments, unless `force`."""
     ImportPosts: _aio.StreamUnaryMultiCallable[_post_service_pb2.ImportPostsRequest, _post_service_pb2.ImportPostsResponse]  # type: ignore[assignment]
     """Bulk upsert by id from a client stream, committed in chunks."""
     ExportPosts: _aio.UnaryStreamMultiCallable[_post_service_pb2.ExportPostsRequest, _post_service_pb2.ExportPostsResponse]  # type: ignore[assignment]
@@ -135,7 +135,7 @@ class PostServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _post_service_pb2.DeletePostRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a post."""
+        """Deletes a post. FAILED_PRECONDITION if it has comments, unless `force`."""
 
     @_abc_1.abstractmethod
     def ImportPosts(

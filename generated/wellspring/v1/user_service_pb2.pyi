@@ -257,7 +257,7 @@ class DeleteUserRequest(_message.Message):
     etag: _builtins.str
     """When set, must match the current etag."""
     force: _builtins.bool
-    """Also delete the user's posts."""
+    """Also delete the user's posts (with their comments) and comments."""
     allow_missing: _builtins.bool
     """Succeed when the user does not exist."""
     def __init__(

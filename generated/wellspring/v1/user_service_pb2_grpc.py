@@ -122,7 +122,8 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteUser(self, request, context):
-        """Deletes a user. FAILED_PRECONDITION if they have posts, unless `force`.
+        """Deletes a user. FAILED_PRECONDITION if they have posts or
+        comments, unless `force`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

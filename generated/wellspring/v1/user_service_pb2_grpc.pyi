@@ -50,7 +50,9 @@ class UserServiceStub:
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.UpdateUserRequest, _resources_pb2.User]
     """Updates a user. ABORTED if `user.etag` is set and stale."""
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.DeleteUserRequest, _empty_pb2.Empty]
-    """Deletes a user. FAILED_PRECONDITION if they have posts, unless `force`."""
+    """Deletes a user. FAILED_PRECONDITION if they have posts or
+    comments, unless `force`.
+    """
     ImportUsers: _grpc.StreamUnaryMultiCallable[_user_service_pb2.ImportUsersRequest, _user_service_pb2.ImportUsersResponse]
     """Bulk upsert by id from a client stream, committed in chunks."""
     ExportUsers: _grpc.UnaryStreamMultiCallable[_user_service_pb2.ExportUsersRequest, _user_service_pb2.ExportUsersResponse]
@@ -76,7 +78,9 @@ class UserServiceAsyncStub(UserServiceStub):
     UpdateUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.UpdateUserRequest, _resources_pb2.User]  # type: ignore[assignment]
     """Updates a user. ABORTED if `user.etag` is set and stale."""
     DeleteUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.DeleteUserRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a user. FAILED_PRECONDITION if they have posts, unless `force`."""
+    """Deletes a user. FAILED_PRECONDITION if they have posts or
+    comments, unless `force`.
+    """
     ImportUsers: _aio.StreamUnaryMultiCallable[_user_service_pb2.ImportUsersRequest, _user_service_pb2.ImportUsersResponse]  # type: ignore[assignment]
     """Bulk upsert by id from a client stream, committed in chunks."""
     ExportUsers: _aio.UnaryStreamMultiCallable[_user_service_pb2.ExportUsersRequest, _user_service_pb2.ExportUsersResponse]  # type: ignore[assignment]
@@ -135,7 +139,9 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _user_service_pb2.DeleteUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a user. FAILED_PRECONDITION if they have posts, unless `force`."""
+        """Deletes a user. FAILED_PRECONDITION if they have posts or
+        comments, unless `force`.
+        """
 
     @_abc_1.abstractmethod
     def ImportUsers(

@@ -36,7 +36,7 @@ class WatchRequest(_message.Message):
     """
     @_builtins.property
     def collections(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Collections to follow: `users`, `posts`. Empty means all."""
+        """Collections to follow: `users`, `posts`, `comments`. Empty means all."""
 
     @_builtins.property
     def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -96,12 +96,13 @@ class ChangeEvent(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     USER_FIELD_NUMBER: _builtins.int
     POST_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
     revision: _builtins.int
     """Position in the change log; strictly increasing in commit order."""
     kind: Global___ChangeEvent.Kind.ValueType
     """What happened."""
     collection: _builtins.str
-    """`users` or `posts`."""
+    """`users`, `posts` or `comments`."""
     id: _builtins.str
     """The resource's id."""
     @_builtins.property
@@ -112,6 +113,10 @@ class ChangeEvent(_message.Message):
     def post(self) -> _resources_pb2.Post:
         """Set for the `posts` collection."""
 
+    @_builtins.property
+    def comment(self) -> _resources_pb2.Comment:
+        """Set for the `comments` collection."""
+
     def __init__(
         self,
         *,
@@ -121,12 +126,13 @@ class ChangeEvent(_message.Message):
         id: _builtins.str = ...,
         user: _resources_pb2.User | None = ...,
         post: _resources_pb2.Post | None = ...,
+        comment: _resources_pb2.Comment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post", "resource", b"resource", "user", b"user"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "post", b"post", "resource", b"resource", "user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "id", b"id", "kind", b"kind", "post", b"post", "resource", b"resource", "revision", b"revision", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "comment", b"comment", "id", b"id", "kind", b"kind", "post", b"post", "resource", b"resource", "revision", b"revision", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_resource: _TypeAlias = _typing.Literal["user", "post"]  # noqa: Y015
+    _WhichOneofReturnType_resource: _TypeAlias = _typing.Literal["user", "post", "comment"]  # noqa: Y015
     _WhichOneofArgType_resource: _TypeAlias = _typing.Literal["resource", b"resource"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_resource) -> _WhichOneofReturnType_resource | None: ...
 

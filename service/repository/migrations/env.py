@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from service.repository.tables import metadata
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
+_given = config.get_main_option("sqlalchemy.url")
+if _given is None:
+    raise RuntimeError("no sqlalchemy.url: run migrations through service.repository.migrate")
+url: str = _given
 
 
 def _run(connection: Connection) -> None:

@@ -14,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 
-def _binary_order() -> sa.types.TypeEngine:
+def _binary_order() -> sa.types.TypeEngine[str]:
     return sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
