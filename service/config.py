@@ -17,31 +17,24 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _number(
+    environ: Mapping[str, str], name: str, default: Any, kind: type[int] | type[float], minimum: int = 0
+) -> Any:
+    """An int or finite float of at least ``minimum``, or ``default`` when unset; refused naming ``name``."""
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {raw!r}")
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
+    if value < minimum:
+        if minimum == 0:
+            raise ConfigError(f"{name} must not be negative, got {raw!r}")
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
@@ -99,18 +92,16 @@ def setting(default: Any, env: str, *, minimum: int | None = None, positive: boo
     return field(default=default, metadata={"env": env, "minimum": minimum, "positive": positive})
 
 
-_PARSERS: dict[str, Callable[[Mapping[str, str], str, Any], Any]] = {
-    "int": _int,
-    "float": _float,
-    "bool": _bool,
+_PARSERS: dict[str, Callable[[Mapping[str, str], str, Any, int], Any]] = {
+    "int": lambda env, name, default, minimum: _number(env, name, default, int, minimum),
+    "float": lambda env, name, default, minimum: _number(env, name, default, float, minimum),
+    "bool": lambda env, name, default, _: _bool(env, name, default),
 }
 
 
 def _read(environ: Mapping[str, str], f: Field[Any]) -> Any:
-    name, minimum = f.metadata["env"], f.metadata["minimum"]
-    value = _PARSERS[str(f.type)](environ, name, f.default)
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    name = f.metadata["env"]
+    value = _PARSERS[str(f.type)](environ, name, f.default, f.metadata["minimum"] or 0)
     if f.metadata["positive"] and value == 0:
         raise ConfigError(f"{name} must be positive")
     return value

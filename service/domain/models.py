@@ -10,14 +10,14 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class Stored:
+    """What every stored resource derives from its id, creation time and version: its etag. (A mixin
+    without fields: each resource is a dataclass whose fields are ``id``, its own, then the times and
+    version, in that order.)"""
+
+    __slots__ = ()
     id: str
-    email: str
-    display_name: str
-    bio: str
     create_time_us: int
-    update_time_us: int
     version: int
 
     @property
@@ -26,7 +26,18 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
-class Post:
+class User(Stored):
+    id: str
+    email: str
+    display_name: str
+    bio: str
+    create_time_us: int
+    update_time_us: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Post(Stored):
     id: str
     author_id: str
     title: str
@@ -36,13 +47,9 @@ class Post:
     update_time_us: int
     version: int
 
-    @property
-    def etag(self) -> str:
-        return make_etag(self.id, self.create_time_us, self.version)
-
 
 @dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(Stored):
     id: str
     post_id: str
     author_id: str
@@ -50,10 +57,6 @@ class Comment:
     create_time_us: int
     update_time_us: int
     version: int
-
-    @property
-    def etag(self) -> str:
-        return make_etag(self.id, self.create_time_us, self.version)
 
 
 def make_etag(resource_id: str, create_time_us: int, version: int) -> str:

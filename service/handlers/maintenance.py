@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.config import DEFAULTS
 from service.handlers.common import Clock, wall_clock_us
 from service.repository.base import Database
 
@@ -13,8 +14,8 @@ class Maintenance:
         self,
         db: Database,
         *,
-        retention_s: float = 86_400.0,
-        change_log_retention_s: float = 86_400.0,
+        retention_s: float = DEFAULTS.idempotency_retention_s,
+        change_log_retention_s: float = DEFAULTS.change_log_retention_s,
         clock: Clock = wall_clock_us,
     ) -> None:
         self._db = db

@@ -30,6 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from service.config import DEFAULTS
 from service.domain.errors import ConcurrencyConflict, TooManyExports, Unavailable
 from service.repository.change_log import CHANNEL, SqlChangeLog
 from service.repository.idempotency import SqlIdempotencyStore
@@ -381,7 +382,9 @@ def _shrink_wal(conn: Connection, wal: Path | None) -> None:
 class SqliteDatabase:
     """SQLite driven inline on the event loop: one reader connection, one writer connection."""
 
-    def __init__(self, url: str, *, export_slots: int = 4, create_dirs: bool = False) -> None:
+    def __init__(
+        self, url: str, *, export_slots: int = DEFAULTS.export_max_concurrent, create_dirs: bool = False
+    ) -> None:
         database = make_url(url).database
         self._wal: Path | None = None
         prepare_sqlite_path(url, create_dirs=create_dirs)
@@ -552,9 +555,9 @@ class PostgresDatabase:
         self,
         url: str,
         *,
-        pool_size: int = 10,
-        pool_timeout_s: float = 5.0,
-        export_slots: int = 4,
+        pool_size: int = DEFAULTS.db_pool_size,
+        pool_timeout_s: float = DEFAULTS.db_pool_timeout_s,
+        export_slots: int = DEFAULTS.export_max_concurrent,
         snapshot_idle_timeout_s: float = 60.0,
     ) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -688,9 +691,9 @@ def async_url(url: str) -> str:
 def open_database(
     url: str,
     *,
-    pool_size: int = 10,
-    pool_timeout_s: float = 5.0,
-    export_slots: int = 4,
+    pool_size: int = DEFAULTS.db_pool_size,
+    pool_timeout_s: float = DEFAULTS.db_pool_timeout_s,
+    export_slots: int = DEFAULTS.export_max_concurrent,
     snapshot_idle_timeout_s: float = 60.0,
     create_dirs: bool = False,
 ) -> SqliteDatabase | PostgresDatabase:

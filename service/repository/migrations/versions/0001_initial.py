@@ -1,17 +1,10 @@
-"""users, posts, post_tags and idempotency keys
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-22
-"""
+"""Revision 0001: users, posts, post_tags and idempotency keys."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def _binary_order() -> sa.types.TypeEngine[str]:

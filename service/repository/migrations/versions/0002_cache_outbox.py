@@ -1,17 +1,10 @@
-"""cache_outbox: cache invalidations written in the same transaction as the change (DESIGN §3)
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22
-"""
+"""Revision 0002: cache_outbox: cache invalidations written in the change's transaction (DESIGN §3)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""change_log: every write, in commit order (DESIGN §4)
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-22
-"""
+"""Revision 0003: change_log: every write, in commit order (DESIGN §4)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""change_log_state: how far the change log has been compacted
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-22
-"""
+"""Revision 0004: change_log_state: how far the change log has been compacted."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""comments: the third collection
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02
-"""
+"""Revision 0005: comments: the third collection."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
