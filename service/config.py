@@ -70,7 +70,9 @@ def _database_url(environ: Mapping[str, str], name: str) -> str:
     if scheme == "postgres":  # the libpq and Heroku spelling; SQLAlchemy knows only postgresql://
         raw = "postgresql" + raw[len("postgres") :]
     try:  # a bad port would otherwise fail only at start, with make_url's traceback
-        urlsplit(raw).port  # noqa: B018 (reading the port is the check)
+        parts = urlsplit(raw)
+        if parts.port is None and parts.netloc.endswith(":"):  # "host:" with nothing after it
+            raise ValueError("empty port")
     except ValueError:
         # never the URL itself: it may hold a password
         raise ConfigError(f"{name} is not a valid URL: its port must be a number") from None

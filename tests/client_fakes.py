@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import itertools
 from collections import defaultdict, deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -20,10 +21,10 @@ from typing import Any, TypeVar
 import pytest
 from google.protobuf import empty_pb2, field_mask_pb2, timestamp_pb2
 from google.rpc import error_details_pb2
-from wellspring.v1 import post_service_pb2, resources_pb2, user_service_pb2, watch_service_pb2
+from wellspring.v1 import resources_pb2, watch_service_pb2
 
 from wellspring_client import WellspringClient
-from wellspring_client._convert import post_from_pb, user_from_pb
+from wellspring_client._resources import BY_COLLECTION, RESOURCES, Resource, owned
 from wellspring_client.errors import (
     AlreadyExists,
     Conflict,
@@ -112,21 +113,8 @@ class Gate:
         await self._released.wait()
 
 
-@dataclass(frozen=True)
-class _Spec:
-    collection: str  # "users"
-    singular: str  # "User"
-    field: str  # "user"
-    api: Any
-    message: Any
-
-    def response(self, verb: str, **fields: Any) -> Any:
-        plural = "s" if verb in ("BatchGet", "List", "Import", "Export") else ""
-        return getattr(self.api, f"{verb}{self.singular}{plural}Response")(**fields)
-
-
-_USERS = _Spec("users", "User", "user", user_service_pb2, resources_pb2.User)
-_POSTS = _Spec("posts", "Post", "post", post_service_pb2, resources_pb2.Post)
+Spec = Resource[Any, Any]  # the registry's entry of a collection
+_BY_STREAM = {r.method(verb): r for r in RESOURCES for verb in ("Import", "Export")}
 _END = object()  # ends a Watch stream normally
 
 
@@ -139,7 +127,7 @@ class FakeTransport:
     def __init__(self, *, clock: FakeClock | None = None, export_chunk: int = 2) -> None:
         self.clock = clock
         self.export_chunk = export_chunk
-        self.tables: dict[str, dict[str, Any]] = {"users": {}, "posts": {}}
+        self.tables: dict[str, dict[str, Any]] = {r.collection: {} for r in RESOURCES}
         self.calls: list[Call] = []
         self.revision = 0  # the change log's revision: every write bumps it
         self.latency: dict[str, float] = {}
@@ -152,16 +140,17 @@ class FakeTransport:
         self._watch_queue: asyncio.Queue[Any] | None = None
         self._request_ids: dict[tuple[str, str], Any] = {}
         self._unary: dict[str, Callable[[Any], Any]] = {}
-        for spec in (_USERS, _POSTS):
-            s = spec.singular
-            self._unary |= {
-                f"Get{s}": lambda r, spec=spec: self._get(spec, r),
-                f"BatchGet{s}s": lambda r, spec=spec: self._batch_get(spec, r),
-                f"List{s}s": lambda r, spec=spec: self._list(spec, r),
-                f"Create{s}": lambda r, spec=spec: self._create(spec, r),
-                f"Update{s}": lambda r, spec=spec: self._update(spec, r),
-                f"Delete{s}": lambda r, spec=spec: self._delete(spec, r),
+        for spec in RESOURCES:
+            handlers = {
+                "Get": self._get,
+                "BatchGet": self._batch_get,
+                "List": self._list,
+                "Create": self._create,
+                "Update": self._update,
+                "Delete": self._delete,
             }
+            for verb, handler in handlers.items():
+                self._unary[spec.method(verb)] = functools.partial(handler, spec)
 
     # --- test controls ------------------------------------------------------------------------------------
 
@@ -186,22 +175,30 @@ class FakeTransport:
         """Until ``method`` has been called ``n`` times."""
         await self._until(lambda: self.count(method) >= n)
 
+    def put(self, collection: str, id: str, **fields: Any) -> Any:
+        """Create or overwrite item ``id`` of ``collection`` on the server (a new version), as another
+        client would; returns it as the SDK's value."""
+        spec = BY_COLLECTION[collection]
+        return spec.from_pb(self._store(spec, spec.message(id=id, **fields)))
+
     def put_user(self, id: str, **fields: Any) -> User:
-        """Create or overwrite user ``id`` on the server (a new version), as another client would."""
-        fields = {"email": f"{id}@example.com", "display_name": id.title()} | fields
-        return user_from_pb(self._store(_USERS, resources_pb2.User(id=id, **fields)))
+        """``put("users", …)`` with an email and a display name made from the id."""
+        return self.put("users", id, **{"email": f"{id}@example.com", "display_name": id.title()} | fields)
 
     def put_post(self, id: str, author_id: str, **fields: Any) -> Post:
-        fields = {"title": f"Post {id}"} | fields
-        return post_from_pb(self._store(_POSTS, resources_pb2.Post(id=id, author_id=author_id, **fields)))
+        return self.put("posts", id, **{"author_id": author_id, "title": f"Post {id}"} | fields)
 
     def remove(self, collection: str, id: str) -> None:
         """Delete on the server, as another client would."""
         del self.tables[collection][id]
         self.revision += 1
 
+    def item(self, collection: str, id: str) -> Any:
+        """The server's item as the SDK's value."""
+        return BY_COLLECTION[collection].from_pb(self.tables[collection][id])
+
     def user(self, id: str) -> User:
-        return user_from_pb(self.tables["users"][id])
+        return self.item("users", id)  # type: ignore[no-any-return]
 
     def user_pb(self, id: str) -> resources_pb2.User:
         return copy.deepcopy(self.tables["users"][id])
@@ -242,7 +239,7 @@ class FakeTransport:
         )
         if kind != "deleted":
             value = resource if resource is not None else self.tables[collection][id]
-            getattr(event, "user" if collection == "users" else "post").CopyFrom(value)
+            getattr(event, BY_COLLECTION[collection].field).CopyFrom(value)
         return watch_service_pb2.WatchResponse(events=[event], revision=self.revision)
 
     # --- the Transport protocol (which names the per-call deadline ``timeout``: hence the noqa) ------------
@@ -272,12 +269,12 @@ class FakeTransport:
             async for message in self._watch():
                 yield message
             return
-        spec = _USERS if method == "ExportUsers" else _POSTS
-        items = sorted(self.tables[spec.collection].values(), key=lambda m: m.id)
+        spec = _BY_STREAM[method]
+        items = [m for m in self._sorted(spec) if _selected(spec, m, request)]
         revision = self.revision
         for start in range(0, len(items), self.export_chunk):
             chunk = items[start : start + self.export_chunk]
-            yield spec.response("Export", **{spec.collection: chunk, "revision": revision})
+            yield response(spec, "Export", **{spec.collection: chunk, "revision": revision})
 
     async def client_stream(self, method: str, requests: AsyncIterable[Any], timeout: float | None) -> Any:  # noqa: ASYNC109
         received = [r async for r in requests]
@@ -285,7 +282,7 @@ class FakeTransport:
         failure = self._next_failure(method)
         if failure is not None:
             raise failure
-        spec = _USERS if method == "ImportUsers" else _POSTS
+        spec = _BY_STREAM[method]
         created = updated = 0
         for request in received:
             for item in getattr(request, spec.collection):
@@ -294,7 +291,7 @@ class FakeTransport:
                 else:
                     created += 1
                 self._store(spec, item)
-        return spec.response("Import", created_count=created, updated_count=updated)
+        return response(spec, "Import", created_count=created, updated_count=updated)
 
     async def close(self) -> None:
         self.closed = True
@@ -342,7 +339,7 @@ class FakeTransport:
             finally:
                 queue.task_done()
 
-    def _store(self, spec: _Spec, item: Any) -> Any:
+    def _store(self, spec: Spec, item: Any) -> Any:
         """Write ``item`` as a new version: output-only fields are the server's."""
         stored = copy.deepcopy(item)
         old = self.tables[spec.collection].get(item.id)
@@ -355,7 +352,7 @@ class FakeTransport:
         self.revision += 1
         return copy.deepcopy(stored)
 
-    def _find(self, spec: _Spec, id: str) -> Any:
+    def _find(self, spec: Spec, id: str) -> Any:
         found = self.tables[spec.collection].get(id)
         if found is None:
             raise _not_found([id])
@@ -369,40 +366,34 @@ class FakeTransport:
         request.read_mask.MergeMessage(item, out)
         return out
 
-    def _get(self, spec: _Spec, request: Any) -> Any:
+    def _sorted(self, spec: Spec) -> list[Any]:
+        return sorted(self.tables[spec.collection].values(), key=lambda m: m.id)
+
+    def _get(self, spec: Spec, request: Any) -> Any:
         return self._masked(self._find(spec, request.id), request)
 
-    def _batch_get(self, spec: _Spec, request: Any) -> Any:
+    def _batch_get(self, spec: Spec, request: Any) -> Any:
         if not 1 <= len(request.ids) <= 1000:
             raise InvalidArgument("ids: 1 to 1000")
         table = self.tables[spec.collection]
         missing = [i for i in request.ids if i not in table]
         if missing:
             raise _not_found(missing)
-        return spec.response(
-            "BatchGet", **{spec.collection: [self._masked(table[i], request) for i in request.ids]}
+        return response(
+            spec, "BatchGet", **{spec.collection: [self._masked(table[i], request) for i in request.ids]}
         )
 
-    def _list(self, spec: _Spec, request: Any) -> Any:
+    def _list(self, spec: Spec, request: Any) -> Any:
         if request.page_size < 0:
             raise InvalidArgument("page_size must not be negative")
-        items = sorted(self.tables[spec.collection].values(), key=lambda m: m.id)
-        if spec is _USERS and request.query:
-            items = [
-                u
-                for u in items
-                if u.display_name.startswith(request.query) or u.email.startswith(request.query)
-            ]
-        if spec is _POSTS:
-            items = [p for p in items if request.author_id in ("", p.author_id)]
-            items = [p for p in items if not request.tag or request.tag in p.tags]
+        items = [m for m in self._sorted(spec) if _selected(spec, m, request)]
         start = int(request.page_token or 0)
         size = min(request.page_size or 50, 1000)
         page = [self._masked(m, request) for m in items[start : start + size]]
         token = str(start + size) if start + size < len(items) else ""
-        return spec.response("List", **{spec.collection: page, "next_page_token": token})
+        return response(spec, "List", **{spec.collection: page, "next_page_token": token})
 
-    def _create(self, spec: _Spec, request: Any) -> Any:
+    def _create(self, spec: Spec, request: Any) -> Any:
         key = (spec.collection, request.request_id)
         if request.request_id and key in self._request_ids:
             return copy.deepcopy(self._request_ids[key])
@@ -410,14 +401,15 @@ class FakeTransport:
         item.id = getattr(request, f"{spec.field}_id") or f"{spec.field}-{next(self._ids)}"
         if item.id in self.tables[spec.collection]:
             raise AlreadyExists(f"{item.id} exists")
-        if spec is _POSTS and item.author_id not in self.tables["users"]:
-            raise InvalidArgument("author_id names no user")
+        for owner in spec.owners:
+            if getattr(item, owner.field) not in self.tables[owner.collection]:
+                raise InvalidArgument(f"{spec.field}.{owner.field} names nothing in {owner.collection}")
         created = self._store(spec, item)
         if request.request_id:
             self._request_ids[key] = created
         return created
 
-    def _update(self, spec: _Spec, request: Any) -> Any:
+    def _update(self, spec: Spec, request: Any) -> Any:
         change = getattr(request, spec.field)
         old = self.tables[spec.collection].get(change.id)
         if old is None:
@@ -439,7 +431,7 @@ class FakeTransport:
         field_mask_pb2.FieldMask(paths=paths).MergeMessage(change, new, replace_repeated_field=True)
         return self._store(spec, new)
 
-    def _delete(self, spec: _Spec, request: Any) -> Any:
+    def _delete(self, spec: Spec, request: Any) -> Any:
         old = self.tables[spec.collection].get(request.id)
         if old is None:
             if request.allow_missing:
@@ -447,14 +439,63 @@ class FakeTransport:
             raise _not_found([request.id])
         if request.etag and request.etag != old.etag:
             raise Conflict("etag mismatch")
-        if spec is _USERS:
-            posts = [p.id for p in self.tables["posts"].values() if p.author_id == request.id]
-            if posts and not request.force:
-                raise FailedPrecondition("the user has posts")
-            for post_id in posts:
-                self.remove("posts", post_id)
+        doomed = self._owned_by(spec, request.id)
+        if doomed and not getattr(request, "force", False):
+            raise FailedPrecondition(f"{request.id} owns items of {sorted({c for c, _ in doomed})}")
+        for collection, item_id in doomed:
+            self.remove(collection, item_id)
         self.remove(spec.collection, request.id)
         return _empty()
+
+    def _owned_by(self, spec: Spec, id: str) -> list[tuple[str, str]]:
+        """(collection, id) of every item a forced delete of ``id`` deletes, directly or through others."""
+        found: list[tuple[str, str]] = []
+        frontier = [(spec.collection, id)]
+        while frontier:
+            owner = frontier.pop()
+            for collection in owned(owner[0]):
+                child = BY_COLLECTION[collection]
+                fields = [o.field for o in child.owners if o.collection == owner[0]]
+                for item in self.tables[collection].values():
+                    if (collection, item.id) not in found and any(
+                        getattr(item, f) == owner[1] for f in fields
+                    ):
+                        found.append((collection, item.id))
+                        frontier.append((collection, item.id))
+        return found
+
+
+def response(spec: Spec, verb: str, **fields: Any) -> Any:
+    """The response message of ``spec``'s ``verb`` (the generated class named after the method)."""
+    return getattr(spec.api, f"{spec.method(verb)}Response")(**fields)
+
+
+def _selected(spec: Spec, item: Any, request: Any) -> bool:
+    """Does ``item`` pass the request's filter? By the filter's names, as the real server reads them:
+    ``query`` is a prefix of a writable text field, ``x_after``/``x_before`` bound the time ``x``
+    (exclusive), a repeated field's singular (``tag``) must be among its values, any other is equal."""
+    fields = spec.message.DESCRIPTOR.fields_by_name
+    for name in spec.filter.__annotations__:
+        wanted = getattr(request, name)
+        if isinstance(wanted, timestamp_pb2.Timestamp):
+            if not request.HasField(name):
+                continue
+            stamp = getattr(item, name.rsplit("_", 1)[0]).ToNanoseconds()
+            after = name.endswith("_after")
+            if (stamp <= wanted.ToNanoseconds()) if after else (stamp >= wanted.ToNanoseconds()):
+                return False
+        elif not wanted:
+            continue
+        elif name == "query":
+            texts = [getattr(item, n) for n, f in fields.items() if f.type == f.TYPE_STRING]
+            if not any(t.startswith(wanted) for t in texts if t not in (item.id, item.etag)):
+                return False
+        elif name in fields:
+            if getattr(item, name) != wanted:
+                return False
+        elif wanted not in getattr(item, f"{name}s"):
+            return False
+    return True
 
 
 def _empty() -> Any:

@@ -29,3 +29,24 @@ def test_generated_code_matches_the_protos() -> None:
 def test_protos_are_buf_lint_clean() -> None:
     result = _run(str(BIN / "buf"), "lint")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_registered_collection_is_stored_bound_and_served() -> None:
+    """A collection in the registry has its table spec, its protobuf binding and its service name; and
+    nothing is stored, bound or served that the registry does not declare."""
+    from service.api.bindings import BINDINGS
+    from service.bootstrap import SERVICE_NAMES
+    from service.domain.specs import REGISTRY
+    from service.repository.tables import TABLES
+
+    names = set(REGISTRY.names)
+    assert set(TABLES) == names and set(BINDINGS) == names
+    for spec in REGISTRY:
+        assert TABLES[spec.collection].spec is spec and BINDINGS[spec.collection].spec is spec
+        assert BINDINGS[spec.collection].service.full_name in SERVICE_NAMES
+        table = TABLES[spec.collection].table
+        model_fields = ("id", *spec.writable, "create_time_us", "update_time_us", "version")
+        assert set(model_fields) <= set(table.c.keys()), spec.collection
+        for ref in spec.references:
+            assert ref.collection in names
+            assert {fk.column.table.name for fk in table.c[ref.field].foreign_keys} == {ref.collection}

@@ -3,18 +3,24 @@
 ::
 
     async with WellspringClient("127.0.0.1:50051", watch=True) as client:
-        user = await client.create_user(User(email="ada@example.com", display_name="Ada"), user_id="ada")
-        same = await client.get_user("ada")            # from the cache: no RPC
-        async for u in client.list_users(query="ad"):  # every page
+        ada = await client.users.create(User(email="ada@example.com", display_name="Ada"), id="ada")
+        same = await client.users.get("ada")                    # from the cache: no RPC
+        post = await client.posts.create(Post(author_id="ada", title="Notes"))
+        await client.comments.create(Comment(post_id=post.id, author_id="ada", body="First!"))
+        async for c in client.comments.list(CommentFilter(post_id=post.id)):  # every page
             ...
+
+Each collection is a ``ResourceClient`` (``client.users``, ``client.posts``, ``client.comments``; all of
+them in ``client.resources``); the older per-collection names (``get_user``, ``list_posts``…) remain.
 
 Errors are the classes of ``wellspring_client.errors`` (see its docstring for the tree).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
+from wellspring_client._collection import Export, ResourceClient
 from wellspring_client.cache import CacheStats, Key
-from wellspring_client.client import Export, WellspringClient
+from wellspring_client.client import WellspringClient
 from wellspring_client.errors import (
     Aborted,
     AlreadyExists,
@@ -33,9 +39,20 @@ from wellspring_client.errors import (
     WellspringError,
 )
 from wellspring_client.retry import RetryPolicy
-from wellspring_client.sync import SyncExport, SyncWellspringClient
+from wellspring_client.sync import SyncExport, SyncResourceClient, SyncWellspringClient
 from wellspring_client.transport import GrpcTransport, Transport
-from wellspring_client.types import ChangeEvent, ImportFailure, ImportResult, Page, Post, User
+from wellspring_client.types import (
+    ChangeEvent,
+    Comment,
+    CommentFilter,
+    ImportFailure,
+    ImportResult,
+    Page,
+    Post,
+    PostFilter,
+    User,
+    UserFilter,
+)
 
 try:
     __version__ = version("wellspring-client")
@@ -51,6 +68,8 @@ __all__ = [
     "CacheStats",
     "Cancelled",
     "ChangeEvent",
+    "Comment",
+    "CommentFilter",
     "Conflict",
     "DeadlineExceeded",
     "Export",
@@ -65,15 +84,19 @@ __all__ = [
     "Page",
     "PermissionDenied",
     "Post",
+    "PostFilter",
+    "ResourceClient",
     "ResourceExhausted",
     "RetryPolicy",
     "ServerError",
     "SyncExport",
+    "SyncResourceClient",
     "SyncWellspringClient",
     "Transport",
     "Unauthenticated",
     "Unavailable",
     "User",
+    "UserFilter",
     "WellspringClient",
     "WellspringError",
     "__version__",

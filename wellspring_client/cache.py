@@ -12,6 +12,7 @@ may return) and from the LRU bound (``max_entries``).
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -24,6 +25,19 @@ Key = tuple[str, str, bytes]
 Observer = Callable[[Any], None]
 
 INVALID = -math.inf  # fresh_until of an invalidated query: it must be fetched again, never served stale
+
+
+class Action(enum.Enum):
+    """The transitions of a ``Query``, each applied by ``QueryCache.dispatch`` (its one reducer)."""
+
+    FETCHING = "fetching"  # a fetch started (value: its future); later identical reads join it
+    FETCHED = "fetched"  # that fetch answered (value: the data): fresh for stale_after_s
+    SET = "set"  # data from elsewhere (a write, an event, a List that primes it, an optimistic guess)
+    RESTORED = "restored"  # from a previous process (value: (data, age_s)): its age kept, stale at once
+    FAILED = "failed"  # the fetch ended without data to keep (an error, or the revision guard said no)
+    STALE = "stale"  # cannot vouch for it any more: serve while refreshing
+    INVALIDATE = "invalidate"  # fetch again before serving (value: because of a known change)
+    REMOVE = "remove"  # gone: the server said so, or evicted
 
 
 @dataclass(slots=True)
@@ -96,6 +110,7 @@ class QueryCache:
 
     def __init__(
         self,
+        collections: Iterable[str] = (),
         *,
         stale_after_s: float = 5.0,
         evict_after_s: float = 300.0,
@@ -111,8 +126,9 @@ class QueryCache:
         self.clock = clock
         self.stats = stats or CacheStats()
         self._queries: dict[Key, Query] = {}
-        self.items: dict[str, dict[str, Query]] = {"users": {}, "posts": {}}
-        self._aggregates: dict[str, set[Key]] = {"users": set(), "posts": set()}
+        names = tuple(collections)  # the index is made up front, so the fast path never misses a dict
+        self.items: dict[str, dict[str, Query]] = {name: {} for name in names}
+        self._aggregates: dict[str, set[Key]] = {name: set() for name in names}
         # The revision guard: a fetch remembers ``token()`` when it starts; a change applied since then to
         # what it reads (``touch``) makes ``outdated`` true and its response is not stored.
         self._gen = 0
@@ -156,42 +172,41 @@ class QueryCache:
 
     # --- the one place a query changes --------------------------------------------------------------------
 
-    def dispatch(self, query: Query, action: str, value: Any = None) -> None:
+    def dispatch(self, query: Query, action: Action, value: Any = None) -> None:
+        """Apply ``action`` to ``query`` and tell its observers when its data changed."""
         now = self.clock()
         notify = False
         match action:
-            case "fetching":
+            case Action.FETCHING:
                 query.fetch = value
-            case "fetched" | "set":
-                if action == "fetched":
+            case Action.FETCHED | Action.SET:
+                if action is Action.FETCHED:
                     query.fetch = None
                 query.data, query.has_data, query.done, query.changed = value, True, None, False
                 query.updated_at = query.used = now
                 query.fresh_until = now + self.stale_after_s
                 notify = True
-            case "restored":  # from a previous process: its age kept, stale at once (revalidated on use)
+            case Action.RESTORED:
                 query.data, query.has_data, query.done, query.changed = value[0], True, None, False
                 query.updated_at = now - value[1]
                 query.used = query.fresh_until = now
                 notify = True
-            case "failed":
+            case Action.FAILED:
                 query.fetch = None
-            case "stale":  # cannot vouch for it any more: serve while refreshing
+            case Action.STALE:
                 if query.fresh_until > now:
                     query.fresh_until = now
-            case "invalidate":  # fetch again before serving; ``value``: because of a known change
+            case Action.INVALIDATE:
                 query.fresh_until = INVALID
                 query.changed = query.changed or bool(value)
                 query.fetch = None  # later callers must not join a fetch that started before the change
                 self.stats.invalidations += 1
-            case "remove":
+            case Action.REMOVE:
                 if not query.observers:  # an observed query stays, empty, so its observers keep hearing
                     self._drop(query)
                 query.data, query.has_data, query.done, query.fetch = None, False, None, None
                 query.fresh_until = INVALID
                 notify = True
-            case _:
-                raise ValueError(action)
         if notify:
             for observer in tuple(query.observers):
                 try:
@@ -212,7 +227,7 @@ class QueryCache:
         """Drop the least recently used tenth (amortised O(log n) per insert); observed queries stay."""
         ranked = sorted((q for q in self._queries.values() if not q.observers), key=lambda q: q.used)
         for query in ranked[: max(1, len(self._queries) // 10)]:
-            self.dispatch(query, "remove")
+            self.dispatch(query, Action.REMOVE)
             self.stats.evictions += 1
 
     # --- changes: writes and watch events -----------------------------------------------------------------
@@ -244,7 +259,7 @@ class QueryCache:
                     self._all_ids_gen[name] = self._gen
             self._id_gen[collection, item_id] = self._gen
         for key in tuple(self._aggregates.get(collection, ())):
-            self.dispatch(self._queries[key], "invalidate", True)
+            self.dispatch(self._queries[key], Action.INVALIDATE, True)
 
     def apply(
         self,
@@ -264,9 +279,9 @@ class QueryCache:
                 return
             query = self.build(key, collection, item_id)
         if value is not None and (not query.has_data or newer(value, query.data)):
-            self.dispatch(query, "set", value)
+            self.dispatch(query, Action.SET, value)
         else:
-            self.dispatch(query, "remove")
+            self.dispatch(query, Action.REMOVE)
 
     def invalidate(self, prefix: tuple[Any, ...] = (), *, changed: bool = False) -> int:
         """Invalidate every query whose key starts with ``prefix``; returns how many. A shorter prefix
@@ -281,7 +296,7 @@ class QueryCache:
                 self._collection_gen[query.collection] = self._gen
             else:
                 self._id_gen[query.collection, query.item_id] = self._gen
-            self.dispatch(query, "invalidate", changed)
+            self.dispatch(query, Action.INVALIDATE, changed)
             return 1
         keys = self.keys(prefix)
         collections = {k[0] for k in keys} if prefix else set(self.items) | set(self._aggregates)
@@ -290,7 +305,7 @@ class QueryCache:
         for key in keys:
             query = self._queries.get(key)
             if query is not None:
-                self.dispatch(query, "invalidate", changed)
+                self.dispatch(query, Action.INVALIDATE, changed)
         return len(keys)
 
     def mark_stale(self) -> None:
@@ -299,14 +314,14 @@ class QueryCache:
         for collection in set(self.items) | set(self._aggregates):
             self.touch(collection, None)
         for query in tuple(self._queries.values()):
-            self.dispatch(query, "stale")
+            self.dispatch(query, Action.STALE)
 
     def clear(self) -> None:
         """Drop everything (observers are told None) and outdate every fetch in flight."""
         for collection in set(self.items) | set(self._aggregates):
             self.touch(collection, None)
         for query in tuple(self._queries.values()):
-            self.dispatch(query, "remove")
+            self.dispatch(query, Action.REMOVE)
 
     def subscribe(
         self, key: Key, collection: str, item_id: str | None, observer: Observer

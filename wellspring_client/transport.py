@@ -7,8 +7,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any, Protocol
 
 import grpc
-from wellspring.v1 import post_service_pb2_grpc, user_service_pb2_grpc, watch_service_pb2_grpc
+from wellspring.v1 import watch_service_pb2_grpc
 
+from wellspring_client._resources import RESOURCES
 from wellspring_client.errors import from_rpc_error
 
 Metadata = Sequence[tuple[str, str]]
@@ -29,7 +30,8 @@ class Transport(Protocol):
 
 
 class GrpcTransport:
-    """One grpc.aio channel (TLS when ``credentials`` are given) and the three service stubs."""
+    """One grpc.aio channel (TLS when ``credentials`` are given) and the stubs of every registered
+    collection's service and of the WatchService."""
 
     def __init__(
         self,
@@ -51,8 +53,7 @@ class GrpcTransport:
             self.channel = grpc.aio.secure_channel(target, credentials, options=channel_options)
         self._metadata = tuple(metadata) or None
         stubs = (
-            user_service_pb2_grpc.UserServiceStub(self.channel),
-            post_service_pb2_grpc.PostServiceStub(self.channel),
+            *(resource.stub(self.channel) for resource in RESOURCES),
             watch_service_pb2_grpc.WatchServiceStub(self.channel),
         )
         self._methods: dict[str, Any] = {
@@ -63,7 +64,7 @@ class GrpcTransport:
         try:
             return await self._methods[method](request, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error) from error
 
     async def server_stream(self, method: str, request: Any, timeout: float | None) -> AsyncIterator[Any]:
         call = self._methods[method](request, timeout=timeout, metadata=self._metadata)
@@ -71,7 +72,7 @@ class GrpcTransport:
             async for message in call:
                 yield message
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error) from error
         finally:
             call.cancel()  # a caller that stops early ends the stream on the server too
 
@@ -79,7 +80,7 @@ class GrpcTransport:
         try:
             return await self._methods[method](requests, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error) from error
 
     async def close(self) -> None:
         await self.channel.close()

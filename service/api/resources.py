@@ -150,9 +150,9 @@ def servicer(binding: Binding, api: ResourceApi) -> Any:
 
         return method
 
-    async def export(self: Any, request: Any, context: Context) -> AsyncIterator[Reply]:
-        async for response in api.export(request, context):
-            yield response
+    # Export is ``api.export`` itself, not a generator re-yielding it: the interceptor throws a stall
+    # into the generator it streams, and only ``api.export`` holds the ``exporting`` block that answers it.
+    export = property(lambda self: api.export)
 
     methods: dict[str, Any] = {
         binding.method("Get"): unary(api.get),

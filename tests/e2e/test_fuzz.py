@@ -1,7 +1,9 @@
-"""Fuzz every unary RPC of UserService and PostService over a real channel.
+"""Fuzz every RPC of every registered collection's service over a real channel.
 
-The methods are discovered from the service descriptors (a new unary RPC is fuzzed without touching this
-file) and each request is generated from its message descriptor: hostile strings (empty, ~5000 characters,
+The services are those of ``service.domain.specs.REGISTRY`` (their bindings name them), the methods are
+discovered from the service descriptors (a new collection or RPC is fuzzed without touching this file):
+unary ones, Import (a client stream of 0-3 messages) and Export (a server stream, read to its end). Each
+request is generated from its message descriptor: hostile strings (empty, ~5000 characters,
 astral, NUL, SQL and LIKE metacharacters), integer extremes, 1000+ item repeated fields, out-of-range
 timestamps, field masks with arbitrary paths, forged and tampered page tokens, mixed with values that
 exist (seeded ids, emails, current etags, real page tokens) so requests also get past validation. Each
@@ -15,10 +17,12 @@ message, trailers and status details show no internals (tracebacks, driver names
 server did not log as an unhandled error. Anything else fails with the request and the server-side
 traceback.
 
-The fuzzer writes (creates, updates, force-deletes random ids) and so runs against servers of its own,
-one per backend, built like the shared ``app`` fixture, rather than the session-wide ones the other
-end-to-end tests read back from. Seeded rows are put back before every example so references keep hitting
-existing rows. ``-m "not postgres"`` leaves out the PostgreSQL half.
+The fuzzer writes (creates, updates, imports, force-deletes random ids) and so runs against servers of its
+own, one per backend, built like the shared ``app`` fixture, rather than the session-wide ones the other
+end-to-end tests read back from. The seed data is derived from the registry: a few resources of every
+collection, parents first, with odd but valid text. Seeded rows are put back before every example (only
+those that changed) so references keep hitting existing rows. ``-m "not postgres"`` leaves out the
+PostgreSQL half.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import json
 import logging
 import os
 import string
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,42 +47,34 @@ from google.rpc import error_details_pb2  # noqa: F401  (registers the detail ty
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from wellspring.v1 import (
-    post_service_pb2,
-    post_service_pb2_grpc,
-    resources_pb2,
-    user_service_pb2,
-    user_service_pb2_grpc,
-)
+from wellspring.v1 import resources_pb2
 
-from service.bootstrap import App
+from service.api.bindings import BINDINGS
+from service.bootstrap import SERVICE_NAMES, App
 from service.domain import commands
-from service.domain.errors import DomainError
-from service.domain.models import PostFields, UserFields
+from service.domain.errors import DomainError, NotFound
+from service.domain.specs import REGISTRY, Filter, FilterKind
 from tests.conftest import fresh_pg_database, sqlite_url_for, start_app
+from tests.e2e.helpers import create_request, parents_first, stubs, valid_fields
 
 # --------------------------------------------------------------------------------------------------------
-# Budget. Every example is one RPC plus an in-process restore of the seed rows; on two cores the SQLite
-# half takes ~10 s, both backends ~35 s. WELLSPRING_FUZZ_SCALE=10 (say) fuzzes ten times longer.
+# Budget. Every example is one RPC plus an in-process restore of the seed rows that changed; the examples
+# per method are sized so that all of them stay within ~1.5x of what two collections' unary methods took.
+# WELLSPRING_FUZZ_SCALE=10 (say) fuzzes ten times longer.
 _SCALE = float(os.environ.get("WELLSPRING_FUZZ_SCALE", "1"))
-TYPED_EXAMPLES = max(1, int(120 * _SCALE))
-RAW_EXAMPLES = max(1, int(30 * _SCALE))
+TYPED_EXAMPLES = max(1, int(55 * _SCALE))
+RAW_EXAMPLES = max(1, int(14 * _SCALE))
 RPC_TIMEOUT_S = 20.0
+MAX_STREAMED = 3  # request messages per client stream
 
 # --------------------------------------------------------------------------------------------------------
 # The methods under test, from the descriptors.
 
-SERVICES = (
-    user_service_pb2.DESCRIPTOR.services_by_name["UserService"],
-    post_service_pb2.DESCRIPTOR.services_by_name["PostService"],
-)
-UNARY_METHODS: dict[str, MethodDescriptor] = {
-    method.full_name: method
-    for service in SERVICES
-    for method in service.methods
-    if not method.client_streaming and not method.server_streaming
+SERVICES = tuple(BINDINGS[spec.collection].service for spec in REGISTRY)
+METHODS: dict[str, MethodDescriptor] = {
+    method.full_name: method for service in SERVICES for method in service.methods
 }
-assert UNARY_METHODS, "no unary methods discovered"
+assert METHODS, "no methods discovered"
 
 RESOURCES = tuple(resources_pb2.DESCRIPTOR.message_types_by_name.values())
 
@@ -91,49 +87,34 @@ def method_path(method: MethodDescriptor) -> str:
 # Seed data and the pools of "existing" values the strategies draw from.
 
 
-@dataclass(frozen=True)
-class SeedUser:
-    id: str
-    email: str
-    display_name: str
-    bio: str
+SEEDS_PER_COLLECTION = 4  # with chosen ids; one more each gets a server-generated id
+# Odd but valid text for the seeds' free-text fields: astral, dotted capitals, LIKE and SQL metacharacters.
+FLAVOURS = ("", "\U0001f600 Ünïcödé \u0130 ", "with % and _ and ' ", "a_b a%b \\ ")
+SHARED_ITEM = "common"  # in every seeded list field: a HAS filter with more than one page
 
 
 @dataclass(frozen=True)
-class SeedPost:
+class Seed:
+    """One seeded resource: its collection, id and writable fields as stored (normalised)."""
+
+    collection: str
     id: str
-    author_id: str
-    title: str
-    body: str
-    tags: tuple[str, ...]
-
-
-SEED_USERS = (
-    SeedUser("ada", "ada@example.com", "Ada Lovelace", "First programmer."),
-    SeedUser("grace", "grace@example.com", "Grace Hopper", ""),
-    SeedUser("linus", "Linus@Example.COM", "linus", "no posts, so deletable without force"),
-    SeedUser("u-astral", "emoji@example.com", "\U0001f600 Ünïcödé \u0130", "bio with % and _ and '"),
-)
-SEED_POSTS = (
-    SeedPost("p-ada-1", "ada", "Notes on the Analytical Engine", "Note G.", ("math", "history")),
-    SeedPost("p-ada-2", "ada", "Bernoulli numbers", "", ("math",)),
-    SeedPost("p-grace-1", "grace", "COBOL", "DATA DIVISION.", ("cobol", "\U0001f600", "100%")),
-    SeedPost("p-astral", "u-astral", "\U0001f600" * 10, "b" * 500, ("a_b", "a%b")),
-)
+    fields: Any
 
 
 @dataclass
 class Pools:
     """Values that exist on the server. Mutable: strategies index into the lists when they draw."""
 
-    user_ids: list[str] = field(default_factory=list)
-    post_ids: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
+    ids: dict[str, list[str]] = field(default_factory=lambda: {spec.collection: [] for spec in REGISTRY})
+    uniques: list[str] = field(default_factory=list)  # seeded values of fields unique per collection
+    texts: list[str] = field(default_factory=list)  # seeded text: for prefix and item filters
     etags: list[str] = field(default_factory=list)
     live_etags: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     seconds: list[int] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=lambda: ["req-1", "req-2", "same-key"])
+    seeds: list[Seed] = field(default_factory=list)  # parents first
 
     def reset(self) -> None:
         self.__dict__.update(Pools().__dict__)
@@ -142,14 +123,33 @@ class Pools:
 POOLS = Pools()
 
 
-def _pick(attr: str, fallback: str | int = "") -> st.SearchStrategy[Any]:
-    """One value of a pool, read at draw time (the pools are filled by the seed fixture)."""
+def _pick_from(values: Callable[[], list[Any]], fallback: str | int = "") -> st.SearchStrategy[Any]:
+    """One of ``values()``, read at draw time (the pools are filled by the seed fixture)."""
 
     def choose(i: int) -> Any:
-        values = getattr(POOLS, attr)
-        return values[i % len(values)] if values else fallback
+        found = values()
+        return found[i % len(found)] if found else fallback
 
     return st.integers(min_value=0, max_value=255).map(choose)
+
+
+def _pick(attr: str, fallback: str | int = "") -> st.SearchStrategy[Any]:
+    return _pick_from(lambda: getattr(POOLS, attr), fallback)
+
+
+def _ids(collection: str) -> st.SearchStrategy[str]:
+    return _pick_from(lambda: POOLS.ids[collection])
+
+
+# The request fields that name a resource of some collection: references (``author_id``, ``post_id``) and
+# the client-chosen ids of Create (``{resource}_id``).
+ID_FIELDS = {ref.field: ref.collection for spec in REGISTRY for ref in spec.references}
+ID_FIELDS |= {f"{spec.resource}_id": spec.collection for spec in REGISTRY}
+ORDERINGS = sorted({name for spec in REGISTRY for name in spec.orderings})
+TEXT_FILTERS = {
+    f.name for spec in REGISTRY for f in spec.filters if f.kind in (FilterKind.PREFIX, FilterKind.HAS)
+}
+WRITABLE = sorted({name for spec in REGISTRY for name in spec.writable})
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -232,6 +232,11 @@ SPECIAL_STRINGS = [
     "a@b",
     "a@@b.c",
 ]
+# ... and what the registry makes special: every ordering (either way), every collection's name.
+SPECIAL_STRINGS += sorted(
+    {f"{name}{way}" for name in ORDERINGS for way in ("", " desc")}
+    | {f"{c}{suffix}" for c in REGISTRY.names for suffix in ("", "/ada", ";--")} - set(SPECIAL_STRINGS)
+)
 
 _HUGE_CHUNKS = ["a", "é", "\U0001f600", "%_", "\x00", "a-", "ada ", "'", "\u0130"]
 
@@ -244,11 +249,7 @@ def huge_strings() -> st.SearchStrategy[str]:
     )
 
 
-ID_LIKE = st.one_of(
-    st.from_regex(r"[a-z0-9-]{1,63}", fullmatch=True),
-    _pick("user_ids"),
-    _pick("post_ids"),
-)
+ID_LIKE = st.one_of(st.from_regex(r"[a-z0-9-]{1,63}", fullmatch=True), *map(_ids, REGISTRY.names))
 
 SHORT_STRINGS = st.one_of(st.sampled_from(SPECIAL_STRINGS), ID_LIKE)
 
@@ -261,8 +262,8 @@ GENERIC_STRINGS = st.one_of(
 )
 
 EMAILS = st.one_of(
-    _pick("emails"),
-    _pick("emails").map(str.upper),
+    _pick("uniques"),
+    _pick("uniques").map(str.upper),
     st.emails(),
     st.builds(lambda a, b: f"{a}@{b}.io", st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20)),
     st.builds(lambda s: s + "@x.io", huge_strings()),
@@ -319,12 +320,10 @@ TOKENS = st.one_of(
 )
 
 ORDER_BYS = st.one_of(
-    st.sampled_from(
-        [s for s in SPECIAL_STRINGS if s.split()[:1] in (["create_time"], ["title"], ["display_name"])]
-    ),
+    st.sampled_from([s for s in SPECIAL_STRINGS if s.split()[:1] in [[name] for name in ORDERINGS]]),
     st.builds(
         lambda f, d: f"{f} {d}",
-        st.sampled_from(["create_time", "title", "display_name", "id", "email", "body", "Title"]),
+        st.sampled_from(sorted({*ORDERINGS, *WRITABLE, "id", "Title"})),
         st.sampled_from(["asc", "desc", "DESC", "Asc", "descending", "", "desc desc", "\x00"]),
     ),
     GENERIC_STRINGS,
@@ -341,29 +340,39 @@ def mostly(plausible: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -
     return st.integers(min_value=0, max_value=3).flatmap(lambda i: hostile if i == 3 else plausible)
 
 
+# Which collection a message belongs to: its resource message, or the messages of its service's file.
+_COLLECTION_OF = {BINDINGS[c].message.DESCRIPTOR.full_name: c for c in REGISTRY.names}
+_COLLECTION_OF |= {BINDINGS[c].api.DESCRIPTOR.name: c for c in REGISTRY.names}
+
+
+def collection_of(f: FieldDescriptor) -> str | None:
+    holder = f.containing_type
+    return _COLLECTION_OF.get(holder.full_name) or _COLLECTION_OF.get(holder.file.name)
+
+
+def _prefixes(text: str, n: int) -> str:
+    return text[:n]
+
+
 def plausible_strings(f: FieldDescriptor) -> st.SearchStrategy[str]:
     name = f.name
     fresh_id = st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True)
-    if name in ("author_id", "user_id"):
-        return st.one_of(_pick("user_ids"), fresh_id)
-    if name == "post_id":
-        return st.one_of(_pick("post_ids"), fresh_id)
+    if name in ID_FIELDS:
+        return st.one_of(_ids(ID_FIELDS[name]), fresh_id)
     if name in ("id", "ids") or name.endswith("_id") or name.endswith("_ids"):
-        return st.one_of(_pick("user_ids"), _pick("post_ids"), fresh_id)
+        own = collection_of(f)
+        return st.one_of(*([_ids(own)] * 2 if own else []), ID_LIKE, fresh_id)
     if "email" in name:
-        return st.one_of(_pick("emails"), st.from_regex(r"[a-z0-9.]{1,12}@example\.com", fullmatch=True))
+        return st.one_of(_pick("uniques"), st.from_regex(r"[a-z0-9.]{1,12}@example\.com", fullmatch=True))
     if "etag" in name:
         return st.one_of(st.just(""), _pick("live_etags"))
     if "token" in name:
         return st.one_of(st.just(""), _pick("tokens"))
     if name == "order_by":
-        return st.sampled_from(
-            ["", "create_time", "create_time desc", "title", "title desc", "display_name desc"]
-        )
-    if name in ("tag", "tags"):
-        return st.sampled_from(["math", "cobol", "history", "\U0001f600", "100%", "a_b", "new-tag"])
-    if name == "query":
-        return st.sampled_from(["", "a", "Ad", "gr", "LIN", "\U0001f600", "emoji@", "%", "_"])
+        return st.sampled_from(["", *(f"{o}{way}" for o in ORDERINGS for way in ("", " desc"))])
+    if name in TEXT_FILTERS or name in ("tag", "tags"):
+        seeded = st.builds(_prefixes, _pick("texts"), st.integers(min_value=0, max_value=8))
+        return st.one_of(seeded, _pick("texts"), st.sampled_from(["", "\U0001f600", "%", "_", "new-tag"]))
     return st.text(alphabet=string.ascii_letters + string.digits + " -", min_size=1, max_size=20)
 
 
@@ -503,8 +512,7 @@ def field_masks(cls: type[Message], resource: Descriptor | None) -> st.SearchStr
         ".",
         "..",
         "a..b",
-        "user.email",
-        "post.title",
+        *(f"{spec.resource}.{spec.writable[0]}" for spec in REGISTRY),
         "id.id",
         "tags.x",
         "create_time.nope",
@@ -518,7 +526,7 @@ def field_masks(cls: type[Message], resource: Descriptor | None) -> st.SearchStr
         st.lists(path, max_size=30),
         st.builds(
             lambda base, n: [base[i % len(base)] for i in range(n)],
-            st.lists(st.sampled_from(["*", "email", "title", "x", "\x00", "id"]), min_size=1, max_size=4),
+            st.lists(st.sampled_from(["*", *WRITABLE, "x", "\x00", "id"]), min_size=1, max_size=4),
             st.sampled_from([1000, 1001, 2000]),
         ),
     )
@@ -623,6 +631,12 @@ def requests_for(method: MethodDescriptor) -> st.SearchStrategy[Message]:
     return message_strategy(method.input_type, 0, resource_of(method))
 
 
+def calls_for(method: MethodDescriptor) -> st.SearchStrategy[Message | list[Message]]:
+    """What one call sends: a request, or for a client stream 0-MAX_STREAMED of them."""
+    one = requests_for(method)
+    return st.lists(one, max_size=MAX_STREAMED) if method.client_streaming else one
+
+
 # --------------------------------------------------------------------------------------------------------
 # Raw bytes.
 
@@ -680,6 +694,12 @@ def _mutate(data: bytes, position: int, op: int, extra: bytes) -> bytes:
     if op == 2:
         return data + extra  # trailing garbage
     return data[:i] + extra + data[i:]
+
+
+def raw_calls(method: MethodDescriptor) -> st.SearchStrategy[bytes | list[bytes]]:
+    """Raw request bytes, or for a client stream 1-MAX_STREAMED raw messages."""
+    one = raw_requests(method)
+    return st.lists(one, min_size=1, max_size=MAX_STREAMED) if method.client_streaming else one
 
 
 def raw_requests(method: MethodDescriptor) -> st.SearchStrategy[bytes]:
@@ -783,25 +803,55 @@ def _shorten(text: str, limit: int = 3000) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... [{len(text) - limit} more characters]"
 
 
-async def check_call(env: FuzzEnv, method: MethodDescriptor, request: bytes | Message) -> None:
+Sent = bytes | Message | list[bytes] | list[Message]
+
+
+def _shown(request: bytes | Message) -> str:
+    if isinstance(request, bytes):
+        return repr(request)
+    return text_format.MessageToString(request, as_utf8=True) or "<empty message>"
+
+
+def _request_text(request: bytes | Message) -> str:
+    if isinstance(request, bytes):
+        return request.decode("latin-1")
+    return text_format.MessageToString(request, as_utf8=True)
+
+
+def invoke(channel: grpc.aio.Channel, method: MethodDescriptor, sent: Sent) -> Awaitable[Any]:
+    """The call, in the method's shape; raw bytes go out as they are (no serializer)."""
+    path = method_path(method)
+    first = sent[0] if isinstance(sent, list) and sent else sent
+    serializer = None if isinstance(first, bytes) else _message_class(method.input_type).SerializeToString
+    deserializer = _message_class(method.output_type).FromString
+    if method.client_streaming:
+        stream = channel.stream_unary(path, request_serializer=serializer, response_deserializer=deserializer)
+        return stream(iter(sent if isinstance(sent, list) else [sent]), timeout=RPC_TIMEOUT_S)
+    if method.server_streaming:
+        return _drain(
+            channel.unary_stream(path, request_serializer=serializer, response_deserializer=deserializer),
+            sent,
+        )
+    unary = channel.unary_unary(path, request_serializer=serializer, response_deserializer=deserializer)
+    return unary(sent, timeout=RPC_TIMEOUT_S)
+
+
+async def _drain(stream: Any, request: Any) -> None:
+    """A server stream, read to its end."""
+    async for _ in stream(request, timeout=RPC_TIMEOUT_S):
+        pass
+
+
+async def check_call(env: FuzzEnv, method: MethodDescriptor, sent: Sent) -> None:
     __tracebackhide__ = True
     path = method_path(method)
-    if isinstance(request, bytes):
-        call = env.channel.unary_unary(path)
-        request_text = request.decode("latin-1")
-        shown = repr(request)
-    else:
-        call = env.channel.unary_unary(
-            path,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=_message_class(method.output_type).FromString,
-        )
-        request_text = text_format.MessageToString(request, as_utf8=True)
-        shown = request_text or "<empty message>"
+    messages: list[Any] = sent if isinstance(sent, list) else [sent]
+    request_text = "\n".join(_request_text(m) for m in messages)
+    shown = "\n--- next message ---\n".join(_shown(m) for m in messages) or "<empty stream>"
     env.errors.drain()
     code, texts = grpc.StatusCode.OK, []
     try:
-        await call(request, timeout=RPC_TIMEOUT_S)
+        await invoke(env.channel, method, sent)
     except grpc.aio.AioRpcError as error:
         code, texts = error.code(), error_texts(error)
     server_log = env.errors.drain()
@@ -870,68 +920,99 @@ async def fuzz_env(
 
 
 async def _seed(channel: grpc.aio.Channel) -> None:
+    """SEEDS_PER_COLLECTION resources of every collection with chosen ids and one with a generated id,
+    parents first, through the API. The i-th refers to parent i mod (SEEDS_PER_COLLECTION - 1): the
+    first parent has two children (an equality filter with more than one page), the last chosen one
+    none (deletable without force)."""
     POOLS.reset()  # a fresh server per backend
-    users = user_service_pb2_grpc.UserServiceStub(channel)
-    posts = post_service_pb2_grpc.PostServiceStub(channel)
-    for u in SEED_USERS:
-        user = await users.CreateUser(
-            user_service_pb2.CreateUserRequest(
-                user_id=u.id, user=resources_pb2.User(email=u.email, display_name=u.display_name, bio=u.bio)
+    by_collection = stubs(channel)
+    for spec in parents_first():
+        binding = BINDINGS[spec.collection]
+        create = getattr(by_collection[spec.collection], binding.method("Create"))
+        for i in range(SEEDS_PER_COLLECTION + 1):
+            parents = {ref.collection: _parent(ref.collection, i) for ref in spec.references}
+            fields = valid_fields(spec, parents, f"{spec.resource}{i}", FLAVOURS[i % len(FLAVOURS)])
+            chosen = f"{spec.resource}-{i}" if i < SEEDS_PER_COLLECTION else ""
+            request_id = "" if chosen else f"seed-{spec.collection}"
+            _remember(
+                spec.collection, await create(create_request(spec.collection, fields, chosen, request_id))
             )
-        )
-        POOLS.etags.append(user.etag)
-        POOLS.seconds.append(user.create_time.seconds)
-    # Also a few users with server-generated ids.
-    for i in range(3):
-        user = await users.CreateUser(
-            user_service_pb2.CreateUserRequest(
-                user=resources_pb2.User(email=f"gen{i}@example.com", display_name=f"Generated {i}"),
-                request_id=f"seed-{i}",
-            )
-        )
-        POOLS.user_ids.append(user.id)
-    for p in SEED_POSTS:
-        post = await posts.CreatePost(
-            post_service_pb2.CreatePostRequest(
-                post_id=p.id,
-                post=resources_pb2.Post(author_id=p.author_id, title=p.title, body=p.body, tags=p.tags),
-            )
-        )
-        POOLS.etags.append(post.etag)
-        POOLS.seconds.append(post.create_time.seconds)
-    POOLS.user_ids[:0] = [u.id for u in SEED_USERS]
-    POOLS.post_ids.extend(p.id for p in SEED_POSTS)
-    POOLS.emails.extend(u.email for u in SEED_USERS)
-    POOLS.request_ids.extend(f"seed-{i}" for i in range(3))
-    # Real page tokens, for several orderings and masks, to replay and to tamper with.
-    for order_by in ("", "display_name", "create_time desc"):
-        page = await users.ListUsers(user_service_pb2.ListUsersRequest(page_size=1, order_by=order_by))
-        POOLS.tokens.append(page.next_page_token)
-    for order_by in ("", "title desc"):
-        page = await posts.ListPosts(post_service_pb2.ListPostsRequest(page_size=2, order_by=order_by))
-        POOLS.tokens.append(page.next_page_token)
-    page = await posts.ListPosts(post_service_pb2.ListPostsRequest(page_size=1, author_id="ada", tag="math"))
-    POOLS.tokens.append(page.next_page_token)
-    assert all(POOLS.tokens), "seeding should leave more than one page"
+            POOLS.request_ids.extend([request_id] if request_id else [])
+    await _collect_tokens(by_collection)
+
+
+def _parent(collection: str, i: int) -> str:
+    return POOLS.ids[collection][i % (SEEDS_PER_COLLECTION - 1)]
+
+
+def _remember(collection: str, created: Message) -> None:
+    """A seeded resource's id, etag, time and text in the pools, and its fields for ``_restore``."""
+    binding = BINDINGS[collection]
+    spec = binding.spec
+    POOLS.ids[collection].append(created.id)  # type: ignore[attr-defined]
+    POOLS.etags.append(created.etag)  # type: ignore[attr-defined]
+    POOLS.seconds.append(created.create_time.seconds)  # type: ignore[attr-defined]
+    POOLS.seeds.append(Seed(collection, created.id, binding.fields(created)))  # type: ignore[attr-defined]
+    POOLS.uniques.extend(getattr(created, name) for name in spec.unique)
+    references = {ref.field for ref in spec.references}
+    for name in spec.writable:
+        if name not in references:
+            value = getattr(created, name)
+            POOLS.texts.extend([value] if isinstance(value, str) else value)
+
+
+async def _collect_tokens(by_collection: dict[str, Any]) -> None:
+    """Real page tokens, for every ordering either way and for filters with more than one page, to
+    replay and to tamper with."""
+    for spec in REGISTRY:
+        binding = BINDINGS[spec.collection]
+        list_items = getattr(by_collection[spec.collection], binding.method("List"))
+        request = binding.request("List")
+        for order_by in (f"{name}{way}" for name in spec.orderings for way in ("", " desc")):
+            page = await list_items(request(page_size=1, order_by=order_by))
+            assert page.next_page_token, f"seeding should leave more than one page of {spec.collection}"
+            POOLS.tokens.append(page.next_page_token)
+        seeds = [seed for seed in POOLS.seeds if seed.collection == spec.collection]
+        for flt in spec.filters:
+            value = _filter_value(flt, seeds)
+            if value:
+                page = await list_items(request(page_size=1, **{flt.name: value}))
+                POOLS.tokens.extend([page.next_page_token] if page.next_page_token else [])
+
+
+def _filter_value(flt: Filter, seeds: list[Seed]) -> str:
+    """A value of a text filter that more than one seed matches ("" for time filters)."""
+    if flt.kind is FilterKind.EQUALS:
+        return str(getattr(seeds[0].fields, flt.fields[0]))
+    if flt.kind is FilterKind.HAS:
+        return SHARED_ITEM
+    if flt.kind is FilterKind.PREFIX:
+        return _common_prefix([str(getattr(seed.fields, flt.fields[-1])) for seed in seeds])
+    return ""
+
+
+def _common_prefix(texts: list[str]) -> str:
+    first, last = min(texts), max(texts)
+    n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first))
+    return first[:n]
 
 
 async def _restore(app: App) -> None:
-    """Put the seed rows back as they were (best effort: a fuzzed user may hold a seed email)."""
+    """Put the seed rows back as they were, parents first, writing only those that changed (best effort:
+    a fuzzed resource may hold a seed's unique value, or a seed's parent may be gone for good)."""
     etags = []
-    for u in SEED_USERS:
-        fields = UserFields(email=u.email, display_name=u.display_name, bio=u.bio)
+    for seed in POOLS.seeds:
+        handlers = app.resources[seed.collection]
         try:
-            user_cmd = commands.UpdateUser(id=u.id, fields=fields, update_mask=("*",), allow_missing=True)
-            user = await app.users.update(user_cmd)
-            etags.append(user.etag)
-        except DomainError:
-            pass
-    for p in SEED_POSTS:
-        wanted = PostFields(author_id=p.author_id, title=p.title, body=p.body, tags=p.tags)
+            current = await handlers.get(seed.id)
+        except NotFound:
+            current = None
+        if current is not None and handlers.spec.fields_of(current) == seed.fields:
+            etags.append(current.etag)
+            continue
         try:
-            post_cmd = commands.UpdatePost(id=p.id, fields=wanted, update_mask=("*",), allow_missing=True)
-            post = await app.posts.update(post_cmd)
-            etags.append(post.etag)
+            cmd = commands.UpdateItem(seed.id, seed.fields, update_mask=("*",), allow_missing=True)
+            etags.append((await handlers.update(cmd)).etag)
         except DomainError:
             pass
     POOLS.live_etags[:] = etags
@@ -956,36 +1037,44 @@ def _cached(cache: dict[str, Any], method: MethodDescriptor, make: Callable[[Met
     return cache[method.full_name]
 
 
-@pytest.mark.parametrize("method_name", sorted(UNARY_METHODS))
+@pytest.mark.parametrize("method_name", sorted(METHODS))
 @settings(FUZZ_SETTINGS, max_examples=TYPED_EXAMPLES)
 @given(data=st.data())
 async def test_fuzzed_requests_get_a_proper_answer(
     fuzz_env: FuzzEnv, method_name: str, data: st.DataObject
 ) -> None:
-    method = UNARY_METHODS[method_name]
+    method = METHODS[method_name]
     await _restore(fuzz_env.app)
-    strategy = _cached(_TYPED, method, requests_for)
+    strategy = _cached(_TYPED, method, calls_for)
     request = data.draw(strategy, label=f"{method.input_type.name}")
     await check_call(fuzz_env, method, request)
 
 
-@pytest.mark.parametrize("method_name", sorted(UNARY_METHODS))
+@pytest.mark.parametrize("method_name", sorted(METHODS))
 @settings(FUZZ_SETTINGS, max_examples=RAW_EXAMPLES)
 @given(data=st.data())
 async def test_raw_bytes_get_a_proper_answer(
     fuzz_env: FuzzEnv, method_name: str, data: st.DataObject
 ) -> None:
-    method = UNARY_METHODS[method_name]
+    method = METHODS[method_name]
     await _restore(fuzz_env.app)
-    raw = data.draw(_cached(_RAW, method, raw_requests), label="raw request bytes")
+    raw = data.draw(_cached(_RAW, method, raw_calls), label="raw request bytes")
     await check_call(fuzz_env, method, raw)
 
 
-def test_every_unary_method_is_fuzzed() -> None:
-    """The discovery itself: every unary method of both services, and only those."""
-    names = set(UNARY_METHODS)
-    for service in SERVICES:
-        for m in service.methods:
-            assert (m.full_name in names) == (not m.client_streaming and not m.server_streaming), m.full_name
-    assert "wellspring.v1.UserService.GetUser" in names
-    assert "wellspring.v1.PostService.UpdatePost" in names
+def test_every_method_of_every_registered_collection_is_fuzzed() -> None:
+    """The discovery itself: the services are exactly the registered collections' ones the server
+    serves (all but Watch), and every method of each, in every shape, is fuzzed."""
+    served = set(SERVICE_NAMES) - {"wellspring.v1.WatchService"}
+    assert {service.full_name for service in SERVICES} == served
+    for spec in REGISTRY:
+        service = BINDINGS[spec.collection].service
+        assert {m.full_name for m in service.methods} <= set(METHODS), service.full_name
+        for verb in ("Get", "BatchGet", "List", "Create", "Update", "Delete", "Import", "Export"):
+            assert f"{service.full_name}.{BINDINGS[spec.collection].method(verb)}" in METHODS
+    assert "wellspring.v1.CommentService.ImportComments" in METHODS
+    assert {(m.client_streaming, m.server_streaming) for m in METHODS.values()} == {
+        (False, False),
+        (True, False),
+        (False, True),
+    }

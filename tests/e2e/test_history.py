@@ -1,12 +1,13 @@
 """The cache promise checked from histories (DESIGN §6), with two real replica processes sharing a real
 PostgreSQL and a real Redis.
 
-Many clients run a mixed workload against both replicas; one replica's Redis calls are delayed at random
-to widen races. Every operation's invoke and complete times, status and returned versions (update_time,
-strictly increasing per user) are recorded, then checked: no read returned a version older than the
-newest write acknowledged before the read began, and nothing acknowledged as existing reads as NOT_FOUND
-(or as existing after an acknowledged delete). The same run with fills switched to a plain SET — a
-test-only setting — must fail the check: the test of the test.
+Many clients run a mixed workload against both replicas, over every registered collection (each operation
+on one drawn at random; creates and updates are derived from the collection's spec, parents first); one
+replica's Redis calls are delayed at random to widen races. Every operation's invoke and complete times,
+status and returned versions (update_time, strictly increasing per resource) are recorded, then checked:
+no read returned a version older than the newest write acknowledged before the read began, and nothing
+acknowledged as existing reads as NOT_FOUND (or as existing after an acknowledged delete). The same run
+with fills switched to a plain SET — a test-only setting — must fail the check: the test of the test.
 """
 
 from __future__ import annotations
@@ -18,26 +19,38 @@ import secrets
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-from wellspring.v1 import resources_pb2 as pb
-from wellspring.v1 import user_service_pb2 as api
-from wellspring.v1 import user_service_pb2_grpc
+from google.protobuf.message import Message
 
+from service.api.bindings import BINDINGS
+from service.domain.specs import REGISTRY
 from tests.conftest import RedisProcess, fresh_pg_database
-from tests.e2e.process import wait_serving
+from tests.e2e.helpers import (
+    changeable,
+    create_request,
+    create_with_parents,
+    delete_request,
+    parents_first,
+    stubs,
+    update_request,
+    update_time_us,
+    valid_fields,
+)
+from tests.e2e.process import server_module, wait_serving
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 4.0
 CLIENTS = 12
-FIXED = 6
+FIXED = 3  # per collection
 
 
 @dataclass
@@ -49,8 +62,9 @@ class Op:
     versions: dict[str, int | None] = field(default_factory=dict)  # key -> update_time µs, None: NOT_FOUND
 
 
-def version(user: pb.User) -> int:
-    return user.update_time.seconds * 1_000_000 + user.update_time.nanos // 1000
+def version(resource: Message) -> int:
+    """A resource's version as the checker compares them: its update_time (µs), strictly increasing."""
+    return update_time_us(resource)
 
 
 def check(history: list[Op]) -> list[str]:
@@ -108,7 +122,8 @@ def replica(url: str, redis_url: str, prefix: str, tmp: Path, **extra: str) -> I
         **extra,
     }
     with open(tmp / f"replica-{port}.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, cwd=ROOT, stderr=log)
+        command = [sys.executable, "-m", server_module(env), "serve"]
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=log)
         try:
             yield f"127.0.0.1:{port}"
             assert proc.poll() is None, f"replica on {port} died; see {log.name}"
@@ -129,56 +144,98 @@ async def timed(history: list[Op], op: Op, call: object) -> object | None:
     return result
 
 
-async def client(stubs: list, fixed: list[str], ephemeral: list[str], history: list[Op], stop: float) -> None:  # type: ignore[type-arg]
-    rng = random.Random()
-    while time.monotonic() < stop:
-        stub = rng.choice(stubs)
-        roll = rng.random()
-        key = rng.choice(fixed)
-        if roll < 0.40:
-            pool = fixed + ephemeral[-4:]
-            key = rng.choice(pool)
-            op = Op("get", time.monotonic())
-            user = await timed(history, op, stub.GetUser(api.GetUserRequest(id=key), timeout=10))
-            op.versions[key] = version(user) if user is not None else None
-            if op.status not in ("OK", "NOT_FOUND"):
-                op.versions.clear()
-        elif roll < 0.55:
-            keys = rng.sample(fixed, 3)
-            op = Op("batch_get", time.monotonic())
-            got = await timed(history, op, stub.BatchGetUsers(api.BatchGetUsersRequest(ids=keys), timeout=10))
-            if got is not None:
-                op.versions.update({u.id: version(u) for u in got.users})
-            elif op.status == "NOT_FOUND":
-                op.versions.update(dict.fromkeys(keys))
-        elif roll < 0.65:
-            op = Op("list", time.monotonic())
-            got = await timed(history, op, stub.ListUsers(api.ListUsersRequest(page_size=100), timeout=10))
-            if got is not None:
-                op.versions.update({u.id: version(u) for u in got.users})
-        elif roll < 0.90:
-            op = Op("update", time.monotonic())
-            bio = secrets.token_hex(4)
-            user = await timed(
-                history, op, stub.UpdateUser(api.UpdateUserRequest(user=pb.User(id=key, bio=bio)), timeout=10)
-            )
-            if user is not None:
-                op.versions[key] = version(user)
-        elif roll < 0.95:
-            new_id = "e-" + secrets.token_hex(5)
-            op = Op("create", time.monotonic())
-            user = pb.User(email=f"{new_id}@x.io", display_name=new_id)
-            created = await timed(
-                history, op, stub.CreateUser(api.CreateUserRequest(user=user, user_id=new_id), timeout=10)
-            )
-            if created is not None:
-                op.versions[new_id] = version(created)
-                ephemeral.append(new_id)
-        elif ephemeral:
-            victim = ephemeral.pop(rng.randrange(len(ephemeral)))
-            op = Op("delete", time.monotonic())
-            op.versions[victim] = None
-            await timed(history, op, stub.DeleteUser(api.DeleteUserRequest(id=victim), timeout=10))
+@dataclass
+class Keys:
+    """One collection's ids: fixed ones (created before the run, never deleted, the parents of every new
+    resource) and the ephemeral ones created during the run (deleted again; nothing refers to them)."""
+
+    fixed: list[str]
+    ephemeral: list[str] = field(default_factory=list)
+
+
+def key_of(collection: str, item_id: str) -> str:
+    return f"{collection}/{item_id}"
+
+
+class Workload:
+    """One client's random mix over every registered collection: reads (Get, BatchGet, List) and writes
+    (Update, Create, Delete), each on a collection drawn at random; every call recorded in ``history``."""
+
+    def __init__(self, channels: list[dict[str, Any]], keys: dict[str, Keys], history: list[Op]) -> None:
+        self.channels = channels
+        self.keys = keys
+        self.history = history
+        self.rng = random.Random()
+
+    async def run(self, stop: float) -> None:
+        ops = [(0.40, self.get), (0.15, self.batch_get), (0.10, self.list), (0.25, self.update)]
+        ops += [(0.05, self.create), (0.05, self.delete)]
+        while time.monotonic() < stop:
+            op = self.rng.choices([o for _, o in ops], [w for w, _ in ops])[0]
+            spec = self.rng.choice(list(REGISTRY))
+            await op(spec.collection, self.rng.choice(self.channels)[spec.collection])
+
+    async def call(self, op: Op, stub: Any, verb: str, collection: str, request: Message) -> Any:
+        method = getattr(stub, BINDINGS[collection].method(verb))
+        return await timed(self.history, op, method(request, timeout=10))
+
+    async def get(self, collection: str, stub: Any) -> None:
+        keys = self.keys[collection]
+        item_id = self.rng.choice(keys.fixed + keys.ephemeral[-4:])
+        op = Op("get", time.monotonic())
+        request = BINDINGS[collection].request("Get")(id=item_id)
+        item = await self.call(op, stub, "Get", collection, request)
+        if op.status in ("OK", "NOT_FOUND"):
+            op.versions[key_of(collection, item_id)] = version(item) if item is not None else None
+
+    async def batch_get(self, collection: str, stub: Any) -> None:
+        ids = self.rng.sample(self.keys[collection].fixed, 2)
+        op = Op("batch_get", time.monotonic())
+        got = await self.call(
+            op, stub, "BatchGet", collection, BINDINGS[collection].request("BatchGet")(ids=ids)
+        )
+        if got is not None:
+            op.versions.update({key_of(collection, r.id): version(r) for r in getattr(got, collection)})
+        elif op.status == "NOT_FOUND":
+            op.versions.update(dict.fromkeys(key_of(collection, i) for i in ids))
+
+    async def list(self, collection: str, stub: Any) -> None:
+        op = Op("list", time.monotonic())
+        request = BINDINGS[collection].request("List")(page_size=100)
+        got = await self.call(op, stub, "List", collection, request)
+        if got is not None:
+            op.versions.update({key_of(collection, r.id): version(r) for r in getattr(got, collection)})
+
+    async def update(self, collection: str, stub: Any) -> None:
+        item_id = self.rng.choice(self.keys[collection].fixed)
+        name = changeable(REGISTRY[collection])
+        request = update_request(collection, item_id, {name: secrets.token_hex(4)}, (name,))
+        op = Op("update", time.monotonic())
+        item = await self.call(op, stub, "Update", collection, request)
+        if item is not None:
+            op.versions[key_of(collection, item_id)] = version(item)
+
+    async def create(self, collection: str, stub: Any) -> None:
+        spec = REGISTRY[collection]
+        parents = {
+            ref.collection: self.rng.choice(self.keys[ref.collection].fixed) for ref in spec.references
+        }
+        new_id = "e-" + secrets.token_hex(5)
+        request = create_request(collection, valid_fields(spec, parents, new_id), new_id)
+        op = Op("create", time.monotonic())
+        created = await self.call(op, stub, "Create", collection, request)
+        if created is not None:
+            op.versions[key_of(collection, new_id)] = version(created)
+            self.keys[collection].ephemeral.append(new_id)
+
+    async def delete(self, collection: str, stub: Any) -> None:
+        ephemeral = self.keys[collection].ephemeral
+        if not ephemeral:
+            return
+        victim = ephemeral.pop(self.rng.randrange(len(ephemeral)))
+        op = Op("delete", time.monotonic())
+        op.versions[key_of(collection, victim)] = None
+        await self.call(op, stub, "Delete", collection, delete_request(collection, victim))
 
 
 async def inject(fault: str, redis: RedisProcess) -> None:
@@ -197,23 +254,30 @@ async def inject(fault: str, redis: RedisProcess) -> None:
         redis.signal(signal.SIGCONT)
 
 
+async def seed(stubs_: dict[str, Any]) -> dict[str, Keys]:
+    """FIXED resources of each collection, parents first; the i-th refers to the i-th of each parent."""
+    fixed: dict[str, list[str]] = {}
+    for spec in parents_first():
+        fixed[spec.collection] = []
+        for i in range(FIXED):
+            parents = {ref.collection: fixed[ref.collection][i] for ref in spec.references}
+            ids = await create_with_parents(stubs_, spec.collection, f"fixed{i}", parents)
+            fixed[spec.collection].append(ids[spec.collection])
+    return {collection: Keys(ids) for collection, ids in fixed.items()}
+
+
 async def run_workload(
     addresses: list[str], fault: str = "none", redis: RedisProcess | None = None
 ) -> list[Op]:
     channels = [grpc.aio.insecure_channel(a) for a in addresses]
-    stubs = [user_service_pb2_grpc.UserServiceStub(c) for c in channels]
     try:
-        fixed = []
-        for i in range(FIXED):
-            user = pb.User(email=f"fixed{i}-{secrets.token_hex(3)}@x.io", display_name=f"Fixed {i}")
-            fixed.append((await stubs[0].CreateUser(api.CreateUserRequest(user=user))).id)
+        per_channel = [stubs(c) for c in channels]
+        keys = await seed(per_channel[0])
         history: list[Op] = []
-        ephemeral: list[str] = []
         stop = time.monotonic() + DURATION_S
         faults = [inject(fault, redis)] if fault != "none" and redis is not None else []
-        await asyncio.gather(
-            *(client(stubs, fixed, ephemeral, history, stop) for _ in range(CLIENTS)), *faults
-        )
+        workloads = [Workload(per_channel, keys, history) for _ in range(CLIENTS)]
+        await asyncio.gather(*(w.run(stop) for w in workloads), *faults)
         return history
     finally:
         for channel in channels:
@@ -241,6 +305,7 @@ async def test_history_keeps_the_promise(redis_server: RedisProcess, tmp_path: P
         history = await run_workload(addresses, fault, redis_server)
     reads = [op for op in history if op.kind in ("get", "batch_get") and op.status == "OK"]
     assert len(history) > 500 and len(reads) > 200, len(history)
+    assert_every_collection_taken_part(history)
     failed = [op for op in history if op.status not in ("OK", "NOT_FOUND")]
     assert failed == [], failed[:5]
     violations = check(history)
@@ -248,6 +313,18 @@ async def test_history_keeps_the_promise(redis_server: RedisProcess, tmp_path: P
         f"history: {len(history)} operations, {len(reads)} Get/BatchGet reads, {len(violations)} violations"
     )
     assert violations == [], violations[:10]
+
+
+def assert_every_collection_taken_part(history: list[Op]) -> None:
+    """Each registered collection was read and written enough for its part of the check to mean something."""
+    done = Counter((op.kind, k.partition("/")[0]) for op in history if op.status == "OK" for k in op.versions)
+    thin = {
+        f"{kind} {spec.collection}": done[kind, spec.collection]
+        for spec in REGISTRY
+        for kind, least in (("get", 30), ("update", 15), ("create", 2))
+        if done[kind, spec.collection] < least
+    }
+    assert not thin, f"some collections took too little part: {thin}"
 
 
 async def test_plain_set_fills_break_the_promise_and_the_checker_sees_it(

@@ -20,7 +20,7 @@ from wellspring.v1 import resources_pb2 as pb
 from wellspring.v1 import user_service_pb2 as users_api
 
 from service.bootstrap import App
-from service.repository.users import SqlUserRepository
+from service.repository.resources import SqlRepository
 
 MIXED = 2_000  # items: four chunks of IMPORT_CHUNK
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS.value[0]
@@ -127,10 +127,10 @@ async def test_halving_finds_what_the_query_missed_with_the_same_errors(
     constraint to fire: halving the failing groups finds the same items, with the same errors."""
     checked, _, _, checked_tag = await _import_mixed(app, users_stub, 1000)
 
-    async def sees_nothing(self: SqlUserRepository, writes: Any) -> dict[str, Any]:
+    async def sees_nothing(self: SqlRepository[Any], writes: Any) -> dict[str, Any]:
         return {}
 
-    monkeypatch.setattr(SqlUserRepository, "conflicts", sees_nothing)
+    monkeypatch.setattr(SqlRepository, "conflicts", sees_nothing)
     halved, _, counted, halved_tag = await _import_mixed(app, users_stub, 1000)
 
     assert _outcome(halved, halved_tag) == _outcome(checked, checked_tag)

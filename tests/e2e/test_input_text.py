@@ -324,7 +324,7 @@ async def test_update_leaves_legacy_values_it_does_not_change(app, users_stub) -
     that writes it must make it valid. (No migration rewrites such rows: see validation.py.)"""
     n = tag()
     async with app.database.writing() as uow:
-        await uow.users.add(User(n, f"{n}\u200b@example.com", "\u200b", "", 1, 1, 1))
+        await uow.repo("users").add(User(n, f"{n}\u200b@example.com", "\u200b", "", 1, 1, 1))
         await uow.commit()
     updated = await users_stub.UpdateUser(
         api.UpdateUserRequest(

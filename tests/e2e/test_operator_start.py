@@ -21,16 +21,17 @@ import pytest
 from service import __version__
 from service.repository.migrate import head_revision
 from tests.conftest import ADMIN_PG_URL, RedisProcess
-from tests.e2e.process import ROOT, ServerProcess, free_port
+from tests.e2e.process import ROOT, ServerProcess, free_port, server_module
 
 PG_BASE = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
 
 
 def _run(*args: str, timeout_s: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WELLSPRING_")}
+    environ |= {"WELLSPRING_ADDR": f"127.0.0.1:{free_port()}", **env}
     return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env={**environ, "WELLSPRING_ADDR": f"127.0.0.1:{free_port()}", **env},
+        [sys.executable, "-m", server_module(environ), *args],
+        env=environ,
         cwd=ROOT,
         capture_output=True,
         text=True,

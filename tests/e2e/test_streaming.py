@@ -349,7 +349,7 @@ async def test_compacted_revisions_answer_out_of_range_with_the_oldest_retained(
 @pytest.mark.parametrize(
     ("request_fields", "field"),
     [
-        ({"collections": ["comments"]}, "collections[0]"),
+        ({"collections": ["reactions"]}, "collections[0]"),
         ({"ids": ["Not An Id"]}, "ids[0]"),
         ({"start_revision": -1}, "start_revision"),
     ],

@@ -45,21 +45,32 @@ from google.protobuf.message import Message
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-from wellspring.v1 import post_service_pb2 as posts_api
-from wellspring.v1 import post_service_pb2_grpc, user_service_pb2_grpc, watch_service_pb2_grpc
-from wellspring.v1 import resources_pb2 as pb
-from wellspring.v1 import user_service_pb2 as users_api
 from wellspring.v1 import watch_service_pb2 as watch_api
+from wellspring.v1 import watch_service_pb2_grpc
 
+from service.api.bindings import BINDINGS
+from service.domain.specs import REGISTRY, CollectionSpec
 from service.repository.database import async_url
-from service.repository.tables import change_log
+from service.repository.tables import TABLES, change_log
 from tests.conftest import RedisProcess, fresh_pg_database, sqlite_url_for
+from tests.e2e.helpers import (
+    changeable,
+    create_request,
+    create_with_parents,
+    delete_request,
+    parents_first,
+    resource_message,
+    stubs,
+    update_request,
+    update_time_us,
+    valid_fields,
+)
 from tests.e2e.test_history import replica, wait_serving
 
 DURATION_S = 3.0
 WRITERS_PER_REPLICA = 4
-FIXED = 3  # fixed users and fixed posts, updated throughout; the ids watcher follows them
-CYCLED = 2  # ids created and deleted again and again; the ids watcher follows them too
+FIXED = 3  # per collection: resources updated throughout, never deleted; the ids watcher follows them
+CYCLED = 2  # per collection: ids created and deleted again and again; the ids watcher follows them too
 MIN_EVENTS = 200
 CATCH_UP_S = 15.0
 RESUMER_DISCONNECTS_AFTER = 40  # events
@@ -119,6 +130,15 @@ class ChangeLog:
             .order_by(c.revision)
         )
         return [LogRow(int(r[0]), r[1], r[2], int(r[3]), r[4]) for r in await self._all(query)]
+
+    async def stored(self) -> dict[Key, int]:
+        """Every stored resource of every registered collection, read from its table."""
+        found: dict[Key, int] = {}
+        for spec in REGISTRY:
+            c = TABLES[spec.collection].table.c
+            for item_id, update_time in await self._all(sa.select(c.id, c.update_time_us)):
+                found[spec.collection, item_id] = int(update_time)
+        return found
 
     async def close(self) -> None:
         if self._async is not None:
@@ -282,158 +302,155 @@ async def join_late(
 # --- writers ------------------------------------------------------------------------------------------
 
 
+Key = tuple[str, str]  # (collection, id)
+
+
 @dataclass
 class Fixture:
-    """Resources that exist before the run and are never deleted, and ids created and deleted repeatedly."""
+    """Per collection: resources that exist before the run and are never deleted (each new resource's
+    parents are these or the writer's own), and ids created and deleted again and again."""
 
-    users: list[str]
-    posts: list[str]
-    cycled: list[str]
+    fixed: dict[str, list[str]]
+    cycled: dict[str, list[str]]
 
     @property
     def watched_ids(self) -> tuple[str, ...]:
-        return (*self.users, *self.posts, *self.cycled)
-
-
-@dataclass
-class Stubs:
-    users: user_service_pb2_grpc.UserServiceStub
-    posts: post_service_pb2_grpc.PostServiceStub
-    watch: watch_service_pb2_grpc.WatchServiceStub
-
-    @classmethod
-    def of(cls, channel: grpc.aio.Channel) -> Stubs:
-        return cls(
-            user_service_pb2_grpc.UserServiceStub(channel),
-            post_service_pb2_grpc.PostServiceStub(channel),
-            watch_service_pb2_grpc.WatchServiceStub(channel),
-        )
+        return tuple(i for ids in (*self.fixed.values(), *self.cycled.values()) for i in ids)
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(6)}"
 
 
-def a_user(user_id: str = "") -> pb.User:
-    tag = user_id or secrets.token_hex(6)
-    return pb.User(id=user_id, email=f"{tag}-{secrets.token_hex(3)}@x.io", display_name=f"User {tag}")
-
-
-def a_post(author: str) -> pb.Post:
-    return pb.Post(
-        author_id=author, title=f"Post {secrets.token_hex(3)}", body="b", tags=["t", secrets.token_hex(2)]
-    )
-
-
 class Writer:
-    """One client doing a random mix of writes on one replica; failures that a race explains are counted."""
+    """One client doing a random mix of writes over every registered collection on one replica; failures
+    that a race explains are counted. It remembers what it created and from which parents, so a forced
+    delete knows what it cascades to: ``cascaded`` (each must get a DELETED event of its own)."""
 
-    def __init__(self, stubs: Stubs, fixture: Fixture, outcomes: Counter[str]) -> None:
-        self.s = stubs
+    def __init__(self, stubs_: dict[str, Any], fixture: Fixture, outcomes: Counter[str]) -> None:
+        self.s = stubs_
         self.fixture = fixture
         self.outcomes = outcomes
         self.rng = random.Random()
-        self.users: list[str] = []
-        self.posts: dict[str, str] = {}  # post id -> author id
+        self.own: dict[str, list[str]] = {spec.collection: [] for spec in REGISTRY}
+        self.parents: dict[Key, set[Key]] = {}  # what each own resource refers to
+        self.cascaded: list[Key] = []
 
     async def run(self, until: float) -> None:
         ops = [
-            (0.18, self.create_user),
-            (0.14, self.update_user),
-            (0.07, self.delete_user),
-            (0.20, self.create_post),
-            (0.16, self.update_post),
-            (0.05, self.delete_post),
-            (0.10, self.update_fixed),
-            (0.06, self.cycle),
-            (0.04, self.import_users),
+            (0.32, self.create),
+            (0.28, self.update),
+            (0.12, self.delete),
+            (0.12, self.update_fixed),
+            (0.08, self.cycle),
+            (0.08, self.import_items),
         ]
         weights = [w for w, _ in ops]
         while time.monotonic() < until:
             op = self.rng.choices([o for _, o in ops], weights)[0]
+            spec = self.rng.choice(list(REGISTRY))
             try:
-                await op()
+                await op(spec)
                 self.outcomes["OK"] += 1
             except grpc.aio.AioRpcError as error:
                 self.outcomes[error.code().name] += 1
 
-    async def create_user(self) -> None:
-        user_id = new_id("u")
-        await self.s.users.CreateUser(users_api.CreateUserRequest(user=a_user(), user_id=user_id), timeout=10)
-        self.users.append(user_id)
+    async def call(self, collection: str, verb: str, request: Message) -> Any:
+        method = getattr(self.s[collection], BINDINGS[collection].method(verb))
+        return await method(request, timeout=10)
 
-    async def update_user(self) -> None:
-        if not self.users:
-            return await self.create_user()
-        user = pb.User(id=self.rng.choice(self.users), bio=secrets.token_hex(8))
-        await self.s.users.UpdateUser(users_api.UpdateUserRequest(user=user), timeout=10)
+    def pick_parents(self, spec: CollectionSpec[Any, Any]) -> dict[str, str]:
+        """Mostly the writer's own resources, so forced deletes have something to cascade to."""
+        chosen = {}
+        for ref in spec.references:
+            own = self.own[ref.collection]
+            pool = own if own and self.rng.random() < 0.8 else self.fixture.fixed[ref.collection]
+            chosen[ref.collection] = self.rng.choice(pool)
+        return chosen
 
-    async def delete_user(self) -> None:
-        """Force: the user's posts are deleted in the same transaction (several log rows in one commit)."""
-        if not self.users:
-            return await self.create_user()
-        victim = self.users.pop(self.rng.randrange(len(self.users)))
-        await self.s.users.DeleteUser(users_api.DeleteUserRequest(id=victim, force=True), timeout=10)
-        self.posts = {p: author for p, author in self.posts.items() if author != victim}
+    async def create(self, spec: CollectionSpec[Any, Any]) -> None:
+        parents, item_id = self.pick_parents(spec), new_id(spec.resource[0])
+        fields = valid_fields(spec, parents, item_id)
+        await self.call(spec.collection, "Create", create_request(spec.collection, fields, item_id))
+        self.adopt(spec.collection, item_id, parents)
 
-    async def create_post(self) -> None:
-        author = self.rng.choice(self.users or self.fixture.users)
-        post_id = new_id("p")
-        request = posts_api.CreatePostRequest(post=a_post(author), post_id=post_id)
-        await self.s.posts.CreatePost(request, timeout=10)
-        self.posts[post_id] = author
+    def adopt(self, collection: str, item_id: str, parents: dict[str, str]) -> None:
+        self.own[collection].append(item_id)
+        self.parents[collection, item_id] = set(parents.items())
 
-    async def update_post(self) -> None:
-        if not self.posts:
-            return await self.create_post()
-        post = pb.Post(id=self.rng.choice(list(self.posts)), title=f"Retitled {secrets.token_hex(3)}")
-        await self.s.posts.UpdatePost(posts_api.UpdatePostRequest(post=post), timeout=10)
+    async def update(self, spec: CollectionSpec[Any, Any]) -> None:
+        if not self.own[spec.collection]:
+            return await self.create(spec)
+        await self.change(spec, self.rng.choice(self.own[spec.collection]))
 
-    async def delete_post(self) -> None:
-        if not self.posts:
-            return await self.create_post()
-        victim = self.rng.choice(list(self.posts))
-        del self.posts[victim]
-        await self.s.posts.DeletePost(posts_api.DeletePostRequest(id=victim), timeout=10)
+    async def change(self, spec: CollectionSpec[Any, Any], item_id: str) -> None:
+        name = changeable(spec)
+        request = update_request(spec.collection, item_id, {name: secrets.token_hex(8)}, (name,))
+        await self.call(spec.collection, "Update", request)
 
-    async def update_fixed(self) -> None:
-        if self.rng.random() < 0.5:
-            user = pb.User(id=self.rng.choice(self.fixture.users), bio=secrets.token_hex(8))
-            await self.s.users.UpdateUser(users_api.UpdateUserRequest(user=user), timeout=10)
-        else:
-            post = pb.Post(id=self.rng.choice(self.fixture.posts), body=secrets.token_hex(8))
-            await self.s.posts.UpdatePost(posts_api.UpdatePostRequest(post=post), timeout=10)
+    async def delete(self, spec: CollectionSpec[Any, Any]) -> None:
+        """Forced where the collection has referrers: what refers to the victim (and so on down) is
+        deleted in the same transaction (several log rows in one commit)."""
+        if not self.own[spec.collection]:
+            return await self.create(spec)
+        victim = (spec.collection, self.rng.choice(self.own[spec.collection]))
+        doomed = self.descendants(victim)
+        for key in (victim, *doomed):
+            self.own[key[0]].remove(key[1])
+            del self.parents[key]
+        await self.call(spec.collection, "Delete", delete_request(spec.collection, victim[1], force=True))
+        self.cascaded += doomed
 
-    async def cycle(self) -> None:
-        """Create a cycled id, or delete it when it exists (racing the other writers on purpose)."""
-        user_id = self.rng.choice(self.fixture.cycled)
+    def descendants(self, key: Key) -> list[Key]:
+        """The writer's resources that refer to ``key``, directly or through others."""
+        found: list[Key] = []
+        frontier = {key}
+        while frontier:
+            children = {k for k, parents in self.parents.items() if parents & frontier and k not in found}
+            found += sorted(children)
+            frontier = children
+        return found
+
+    async def update_fixed(self, spec: CollectionSpec[Any, Any]) -> None:
+        await self.change(spec, self.rng.choice(self.fixture.fixed[spec.collection]))
+
+    async def cycle(self, spec: CollectionSpec[Any, Any]) -> None:
+        """Create a cycled id, or delete it when it exists (racing the other writers on purpose). Nothing
+        refers to cycled ids, so the delete cascades to nothing."""
+        item_id = self.rng.choice(self.fixture.cycled[spec.collection])
+        parents = {ref.collection: self.fixture.fixed[ref.collection][0] for ref in spec.references}
+        request = create_request(spec.collection, valid_fields(spec, parents, new_id("c")), item_id)
         try:
-            await self.s.users.CreateUser(
-                users_api.CreateUserRequest(user=a_user(), user_id=user_id), timeout=10
-            )
+            await self.call(spec.collection, "Create", request)
         except grpc.aio.AioRpcError as error:
             if error.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
-            await self.s.users.DeleteUser(users_api.DeleteUserRequest(id=user_id, force=True), timeout=10)
+            await self.call(spec.collection, "Delete", delete_request(spec.collection, item_id, force=True))
 
-    async def import_users(self) -> None:
-        """Several users in one import: several rows committed together."""
-        batch = [a_user(new_id("i")) for _ in range(4)]
-        result = await self.s.users.ImportUsers(iter([users_api.ImportUsersRequest(users=batch)]), timeout=10)
+    async def import_items(self, spec: CollectionSpec[Any, Any]) -> None:
+        """Several resources in one import: several rows committed together."""
+        binding = BINDINGS[spec.collection]
+        batch = [(new_id("i"), self.pick_parents(spec)) for _ in range(4)]
+        items = [resource_message(spec.collection, valid_fields(spec, p, i), i) for i, p in batch]
+        request = binding.request("Import")(**{spec.collection: items})
+        method = getattr(self.s[spec.collection], binding.method("Import"))
+        result = await method(iter([request]), timeout=10)
         if result.failed_count == 0:
-            self.users.extend(u.id for u in batch)
+            for item_id, parents in batch:
+                self.adopt(spec.collection, item_id, parents)
 
 
-async def seed(stubs: Stubs) -> Fixture:
-    users = [new_id("fixed-u") for _ in range(FIXED)]
-    for user_id in users:
-        await stubs.users.CreateUser(users_api.CreateUserRequest(user=a_user(), user_id=user_id), timeout=10)
-    posts = [new_id("fixed-p") for _ in range(FIXED)]
-    for post_id, author in zip(posts, users, strict=True):
-        await stubs.posts.CreatePost(
-            posts_api.CreatePostRequest(post=a_post(author), post_id=post_id), timeout=10
-        )
-    return Fixture(users, posts, [new_id("cycled") for _ in range(CYCLED)])
+async def seed(stubs_: dict[str, Any]) -> Fixture:
+    """FIXED resources of each collection, parents first: the i-th refers to the i-th of each parent."""
+    fixed: dict[str, list[str]] = {}
+    for spec in parents_first():
+        fixed[spec.collection] = []
+        for i in range(FIXED):
+            parents = {ref.collection: fixed[ref.collection][i] for ref in spec.references}
+            ids = await create_with_parents(stubs_, spec.collection, "fixed", parents, new_id("fixed"))
+            fixed[spec.collection].append(ids[spec.collection])
+    cycled = {spec.collection: [new_id("cycled") for _ in range(CYCLED)] for spec in REGISTRY}
+    return Fixture(fixed, cycled)
 
 
 # --- the check ----------------------------------------------------------------------------------------
@@ -447,10 +464,10 @@ def resource_problem(ev: watch_api.ChangeEvent, row: LogRow) -> str | None:
     """The event's resource against the logged payload (parsed, so encoding details do not matter)."""
     if row.payload is None:
         return None if ev.WhichOneof("resource") is None else "a delete event carries a resource"
-    expected_type = "user" if row.collection == "users" else "post"
+    expected_type = REGISTRY[row.collection].resource  # the oneof's field is named after the resource
     if ev.WhichOneof("resource") != expected_type:
         return f"resource is {ev.WhichOneof('resource')}, want {expected_type}"
-    got = ev.user if expected_type == "user" else ev.post
+    got = getattr(ev, expected_type)
     want = type(got).FromString(row.payload)
     return None if got == want else f"{expected_type} differs: {field_diff(got, want)}"
 
@@ -509,6 +526,29 @@ def check(watcher: Watcher, rows: list[LogRow], final: int) -> list[str]:
     return problems
 
 
+def replay_problems(watcher: Watcher, result: Run) -> list[str]:
+    """The whole feed replayed against the tables once the writers were done: whatever it mentions
+    exists iff its last event is not a delete, at that event's version; what it never mentions existed
+    before the run. A delete that wrote no log row (a cascade that forgot one, say) shows up here, where
+    comparing the feed with the log cannot see it."""
+    last = {(ev.collection, ev.id): ev for ev in watcher.events}
+    problems = []
+    for key, ev in last.items():
+        now = result.stored.get(key)
+        if ev.kind == watch_api.ChangeEvent.KIND_DELETED:
+            if now is not None:
+                problems.append(f"{key} still stored after its DELETED event at {ev.revision}")
+        elif now is None:
+            problems.append(f"{key} is gone, but its last event ({describe(ev)}) is no delete")
+        elif now != update_time_us(getattr(ev, REGISTRY[key[0]].resource)):
+            problems.append(f"{key} is stored at update_time {now}, its last event ({describe(ev)}) differs")
+    before = {(c, i) for c, ids in result.fixture.fixed.items() for i in ids}
+    unseen = sorted(set(result.stored) - set(last) - before)
+    if unseen:
+        problems.append(f"{len(unseen)} stored resources the feed never mentioned, first {unseen[:10]}")
+    return problems
+
+
 # --- the deployment -----------------------------------------------------------------------------------
 
 
@@ -532,6 +572,16 @@ async def deployment(backend: str, tmp: Path) -> AsyncIterator[tuple[str, list[s
         yield url, addresses
 
 
+@dataclass
+class Stubs:
+    resources: dict[str, Any]  # every registered collection's service stub, by collection
+    watch: watch_service_pb2_grpc.WatchServiceStub
+
+    @classmethod
+    def of(cls, channel: grpc.aio.Channel) -> Stubs:
+        return cls(stubs(channel), watch_service_pb2_grpc.WatchServiceStub(channel))
+
+
 @asynccontextmanager
 async def clients(addresses: list[str]) -> AsyncIterator[list[Stubs]]:
     async with contextlib.AsyncExitStack() as stack:
@@ -540,16 +590,14 @@ async def clients(addresses: list[str]) -> AsyncIterator[list[Stubs]]:
 
 
 def the_watchers(fixture: Fixture) -> list[tuple[int, Watcher]]:
-    """(replica index, watcher): everything, posts only and the fixed ids, on each replica."""
-    return [
-        (i, w)
-        for i in range(2)
-        for w in (
-            Watcher(f"all@{i}"),
-            Watcher(f"posts@{i}", collections=("posts",)),
-            Watcher(f"ids@{i}", ids=fixture.watched_ids),
-        )
+    """(replica index, watcher): everything and the fixed ids on each replica, and one watcher per
+    registered collection, on the replicas in turn."""
+    placed = [
+        (i, w) for i in range(2) for w in (Watcher(f"all@{i}"), Watcher(f"ids@{i}", ids=fixture.watched_ids))
     ]
+    for n, spec in enumerate(REGISTRY):
+        placed.append((n % 2, Watcher(f"{spec.collection}@{n % 2}", collections=(spec.collection,))))
+    return placed
 
 
 @dataclass
@@ -562,6 +610,9 @@ class Run:
     resumption: Resumption
     late_joins: list[bool]
     seconds: float
+    fixture: Fixture
+    cascaded: list[Key]  # what the writers' forced deletes took with them
+    stored: dict[Key, int]  # every stored resource once the writers were done: its update_time (µs)
 
 
 async def run(url: str, addresses: list[str]) -> Run:
@@ -574,7 +625,7 @@ async def run(url: str, addresses: list[str]) -> Run:
     late_joins: list[bool] = []  # per late watcher: whether it joined while the writers were writing
     try:
         async with clients(addresses) as stubs:
-            fixture = await seed(stubs[0])
+            fixture = await seed(stubs[0].resources)
             start = await log.latest() + 1
             placed = the_watchers(fixture)
             tasks = [asyncio.create_task(follow(stubs[i].watch, w, start, pulse)) for i, w in placed]
@@ -599,13 +650,17 @@ async def run(url: str, addresses: list[str]) -> Run:
                 )
                 tasks.append(asyncio.create_task(join))
             until = time.monotonic() + DURATION_S
-            writers = [Writer(s, fixture, outcomes) for s in stubs for _ in range(WRITERS_PER_REPLICA)]
+            writers = [
+                Writer(s.resources, fixture, outcomes) for s in stubs for _ in range(WRITERS_PER_REPLICA)
+            ]
+
             try:
                 await asyncio.gather(*(w.run(until) for w in writers))
             finally:
                 writers_done.set()
                 pulse.beat()
             final = await log.latest()
+            stored = await log.stored()
             try:  # a watcher that falls short is reported by the check, with the rest of its diff
                 await pulse.until(lambda: all(w.reached >= final or w.errors for w in watchers), CATCH_UP_S)
             finally:
@@ -614,10 +669,27 @@ async def run(url: str, addresses: list[str]) -> Run:
         rows = await log.rows(start - 1, final)
     finally:
         await log.close()
-    return Run(watchers, rows, start, final, outcomes, resumption, late_joins, time.monotonic() - began)
+    cascaded = [key for w in writers for key in w.cascaded]
+    seconds = time.monotonic() - began
+    return Run(
+        watchers, rows, start, final, outcomes, resumption, late_joins, seconds, fixture, cascaded, stored
+    )
 
 
 # --- the test -----------------------------------------------------------------------------------------
+
+
+def assert_cascades_were_logged(result: Run) -> None:
+    """Forced deletes took resources of every collection that refers to another with them, and each of
+    those got a DELETED row of its own (a forced post delete, one per comment)."""
+    deleted = {
+        (r.collection, r.resource_id) for r in result.rows if r.kind == watch_api.ChangeEvent.KIND_DELETED
+    }
+    taken = Counter(collection for collection, _ in result.cascaded)
+    referring = [spec.collection for spec in REGISTRY if spec.references]
+    assert all(taken[c] > 0 for c in referring), f"forced deletes cascaded too little: {dict(taken)}"
+    unlogged = [key for key in result.cascaded if key not in deleted]
+    assert not unlogged, f"{len(unlogged)} cascaded deletes without a DELETED row, first {unlogged[:10]}"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -631,10 +703,12 @@ async def test_every_watcher_sees_exactly_the_log(backend: str, tmp_path: Path) 
         f" {len(result.rows)} {dict(sorted(kinds.items()))}; writes {dict(result.outcomes)};"
         f" events per watcher {counts};"
         f" resumed from {result.resumption.resumed_from} after the log reached"
-        f" {result.resumption.written_meanwhile_upto}"
+        f" {result.resumption.written_meanwhile_upto};"
+        f" cascaded {dict(Counter(c for c, _ in result.cascaded))}"
     )
     assert len(result.rows) > MIN_EVENTS, f"only {len(result.rows)} changes: the run proves nothing"
-    assert kinds.keys() >= {"users:1", "users:2", "users:3", "posts:1", "posts:2", "posts:3"}, kinds
+    assert kinds.keys() >= {f"{spec.collection}:{k}" for spec in REGISTRY for k in (1, 2, 3)}, kinds
+    assert_cascades_were_logged(result)
     owed = {w.name: sum(w.matches(r) for r in result.rows) for w in result.watchers}
     assert min(owed.values()) >= 10, f"some watcher's filter matched too little to prove anything: {owed}"
     assert result.resumption.written_meanwhile_upto >= result.resumption.resumed_from, (
@@ -645,5 +719,8 @@ async def test_every_watcher_sees_exactly_the_log(backend: str, tmp_path: Path) 
     unexplained = {code: n for code, n in result.outcomes.items() if code not in EXPECTED_FAILURES | {"OK"}}
     assert not unexplained, f"writes failed unexpectedly: {unexplained}"
     problems = {w.name: check(w, result.rows, result.final) for w in result.watchers}
+    for w in result.watchers:
+        if not w.collections and not w.ids:
+            problems[w.name] += replay_problems(w, result)
     report = "\n".join(f"{name}: {p}" for name, found in problems.items() for p in found[:15])
     assert not report, f"the feed differs from the change log:\n{report}"

@@ -6,22 +6,25 @@ import asyncio
 import secrets
 from typing import Any
 
-from service.domain.commands import CreateUser, DeleteUser, UpdateUser
-from service.domain.models import UserFields
+from service.domain.commands import CreateItem, DeleteItem, UpdateItem
+from service.domain.models import User, UserFields
+from service.domain.specs import REGISTRY
 from service.handlers.page_tokens import PageTokens
-from service.handlers.users import UserHandlers
+from service.handlers.resource import ResourceHandlers
 from service.repository.base import CREATED, DELETED, UPDATED
 
 
-def handlers(database: Any) -> UserHandlers:
-    return UserHandlers(database, PageTokens(b"k" * 32), encode=lambda u: u.id.encode())
+def handlers(database: Any) -> ResourceHandlers[User, UserFields]:
+    return ResourceHandlers(
+        REGISTRY["users"], database, PageTokens(b"k" * 32), encode=lambda u: u.id.encode()
+    )
 
 
 async def test_every_write_is_logged_with_its_kind_and_value(database: Any) -> None:
     users = handlers(database)
-    await users.create(CreateUser(UserFields("a@x.io", "A"), user_id="a"))
-    await users.update(UpdateUser("a", UserFields(bio="b")))
-    await users.delete(DeleteUser("a"))
+    await users.create(CreateItem(UserFields("a@x.io", "A"), chosen_id="a"))
+    await users.update(UpdateItem("a", UserFields(bio="b")))
+    await users.delete(DeleteItem("a"))
     async with database.reading() as uow:
         logged = await uow.changes.after(0)
         latest = await uow.changes.latest()
@@ -37,9 +40,9 @@ async def test_every_write_is_logged_with_its_kind_and_value(database: Any) -> N
 
 async def test_a_rolled_back_write_logs_nothing(database: Any) -> None:
     users = handlers(database)
-    await users.create(CreateUser(UserFields("a@x.io", "A"), user_id="a"))
+    await users.create(CreateItem(UserFields("a@x.io", "A"), chosen_id="a"))
     try:
-        await users.create(CreateUser(UserFields("a@x.io", "A"), user_id="b"))  # duplicate email
+        await users.create(CreateItem(UserFields("a@x.io", "A"), chosen_id="b"))  # duplicate email
     except Exception:
         pass
     async with database.reading() as uow:
@@ -52,13 +55,13 @@ async def test_a_tailer_never_sees_a_revision_appear_behind_it(database: Any) ->
     users = handlers(database)
     ids = [f"u{i}" for i in range(16)]
     for user_id in ids:
-        await users.create(CreateUser(UserFields(f"{user_id}@x.io", user_id), user_id=user_id))
+        await users.create(CreateItem(UserFields(f"{user_id}@x.io", user_id), chosen_id=user_id))
     seen: list[int] = []
     done = asyncio.Event()
 
     async def writer(user_id: str) -> None:
         for n in range(30):
-            await users.update(UpdateUser(user_id, UserFields(bio=f"{n}-{secrets.token_hex(2)}")))
+            await users.update(UpdateItem(user_id, UserFields(bio=f"{n}-{secrets.token_hex(2)}")))
 
     async def tailer() -> None:
         last = 0

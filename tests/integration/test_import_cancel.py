@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from service.api.convert import encode_user
+from service.api.bindings import BINDINGS
 from service.cache.stores import MemoryStore
 from service.cache.tier import CacheTier
-from service.domain.commands import CreateUser, ImportItem
+from service.domain.commands import CreateItem, ImportItem
 from service.domain.models import UserFields
+from service.domain.specs import REGISTRY
 from service.handlers.page_tokens import PageTokens
-from service.handlers.users import UserHandlers
+from service.handlers.resource import ResourceHandlers
 from service.repository.database import open_database
 from tests.conftest import sqlite_url_for
 
@@ -51,14 +52,15 @@ class _LeavesAtCommit:
 async def test_a_chunk_committed_as_its_import_is_cancelled_is_invalidated(tmp_path: Path) -> None:
     real = open_database(sqlite_url_for(tmp_path))
     database = _LeavesAtCommit(real)
-    users = UserHandlers(
+    users = ResourceHandlers(
+        REGISTRY["users"],
         database,  # type: ignore[arg-type]
         PageTokens(b"0123456789abcdef"),
-        encode=encode_user,
+        encode=BINDINGS["users"].encode,
         cache=CacheTier(MemoryStore()),
     )
     try:
-        await users.create(CreateUser(UserFields("ada@example.com", "old", ""), user_id="ada"))
+        await users.create(CreateItem(UserFields("ada@example.com", "old", ""), chosen_id="ada"))
         assert b"old" in await users.get_encoded("ada")  # now cached
 
         async def items() -> AsyncIterator[ImportItem[UserFields]]:

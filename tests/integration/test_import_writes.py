@@ -19,7 +19,7 @@ from tests.integration.test_repository import post, user
 
 async def _seed(database: Any) -> None:
     async with database.writing() as uow:
-        await uow.users.add_many([user(1), user(2), user(3)])
+        await uow.repo("users").add_many([user(1), user(2), user(3)])
         await uow.commit()
 
 
@@ -34,12 +34,12 @@ async def test_email_conflicts_follow_the_order_of_the_writes(database: Any) -> 
         user(1, email="user1@example.com"),  # unchanged email: its own
     ]
     async with database.writing(bulk=True) as uow:
-        found = await uow.users.conflicts(writes)
+        found = await uow.repo("users").conflicts(writes)
         # What the check lets through, the constraints accept, in that order.
         creates = [u for u in writes if u.id not in found and u.id.startswith("u01")]
         updates = [(u, 1) for u in writes if u.id not in found and not u.id.startswith("u01")]
-        await uow.users.add_many(creates)
-        await uow.users.update_many(updates)
+        await uow.repo("users").add_many(creates)
+        await uow.repo("users").update_many(updates)
         await uow.commit()
     assert sorted(found) == ["u010", "u012"]
     assert all(isinstance(e, AlreadyExists) and e.field_name == "email" for e in found.values())
@@ -48,23 +48,23 @@ async def test_email_conflicts_follow_the_order_of_the_writes(database: Any) -> 
 async def test_posts_of_missing_authors_are_conflicts(database: Any) -> None:
     await _seed(database)
     async with database.writing(bulk=True) as uow:
-        found = await uow.posts.conflicts([post(1, "u001"), post(2, "nobody"), post(3, "u003")])
+        found = await uow.repo("posts").conflicts([post(1, "u001"), post(2, "nobody"), post(3, "u003")])
     assert list(found) == ["p002"]
     assert isinstance(found["p002"], InvalidInput) and found["p002"].reason == "AUTHOR_NOT_FOUND"
 
 
 async def test_a_bulk_write_commits_and_rolls_back_like_any_write(database: Any) -> None:
     async with database.writing(bulk=True) as uow:
-        await uow.users.add_many([user(1), user(2)])
+        await uow.repo("users").add_many([user(1), user(2)])
         async with uow.savepoint():
-            assert await uow.users.update(user(2, display_name="Two", version=2), 1)
+            assert await uow.repo("users").update(user(2, display_name="Two", version=2), 1)
         await uow.commit()
     with pytest.raises(RuntimeError):
         async with database.writing(bulk=True) as uow:
-            await uow.users.add(user(3))
+            await uow.repo("users").add(user(3))
             raise RuntimeError("not committed")
     async with database.reading() as uow:
-        stored = await uow.users.get_many(["u001", "u002", "u003"])
+        stored = await uow.repo("users").get_many(["u001", "u002", "u003"])
     assert sorted(stored) == ["u001", "u002"] and stored["u002"].display_name == "Two"
 
 
@@ -82,12 +82,12 @@ async def test_a_cancelled_bulk_write_is_rolled_back_before_the_next_writer_runs
 
     async def bulk() -> None:
         async with database.writing(bulk=True) as uow:
-            await uow.users.add_many([user(1)])
+            await uow.repo("users").add_many([user(1)])
             await uow.commit()
 
     async def inline() -> None:
         async with database.writing() as uow:
-            await uow.users.add(user(2))
+            await uow.repo("users").add(user(2))
             await uow.commit()
 
     sa.event.listen(database.engine, "before_cursor_execute", hold)
@@ -104,7 +104,7 @@ async def test_a_cancelled_bulk_write_is_rolled_back_before_the_next_writer_runs
             await cancelled
         await asyncio.wait_for(after, 10)
         async with database.reading() as uow:
-            assert sorted(await uow.users.get_many(["u001", "u002"])) == ["u002"]
+            assert sorted(await uow.repo("users").get_many(["u001", "u002"])) == ["u002"]
     finally:
         release.set()
         await database.close()

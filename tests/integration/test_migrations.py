@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from service.repository.tables import metadata
+
+T = TypeVar("T")
 
 
 def _diff(connection: sa.Connection) -> list[Any]:
@@ -31,3 +36,58 @@ async def test_postgres_schema_matches_tables(pg_url: str) -> None:
     async with engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
     await engine.dispose()
+
+
+def _tables(connection: sa.Connection) -> set[str]:
+    return set(sa.inspect(connection).get_table_names())
+
+
+async def _inspect(url: str, look: Callable[[sa.Connection], T]) -> T:
+    """``look`` at the schema through a connection of the URL's own (sync SQLite, async PostgreSQL)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from service.repository.database import async_url
+
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            found = look(conn)
+        engine.dispose()
+        return found
+    async_engine = create_async_engine(async_url(url))
+    async with async_engine.connect() as conn:
+        found = await conn.run_sync(look)
+    await async_engine.dispose()
+    return found
+
+
+async def _down_and_up(url: str) -> tuple[set[str], set[str]]:
+    """The tables after undoing the last migration (0005, comments), then after redoing it (and then the
+    schema is again exactly the declared one)."""
+    from alembic import command
+
+    from service.repository.migrate import alembic_config, upgrade
+
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "-1")
+    down = await _inspect(url, _tables)
+    await asyncio.to_thread(upgrade, url)
+    up = await _inspect(url, _tables)
+    assert await _inspect(url, _diff) == []
+    return down, up
+
+
+async def test_sqlite_comments_migration_goes_down_and_up(sqlite_url: str) -> None:
+    down, up = await _down_and_up(sqlite_url)
+    assert "comments" not in down and {"users", "posts", "change_log"} <= down
+    assert up == down | {"comments"}
+
+
+@pytest.mark.postgres
+async def test_postgres_comments_migration_goes_down_and_up() -> None:
+    """On a database of its own: the shared one stays at the head for the other tests."""
+    from tests.conftest import fresh_pg_database
+
+    async with fresh_pg_database() as url:
+        down, up = await _down_and_up(url)
+    assert "comments" not in down and {"users", "posts", "change_log"} <= down
+    assert up == down | {"comments"}

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.domain.models import Ordering, PageRequest, User, UserFilter
+from service.domain.models import Ordering, PageRequest, User
 from service.repository.database import open_database
+from service.repository.resources import fold
 from service.repository.sql import prefix_successor
-from service.repository.users import fold
 from tests.conftest import _truncate
 
 # Characters around every boundary the bound could get wrong: case, Latin-1, the last BMP code points
@@ -48,7 +48,7 @@ async def store(database: Any, display_names: list[str]) -> dict[str, str]:
     stored = {f"u{n:04d}": name for n, name in enumerate(display_names)}
     async with database.writing() as uow:
         for n, (user_id, name) in enumerate(stored.items()):
-            await uow.users.add(User(user_id, f"{n}@x.io", name, "", n, n, 1))
+            await uow.repo("users").add(User(user_id, f"{n}@x.io", name, "", n, n, 1))
         await uow.commit()
     return stored
 
@@ -57,7 +57,7 @@ async def test_prefix_search_matches_startswith_in_code_point_order(database: An
     stored = await store(database, names(300))
     async with database.reading() as uow:
         for prefix in prefixes(list(stored.values())):
-            page = await uow.users.list(UserFilter(prefix), PAGE)
+            page = await uow.repo("users").list_page((("query", prefix),), PAGE)
             assert {u.id for u in page.items} == expected(stored, prefix), ascii(prefix)
 
 

@@ -10,8 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from service.domain.errors import AlreadyExists, InvalidInput
-from service.domain.models import Ordering, PageRequest, Post, PostFilter, SortDirection, User, UserFilter
+from service.domain.models import FilterValues, Ordering, PageRequest, Post, SortDirection, User
 from service.repository.base import IdempotencyRecord
+
+
+def query(text: str) -> FilterValues:
+    """The users' prefix filter."""
+    return (("query", text),)
 
 
 def user(n: int, **kw: Any) -> User:
@@ -62,35 +67,35 @@ def count_statements(db: Any) -> Iterator[list[str]]:
 async def add_users(db: Any, count: int) -> None:
     async with db.writing() as uow:
         for n in range(count):
-            await uow.users.add(user(n))
+            await uow.repo("users").add(user(n))
         await uow.commit()
 
 
 async def test_add_get_and_rollback_without_commit(database: Any) -> None:
     await add_users(database, 1)
     async with database.writing() as uow:
-        await uow.users.add(user(99))
+        await uow.repo("users").add(user(99))
     async with database.reading() as uow:
-        assert await uow.users.get("u000") == user(0)
-        assert await uow.users.get("u099") is None
+        assert await uow.repo("users").get("u000") == user(0)
+        assert await uow.repo("users").get("u099") is None
 
 
 async def test_unique_id_and_case_insensitive_email(database: Any) -> None:
     await add_users(database, 1)
     with pytest.raises(AlreadyExists) as info:
         async with database.writing() as uow:
-            await uow.users.add(user(0, email="other@example.com"))
+            await uow.repo("users").add(user(0, email="other@example.com"))
     assert info.value.field_name == "id"
     with pytest.raises(AlreadyExists) as info:
         async with database.writing() as uow:
-            await uow.users.add(user(5, email="USER0@EXAMPLE.COM"))
+            await uow.repo("users").add(user(5, email="USER0@EXAMPLE.COM"))
     assert info.value.field_name == "email"
 
 
 async def test_post_needs_existing_author(database: Any) -> None:
     with pytest.raises(InvalidInput):
         async with database.writing() as uow:
-            await uow.posts.add(post(1, "ghost"))
+            await uow.repo("posts").add(post(1, "ghost"))
 
 
 async def test_get_many_is_one_query(database: Any) -> None:
@@ -98,7 +103,7 @@ async def test_get_many_is_one_query(database: Any) -> None:
     ids = [f"u{n:03d}" for n in range(0, 30, 3)]
     with count_statements(database) as statements:
         async with database.reading() as uow:
-            found = await uow.users.get_many([*ids, "missing"])
+            found = await uow.repo("users").get_many([*ids, "missing"])
     assert sorted(found) == sorted(ids)
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
@@ -120,7 +125,7 @@ async def test_keyset_pages_cover_everything_once_in_order(database: Any, field:
     with count_statements(database) as statements:
         while True:
             async with database.reading() as uow:
-                page = await uow.users.list(UserFilter(), PageRequest(ordering, 5, cursor))
+                page = await uow.repo("users").list_page((), PageRequest(ordering, 5, cursor))
             seen += [u.id for u in page.items]
             cursor = page.next_cursor
             if cursor is None:
@@ -133,67 +138,76 @@ async def test_keyset_pages_cover_everything_once_in_order(database: Any, field:
 
 async def test_query_prefix_matches_name_or_email_and_escapes_nothing(database: Any) -> None:
     async with database.writing() as uow:
-        await uow.users.add(user(1, display_name="Ünïcode Name", email="x1@example.com"))
-        await uow.users.add(user(2, display_name="Other", email="ünï@example.com"))
-        await uow.users.add(user(3, display_name="100% real", email="p_c@example.com"))
+        await uow.repo("users").add(user(1, display_name="Ünïcode Name", email="x1@example.com"))
+        await uow.repo("users").add(user(2, display_name="Other", email="ünï@example.com"))
+        await uow.repo("users").add(user(3, display_name="100% real", email="p_c@example.com"))
         await uow.commit()
     async with database.reading() as uow:
         first = PageRequest(Ordering("create_time"), 50)
-        assert [u.id for u in (await uow.users.list(UserFilter("üNÏ"), first)).items] == ["u001", "u002"]
-        assert [u.id for u in (await uow.users.list(UserFilter("100%"), first)).items] == ["u003"]
-        assert [u.id for u in (await uow.users.list(UserFilter("p_"), first)).items] == ["u003"]
-        assert (await uow.users.list(UserFilter("%"), first)).items == []
+        assert [u.id for u in (await uow.repo("users").list_page(query("üNÏ"), first)).items] == [
+            "u001",
+            "u002",
+        ]
+        assert [u.id for u in (await uow.repo("users").list_page(query("100%"), first)).items] == ["u003"]
+        assert [u.id for u in (await uow.repo("users").list_page(query("p_"), first)).items] == ["u003"]
+        assert (await uow.repo("users").list_page(query("%"), first)).items == []
 
 
 async def test_post_filters_and_tags(database: Any) -> None:
     await add_users(database, 2)
     async with database.writing() as uow:
-        await uow.posts.add(post(1, "u000", tags=("red", "blue")))
-        await uow.posts.add(post(2, "u001", tags=("blue",)))
-        await uow.posts.add(post(3, "u000", tags=()))
+        await uow.repo("posts").add(post(1, "u000", tags=("red", "blue")))
+        await uow.repo("posts").add(post(2, "u001", tags=("blue",)))
+        await uow.repo("posts").add(post(3, "u000", tags=()))
         await uow.commit()
     first = PageRequest(Ordering("create_time"), 50)
     async with database.reading() as uow:
-        assert [p.id for p in (await uow.posts.list(PostFilter(tag="blue"), first)).items] == ["p001", "p002"]
-        assert [p.id for p in (await uow.posts.list(PostFilter(author_id="u000"), first)).items] == [
+        assert [p.id for p in (await uow.repo("posts").list_page((("tag", "blue"),), first)).items] == [
+            "p001",
+            "p002",
+        ]
+        assert [p.id for p in (await uow.repo("posts").list_page((("author_id", "u000"),), first)).items] == [
             "p001",
             "p003",
         ]
-        window = PostFilter(create_time_after_us=2_000_001, create_time_before_us=2_000_003)
-        assert [p.id for p in (await uow.posts.list(window, first)).items] == ["p002"]
-        assert (await uow.posts.get("p001")).tags == ("red", "blue")  # type: ignore[union-attr]
+        window = (("create_time_after", 2_000_001), ("create_time_before", 2_000_003))
+        assert [p.id for p in (await uow.repo("posts").list_page(window, first)).items] == ["p002"]
+        assert (await uow.repo("posts").get("p001")).tags == ("red", "blue")  # type: ignore[union-attr]
 
 
 async def test_update_checks_version_and_rewrites_tags(database: Any) -> None:
     await add_users(database, 1)
     async with database.writing() as uow:
-        await uow.posts.add(post(1, "u000", tags=("a",)))
+        await uow.repo("posts").add(post(1, "u000", tags=("a",)))
         await uow.commit()
     changed = post(1, "u000", tags=("b", "c"), version=2)
     async with database.writing() as uow:
-        assert not await uow.posts.update(changed, expected_version=7)
-        assert await uow.posts.update(changed, expected_version=1)
+        assert not await uow.repo("posts").update(changed, expected_version=7)
+        assert await uow.repo("posts").update(changed, expected_version=1)
         await uow.commit()
     first = PageRequest(Ordering("create_time"), 50)
     async with database.reading() as uow:
-        assert (await uow.posts.list(PostFilter(tag="a"), first)).items == []
-        assert [p.id for p in (await uow.posts.list(PostFilter(tag="c"), first)).items] == ["p001"]
+        assert (await uow.repo("posts").list_page((("tag", "a"),), first)).items == []
+        assert [p.id for p in (await uow.repo("posts").list_page((("tag", "c"),), first)).items] == ["p001"]
 
 
 async def test_delete_by_author(database: Any) -> None:
     await add_users(database, 2)
     async with database.writing() as uow:
         for n, author in enumerate(["u000", "u000", "u001"]):
-            await uow.posts.add(post(n, author))
+            await uow.repo("posts").add(post(n, author))
         await uow.commit()
     async with database.writing() as uow:
-        assert await uow.posts.any_by_author("u000")
-        assert sorted(await uow.posts.delete_by_author("u000")) == [("p000", 1), ("p001", 1)]
-        assert await uow.users.delete("u000")
+        posts = uow.repo("posts")
+        assert await posts.referring("author_id", ["u000"], limit=1)
+        doomed = await posts.referring("author_id", ["u000"])
+        assert sorted(doomed) == [("p000", 1), ("p001", 1)]
+        await posts.delete_many([i for i, _ in doomed])
+        assert await uow.repo("users").delete("u000")
         await uow.commit()
     async with database.reading() as uow:
-        assert not await uow.posts.any_by_author("u000")
-        assert await uow.posts.get("p002") is not None
+        assert not await uow.repo("posts").referring("author_id", ["u000"], limit=1)
+        assert await uow.repo("posts").get("p002") is not None
 
 
 async def test_idempotency_keys_are_unique(database: Any) -> None:
@@ -211,10 +225,10 @@ async def test_idempotency_keys_are_unique(database: Any) -> None:
 async def test_case_folding_that_lengthens_text_still_fits(database: Any) -> None:
     """'İ'.lower() is two code points: a 100-character name must not overflow the folded column."""
     async with database.writing() as uow:
-        await uow.users.add(user(1, display_name="İ" * 100, email="İ" * 300 + "@x.io"))
+        await uow.repo("users").add(user(1, display_name="İ" * 100, email="İ" * 300 + "@x.io"))
         await uow.commit()
     async with database.reading() as uow:
-        page = await uow.users.list(UserFilter("i̇"), PageRequest(Ordering("display_name"), 5))
+        page = await uow.repo("users").list_page(query("i̇"), PageRequest(Ordering("display_name"), 5))
     assert [u.id for u in page.items] == ["u001"]
 
 

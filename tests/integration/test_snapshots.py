@@ -29,7 +29,7 @@ async def test_snapshots_beyond_the_slots_are_refused_at_once(
                     pass
             assert time.monotonic() - started < 0.5 and refused.value.retry_after_s > 0
             async with db.reading() as uow:  # reads never wait behind snapshots
-                assert await uow.users.get("nobody") is None
+                assert await uow.repo("users").get("nobody") is None
         assert db.open_snapshots == 0
         async with db.snapshot() as uow:  # the slots are free again
             await uow.changes.latest()

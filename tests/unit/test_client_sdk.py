@@ -30,6 +30,7 @@ from wellspring_client import (
     User,
     WellspringClient,
 )
+from wellspring_client._resources import BY_COLLECTION
 from wellspring_client.client import _FIRST_WATCH_WAIT_S
 
 
@@ -61,7 +62,7 @@ async def test_watch_is_live_after_its_first_message(env: ClientEnv) -> None:
 
     assert client.watch_live.is_set()
     [call] = env.fake.calls_of("Watch")
-    assert (sorted(call.request.collections), call.request.start_revision) == (["posts", "users"], 0)
+    assert (sorted(call.request.collections), call.request.start_revision) == (sorted(BY_COLLECTION), 0)
 
 
 async def test_watch_events_update_and_remove_entries(env: ClientEnv) -> None:

@@ -25,7 +25,6 @@ def _proto(status: grpc.Status) -> status_pb2.Status:
         (d.EtagMismatch("user", "a"), grpc.StatusCode.ABORTED),
         (d.FailedPrecondition(d.PreconditionViolation("T", "s", "why")), grpc.StatusCode.FAILED_PRECONDITION),
         (d.Unavailable(), grpc.StatusCode.UNAVAILABLE),
-        (d.NotImplementedYet("later"), grpc.StatusCode.UNIMPLEMENTED),
     ],
 )
 def test_every_domain_error_has_a_status_and_error_info(error: d.DomainError, code: grpc.StatusCode) -> None:

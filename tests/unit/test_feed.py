@@ -149,7 +149,7 @@ async def test_idle_watchers_get_progress_messages() -> None:
 
 @pytest.mark.parametrize(
     "cmd",
-    [Watch(collections=("comments",)), Watch(ids=("BAD ID",)), Watch(start_revision=-1)],
+    [Watch(collections=("reactions",)), Watch(ids=("BAD ID",)), Watch(start_revision=-1)],
 )
 async def test_bad_watch_requests_are_invalid(cmd: Watch) -> None:
     async with running(FakeDatabase()) as feed:

@@ -12,11 +12,11 @@ import pytest
 from service.domain.commands import ImportItem
 from service.domain.errors import AlreadyExists
 from service.domain.models import PostFields, User, UserFields
+from service.domain.specs import REGISTRY
 from service.handlers import resource
 from service.handlers.page_tokens import PageTokens
-from service.handlers.posts import PostHandlers
-from service.handlers.users import UserHandlers
-from tests.fakes import FakeDatabase, FakeUnitOfWork, FakeUsers, encode
+from service.handlers.resource import ResourceHandlers
+from tests.fakes import FakeDatabase, FakeRepository, FakeUnitOfWork, encode
 from tests.unit.test_user_handlers import FakeClock
 
 BODY = "\U0001d11e" * 100_000  # 400 KB in memory
@@ -56,16 +56,16 @@ class _CountingDatabase(FakeDatabase):
 @pytest.fixture
 def db() -> _CountingDatabase:
     database = _CountingDatabase()
-    database.state.users["ann"] = User("ann", "ann@x.io", "Ann", "", 1, 1, 1)
+    database.state.items["users"]["ann"] = User("ann", "ann@x.io", "Ann", "", 1, 1, 1)
     return database
 
 
-def _users(db: FakeDatabase) -> UserHandlers:
-    return UserHandlers(db, PageTokens(b"k" * 32), encode=encode, clock=FakeClock())
+def _users(db: FakeDatabase) -> ResourceHandlers[User, UserFields]:
+    return ResourceHandlers(REGISTRY["users"], db, PageTokens(b"k" * 32), encode=encode, clock=FakeClock())
 
 
 async def test_a_chunk_of_large_items_is_cut_by_bytes(db: _CountingDatabase) -> None:
-    posts = PostHandlers(db, PageTokens(b"k" * 32), encode=encode, clock=FakeClock())
+    posts = ResourceHandlers(REGISTRY["posts"], db, PageTokens(b"k" * 32), encode=encode, clock=FakeClock())
     items = [ImportItem(i, f"p{i}", PostFields("ann", f"Post {i}", BODY)) for i in range(40)]
     per_chunk = resource.IMPORT_CHUNK_BYTES // resource.text_bytes(items[0].fields)
 
@@ -95,10 +95,10 @@ async def test_duplicate_emails_are_found_by_the_check_not_one_item_at_a_time(db
 async def test_what_the_check_misses_is_found_by_halving(
     db: _CountingDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def sees_nothing(self: FakeUsers, writes: Any) -> dict[str, Any]:
+    async def sees_nothing(self: FakeRepository, writes: Any) -> dict[str, Any]:
         return {}
 
-    monkeypatch.setattr(FakeUsers, "conflicts", sees_nothing)
+    monkeypatch.setattr(FakeRepository, "conflicts", sees_nothing)
     items = [_user(i, "ann@x.io" if i in (100, 357) else "") for i in range(500)]
 
     result = await _users(db).import_items(_stream(items))
