@@ -135,13 +135,13 @@ class CollectionSpec(Generic[R, F]):
         return next(iter(self.orderings))
 
     def fields_of(self, item: R) -> F:
-        return self.fields(*_getter(self.writable)(item))
+        return self.fields(*attribute_getter(self.writable)(item))
 
     def new(self, item_id: str, fields: F, now_us: int, version: int) -> R:
-        return self.model(item_id, *_getter(self.writable)(fields), now_us, now_us, version)
+        return self.model(item_id, *attribute_getter(self.writable)(fields), now_us, now_us, version)
 
     def changed(self, item: R, fields: F, now_us: int, version: int) -> R:
-        values = _getter(self.writable)(fields)
+        values = attribute_getter(self.writable)(fields)
         return self.model(item.id, *values, item.create_time_us, now_us, version)
 
     def owner_of(self, item: R) -> str:
@@ -152,8 +152,8 @@ class CollectionSpec(Generic[R, F]):
 
 
 @functools.cache
-def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """The named attributes as a tuple, read in one C call."""
+def attribute_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The named attributes of a value as a tuple, read in one C call (cached per tuple of names)."""
     get = operator.attrgetter(*names)
     return get if len(names) > 1 else lambda value: (get(value),)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import operator
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
@@ -34,7 +33,14 @@ from service.domain.errors import (
     Unavailable,
 )
 from service.domain.models import ChangeKind, FilterValues, Page, PageRequest
-from service.domain.specs import REGISTRY, CollectionSpec, Registry, Resource, check_filters
+from service.domain.specs import (
+    REGISTRY,
+    CollectionSpec,
+    Registry,
+    Resource,
+    attribute_getter,
+    check_filters,
+)
 from service.domain.validation import check_id, only_paths, page_size, raise_if, require_id
 from service.handlers.coherence import Coherence
 from service.handlers.common import (
@@ -536,10 +542,8 @@ def text_bytes(fields: Any) -> int:
 
 @functools.cache
 def _values(cls: Hashable) -> Callable[[Any], tuple[Any, ...]]:
-    """A dataclass's field values as a tuple, read in one C call."""
-    names = [f.name for f in dataclasses.fields(cast(Any, cls))]
-    get = operator.attrgetter(*names)
-    return get if len(names) > 1 else lambda value: (get(value),)
+    """A dataclass's field values as a tuple (the spec's getter over its field names)."""
+    return attribute_getter(tuple(f.name for f in dataclasses.fields(cast(Any, cls))))
 
 
 class _Gathering:
