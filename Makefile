@@ -49,12 +49,12 @@ check-generated: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m service migrate
 
-## lint: buf lint, ruff over the Python trees, import-linter's layer contracts, mypy --strict over service/ (pyproject)
+## lint: buf lint, ruff over the Python trees, import-linter's layer contracts, mypy --strict over service/ and wellspring_client/ (pyproject)
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/ruff check service wellspring_client tests bench scripts
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy service
+	$(VENV)/bin/mypy service wellspring_client
 
 ## bench: ratios measured in one run against a real server process
 bench: $(STAMP)

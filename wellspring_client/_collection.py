@@ -328,10 +328,12 @@ class ResourceClient(Generic[T, F]):
         hits = [index.get(i) for i in ids]
         if not ids or not all(q is not None and q.fresh_until > now for q in hits):
             return None
-        for query in hits:
-            query.used = now  # type: ignore[union-attr]
+        fresh = [q for q in hits if q is not None]
+        for query in fresh:
+            query.used = now
         self._core.stats.hits += 1
-        return _done([q.data for q in hits])  # type: ignore[union-attr]
+        done: Awaitable[builtins.list[T]] = _done([q.data for q in fresh])
+        return done
 
     async def _get_one(self, item_id: str, timeout: float | None) -> T:
         resource = self.resource

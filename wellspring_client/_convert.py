@@ -71,7 +71,7 @@ class Converter(Generic[T]):
 
     def __init__(self, kind: type[T], message: type[Message]) -> None:
         names = [f.name for f in dataclasses.fields(kind)]  # type: ignore[arg-type]
-        by_name = message.DESCRIPTOR.fields_by_name
+        by_name: Mapping[str, FieldDescriptor] = message.DESCRIPTOR.fields_by_name  # type: ignore[assignment]
         missing = [n for n in names if n not in by_name]
         if missing:
             raise TypeError(f"{message.DESCRIPTOR.full_name} has no field {missing}")

@@ -288,7 +288,7 @@ class QueryCache:
         also outdates every read of its collections in flight (the revision guard). ``changed``: the
         data is known to be out of date (a write), so it may not be served even when offline."""
         if len(prefix) == 3:  # one whole key: O(1), and only that query
-            query = self._queries.get(prefix)  # type: ignore[arg-type]
+            query = self._queries.get(prefix)
             if query is None:
                 return 0
             self._gen += 1

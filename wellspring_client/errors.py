@@ -207,7 +207,7 @@ _BY_CODE: dict[grpc.StatusCode, type[WellspringError]] = {
 
 
 def _details(error: grpc.RpcError) -> tuple[Any, ...]:
-    trailers = error.trailing_metadata() or ()  # type: ignore[attr-defined]
+    trailers: Any = error.trailing_metadata() or ()  # grpc.aio's Metadata or the sync stack's tuples
     raw = next((v for k, v in trailers if k == "grpc-status-details-bin"), None)
     if not isinstance(raw, bytes):
         return ()
@@ -224,11 +224,11 @@ def _details(error: grpc.RpcError) -> tuple[Any, ...]:
 
 def from_rpc_error(error: grpc.RpcError) -> WellspringError:
     """The SDK error for a failed call, keeping its message and every status detail."""
-    code = error.code()  # type: ignore[attr-defined]
+    code = error.code()
     kind = _BY_CODE.get(code, ServerError)
     try:
         details = _details(error)
     except Exception:  # malformed details must not hide the error itself
         details = ()
     name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
-    return kind(error.details() or name, code=name, details=details)  # type: ignore[attr-defined]
+    return kind(error.details() or name, code=name, details=details)

@@ -219,7 +219,7 @@ def _sync_form(method: Callable[..., Any], run: Callable[..., Any]) -> Any:
                 inner = returns[len(prefix) : -1]
                 returns = f"{sync_prefix}{inner}]" if sync_prefix else inner
                 break
-    run.__signature__ = signature.replace(return_annotation=returns)
+    setattr(run, "__signature__", signature.replace(return_annotation=returns))  # noqa: B010 (not declared on Callable)
     return run
 
 
@@ -384,7 +384,7 @@ def _run_on(loop: asyncio.AbstractEventLoop, coroutine: Awaitable[T]) -> T:
     started: list[asyncio.Task[T]] = []
 
     def start() -> None:
-        task = loop.create_task(coroutine)  # type: ignore[arg-type]
+        task: asyncio.Task[T] = loop.create_task(coroutine)  # type: ignore[arg-type]
         started.append(task)
         task.add_done_callback(functools.partial(_settle, outcome))
 
@@ -406,7 +406,7 @@ def _settle(outcome: concurrent.futures.Future[Any], task: asyncio.Task[Any]) ->
     if task.cancelled():  # only closing (or an interrupted caller) cancels a call
         outcome.set_exception(Cancelled("the client was closed"))
     elif task.exception() is not None:
-        outcome.set_exception(task.exception())  # type: ignore[arg-type]
+        outcome.set_exception(task.exception())
     else:
         outcome.set_result(task.result())
 

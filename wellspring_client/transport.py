@@ -83,4 +83,4 @@ class GrpcTransport:
             raise from_rpc_error(error) from error
 
     async def close(self) -> None:
-        await self.channel.close()
+        await self.channel.close(None)
