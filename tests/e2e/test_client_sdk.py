@@ -20,10 +20,14 @@ from service.bootstrap import App
 from tests.conftest import RedisProcess, fresh_pg_database, sqlite_url_for, start_app
 from wellspring_client import (
     AlreadyExists,
+    Comment,
+    CommentFilter,
     Conflict,
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     Post,
+    PostFilter,
     RetryPolicy,
     SyncWellspringClient,
     Unavailable,
@@ -224,6 +228,63 @@ async def test_typed_calls_and_errors_end_to_end(deployment: Deployment) -> None
             await client.get_post(post.id)
 
 
+async def test_every_method_of_the_comments_resource_client(deployment: Deployment) -> None:
+    """The third collection through the SDK's generic layer: each method of ``client.comments``, the
+    delete rules of its parents, and a second client's cache kept coherent by Watch."""
+    async with (
+        WellspringClient(deployment.target) as client,
+        WellspringClient(deployment.target, watch=True) as watcher,
+    ):
+        author = await client.users.create(new_user("author"))
+        post = await client.posts.create(Post(author_id=author.id, title="On bugs"))
+        first = await client.comments.create(Comment(post_id=post.id, author_id=author.id, body="One"))
+        second = await client.comments.create(
+            Comment(post_id=post.id, author_id=author.id, body="Two"), id=f"c-{secrets.token_hex(3)}"
+        )
+        assert first.create_time is not None and first.etag and second.id.startswith("c-")
+        with pytest.raises(InvalidArgument) as invalid:
+            await client.comments.create(Comment(post_id="no-such-post", author_id=author.id, body=""))
+        assert {f for f, _ in invalid.value.field_violations} >= {"comment.body"}
+
+        assert await watcher.comments.get(first.id) == first
+        rpcs = deployment.rpcs("GetComment")
+        assert await watcher.comments.get(first.id) == first and deployment.rpcs("GetComment") == rpcs
+        assert await client.comments.batch_get([second.id, first.id]) == [second, first]
+        newest_first = [
+            c.id
+            async for c in client.comments.list(CommentFilter(post_id=post.id), order_by="create_time desc")
+        ]
+        assert newest_first == [second.id, first.id]
+        page = await client.comments.list_page(CommentFilter(author_id=author.id), page_size=1)
+        assert page.items == (first,) and page.next_page_token
+        export = client.comments.export(CommentFilter(post_id=post.id))
+        assert [c.id async for c in export] == [first.id, second.id] and export.revision
+
+        edited = await client.comments.update(Comment(id=first.id, body="One, edited", etag=first.etag))
+        assert edited.body == "One, edited" and edited.etag != first.etag
+        await until(lambda: watcher.comments.cached(first.id) == edited, 5)  # the Watch replaced it
+        with pytest.raises(Conflict):
+            await client.comments.update(Comment(id=first.id, body="late", etag=first.etag))
+        result = await client.comments.import_items(
+            [dataclasses.replace(edited, body="Imported", etag=""), Comment(id="bad", post_id=post.id)]
+        )
+        assert (result.updated, result.failed) == (1, 1) and result.failures[0].index == 1
+        assert (await client.comments.get(first.id)).body == "Imported"
+
+        with pytest.raises(FailedPrecondition) as refused:
+            await client.posts.delete(post.id)
+        assert refused.value.reason == "POST_HAS_COMMENTS"
+        with pytest.raises(ValueError):
+            await client.comments.delete(second.id, force=True)  # comments own nothing
+        await client.comments.delete(second.id)
+        await client.users.delete(author.id, force=True)  # the post and the last comment with it
+        for read in (client.comments.get(first.id), client.posts.get(post.id)):
+            with pytest.raises(NotFound):
+                await read
+        await until(lambda: watcher.comments.cached(first.id) is None, 5)
+        assert [p async for p in client.posts.list(PostFilter(author_id=author.id))] == []
+
+
 async def test_create_takes_the_id_of_the_resource_when_no_id_argument_is_given(
     deployment: Deployment,
 ) -> None:
@@ -251,6 +312,19 @@ async def test_the_sync_facade(deployment: Deployment) -> None:
     created, fetched, listed, exported, revision = await asyncio.to_thread(session)
     assert fetched == created and created.id in listed and exported == listed
     assert revision is not None and revision > 0
+
+    def comments(author: str) -> tuple[Comment, Comment | None, list[str]]:
+        with SyncWellspringClient(deployment.target) as client:
+            post = client.posts.create(Post(author_id=author, title="Sync"))
+            said = client.comments.create(Comment(post_id=post.id, author_id=author, body="Hi"))
+            return (
+                said,
+                client.comments.cached(said.id),
+                [c.id for c in client.comments.list(CommentFilter(post_id=post.id))],
+            )
+
+    said, cached, on_post = await asyncio.to_thread(comments, created.id)
+    assert cached == said and on_post == [said.id]
 
 
 async def test_tls_and_call_credentials_pass_through(tmp_path: Path) -> None:
