@@ -35,6 +35,9 @@ from wellspring_client.retry import DEFAULT_RETRY, RetryPolicy
 from wellspring_client.transport import GrpcTransport, Metadata, Transport
 from wellspring_client.types import (
     ChangeEvent,
+    ImportOptions,
+    ImportResult,
+    Items,
     ListOptions,
     Page,
     PageOptions,
@@ -44,6 +47,7 @@ from wellspring_client.types import (
     PostListArgs,
     PostPageArgs,
     ReadOptions,
+    UpdateOptions,
     User,
     UserFilter,
     WriteOptions,
@@ -319,12 +323,8 @@ class WellspringClient:
     get_post = alias("posts", ResourceClient[Post, PostFilter].get)
     batch_get_users = alias("users", ResourceClient[User, UserFilter].batch_get)
     batch_get_posts = alias("posts", ResourceClient[Post, PostFilter].batch_get)
-    update_user = alias("users", ResourceClient[User, UserFilter].update)
-    update_post = alias("posts", ResourceClient[Post, PostFilter].update)
     delete_user = alias("users", ResourceClient[User, UserFilter].delete)
     delete_post = alias("posts", ResourceClient[Post, PostFilter].delete)
-    import_users = alias("users", ResourceClient[User, UserFilter].import_items)
-    import_posts = alias("posts", ResourceClient[Post, PostFilter].import_items)
     user_key = alias("users", ResourceClient[User, UserFilter].key)
     post_key = alias("posts", ResourceClient[Post, PostFilter].key)
     prefetch_user = alias("users", ResourceClient[User, UserFilter].prefetch)
@@ -333,7 +333,8 @@ class WellspringClient:
     cached_post = alias("posts", ResourceClient[Post, PostFilter].cached)
 
     # The names whose arguments differ from the resource client's: the filter's keys are arguments of
-    # their own, and the id to create is ``user_id``/``post_id``.
+    # their own, the id to create is ``user_id``/``post_id``, and the item is ``user``/``post`` (or
+    # ``users``/``posts``), as a keyword too.
 
     def list_users_page(self, *, query: str = "", **options: Unpack[PageOptions]) -> Awaitable[Page[User]]:
         """``users.list_page(UserFilter(query=query), …)``: one page of users."""
@@ -369,6 +370,22 @@ class WellspringClient:
     async def create_post(self, post: Post, *, post_id: str = "", **options: Unpack[WriteOptions]) -> Post:
         """``posts.create(post, id=post_id, …)``: its author must exist."""
         return await self.posts.create(post, id=post_id, **options)
+
+    async def update_user(self, user: User, **options: Unpack[UpdateOptions]) -> User:
+        """``users.update(user, …)``: the fields in ``update_mask`` (None: those set); etag checked."""
+        return await self.users.update(user, **options)
+
+    async def update_post(self, post: Post, **options: Unpack[UpdateOptions]) -> Post:
+        """``posts.update(post, …)``: the fields in ``update_mask`` (None: those set); etag checked."""
+        return await self.posts.update(post, **options)
+
+    async def import_users(self, users: Items[User], **options: Unpack[ImportOptions]) -> ImportResult:
+        """``users.import_items(users, …)``: upsert by id in one client stream; bad items are reported."""
+        return await self.users.import_items(users, **options)
+
+    async def import_posts(self, posts: Items[Post], **options: Unpack[ImportOptions]) -> ImportResult:
+        """``posts.import_items(posts, …)``: upsert by id in one client stream; bad items are reported."""
+        return await self.posts.import_items(posts, **options)
 
 
 async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
