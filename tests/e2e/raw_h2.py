@@ -188,4 +188,3 @@ class RawGrpcConnection:
             stream.ended.set()
         elif isinstance(event, h2.events.StreamEnded) and stream:
             stream.ended.set()
-

@@ -62,8 +62,8 @@ from tests.e2e.helpers import create_request, parents_first, stubs, valid_fields
 # per method are sized so that all of them stay within ~1.5x of what two collections' unary methods took.
 # WELLSPRING_FUZZ_SCALE=10 (say) fuzzes ten times longer.
 _SCALE = float(os.environ.get("WELLSPRING_FUZZ_SCALE", "1"))
-TYPED_EXAMPLES = max(1, int(55 * _SCALE))
-RAW_EXAMPLES = max(1, int(14 * _SCALE))
+TYPED_EXAMPLES = max(1, int(45 * _SCALE))
+RAW_EXAMPLES = max(1, int(12 * _SCALE))
 RPC_TIMEOUT_S = 20.0
 MAX_STREAMED = 3  # request messages per client stream
 
