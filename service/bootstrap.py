@@ -539,12 +539,7 @@ def _assemble(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    maintenance = Maintenance(
-        database,
-        retention_s=settings.idempotency_retention_s,
-        change_log_retention_s=settings.change_log_retention_s,
-        clock=clock,
-    )
+    maintenance = Maintenance(database, settings, clock=clock)
     return App(
         settings,
         server,

@@ -115,9 +115,7 @@ class ServerInterceptor(InterceptorBase):
             self._wrapped[method] = wrapped
         return wrapped
 
-    def _finish(
-        self, method: str, answer: str, started: float, peer: str, context: Context
-    ) -> None:
+    def _finish(self, method: str, answer: str, started: float, peer: str, context: Context) -> None:
         """Once the call is over: the access-log line with the status the client received, and the count
         moved to it when that differs from what the handler answered."""
         code = received(answer, context)

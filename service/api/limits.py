@@ -50,9 +50,7 @@ class MetadataLimit(InterceptorBase):
         return _refusal(handler, status, handler_call_details.method if self._log_calls else None)
 
 
-def _refusal(
-    handler: Handler, status: grpc.Status, logged_as: str | None
-) -> Handler:
+def _refusal(handler: Handler, status: grpc.Status, logged_as: str | None) -> Handler:
     """A handler that answers ``status`` at once, built per refusal (they are rare). It takes the request
     as a stream whatever the method, so that grpc.aio calls it without waiting for a request message: a
     unary handler is only called once the message has arrived, and a call half-closed without one would

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,17 +240,27 @@ class ShuttingDown(Unavailable):
         super().__init__("the server is shutting down; retry the call", retry_after_s)
 
 
-class TooManyCalls(LimitReached):
+class _AllBusy(LimitReached):
+    """Every one of the replica's ``limit`` slots for ``running`` is taken (the limit's setting is named
+    ``limit_key`` in the metadata); retry shortly, by default after ``retry_after_s``."""
+
+    running: ClassVar[str]
+    limit_key: ClassVar[str]
+    default_retry_s: ClassVar[float]
+
+    def __init__(self, limit: int, retry_after_s: float | None = None) -> None:
+        super().__init__(
+            f"the server is running its maximum of {limit} {self.running}; retry shortly",
+            {self.limit_key: str(limit)},
+            self.default_retry_s if retry_after_s is None else retry_after_s,
+        )
+
+
+class TooManyCalls(_AllBusy):
     """The replica is already running its maximum of concurrent calls; retry after a short delay."""
 
     reason = "TOO_MANY_CONCURRENT_RPCS"
-
-    def __init__(self, limit: int, retry_after_s: float = 0.2) -> None:
-        super().__init__(
-            f"the server is running its maximum of {limit} concurrent calls; retry shortly",
-            {"max_concurrent_rpcs": str(limit)},
-            retry_after_s,
-        )
+    running, limit_key, default_retry_s = "concurrent calls", "max_concurrent_rpcs", 0.2
 
 
 class StreamStalled(DomainError):
@@ -307,14 +318,8 @@ class ExportInterrupted(DomainError):
         return cls("EXPORT_TOO_LONG", why, revision, last_id)
 
 
-class TooManyExports(LimitReached):
+class TooManyExports(_AllBusy):
     """Every database slot kept for exports is taken; Get, List and writes are never queued behind them."""
 
     reason = "TOO_MANY_EXPORTS"
-
-    def __init__(self, slots: int, retry_after_s: float = 1.0) -> None:
-        super().__init__(
-            f"the server is running its maximum of {slots} concurrent exports; retry shortly",
-            {"max_concurrent_exports": str(slots)},
-            retry_after_s,
-        )
+    running, limit_key, default_retry_s = "concurrent exports", "max_concurrent_exports", 1.0

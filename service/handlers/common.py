@@ -113,9 +113,7 @@ def resolve_update_mask(
 
 def fingerprint(*parts: Any) -> str:
     """A stable hash of a request's payload, to tell a retry from a different request with the same key."""
-    canonical = json.dumps(
-        [dataclasses.asdict(p) if _is_instance(p) else p for p in parts], sort_keys=True
-    )
+    canonical = json.dumps([dataclasses.asdict(p) if _is_instance(p) else p for p in parts], sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

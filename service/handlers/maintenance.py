@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.config import DEFAULTS
+from service.config import DEFAULTS, Settings
 from service.handlers.common import Clock, wall_clock_us
 from service.repository.base import Database
 
@@ -10,17 +10,13 @@ _COMPACTION_BATCH = 5000
 
 
 class Maintenance:
-    def __init__(
-        self,
-        db: Database,
-        *,
-        retention_s: float = DEFAULTS.idempotency_retention_s,
-        change_log_retention_s: float = DEFAULTS.change_log_retention_s,
-        clock: Clock = wall_clock_us,
-    ) -> None:
+    """Compaction of the change log and expiry of idempotency rows, each after its retention in
+    ``settings`` (``idempotency_retention_s``, ``change_log_retention_s``)."""
+
+    def __init__(self, db: Database, settings: Settings = DEFAULTS, *, clock: Clock = wall_clock_us) -> None:
         self._db = db
-        self._retention_us = int(retention_s * 1_000_000)
-        self._log_retention_us = int(change_log_retention_s * 1_000_000)
+        self._retention_us = int(settings.idempotency_retention_s * 1_000_000)
+        self._log_retention_us = int(settings.change_log_retention_s * 1_000_000)
         self._clock = clock
 
     async def compact_change_log(self) -> int:

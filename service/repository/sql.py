@@ -14,10 +14,11 @@ _MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = range(0xD800, 0xE000)  # never in stored text: UTF-8 cannot encode them
 
 
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None  # one row's values, or many rows'
+
+
 class Executor(Protocol):
-    async def execute(
-        self, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
-    ) -> Any: ...
+    async def execute(self, stmt: Any, params: Params = None) -> Any: ...
 
 
 class ConstraintError(Exception):

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.domain.specs import COMMENTS, POSTS, USERS
+from service.domain.specs import COMMENTS, POSTS, USERS, CollectionSpec
 from service.repository.resources import TableSpec
 
 
@@ -26,37 +26,47 @@ metadata = sa.MetaData(
     }
 )
 
-users = sa.Table(
-    "users",
-    metadata,
-    sa.Column("id", sa.String(63), primary_key=True),
+
+def _resource_table(spec: CollectionSpec[Any, Any], *own: sa.Column[Any] | sa.Index) -> sa.Table:
+    """A collection's table: the columns every stored resource has (``SqlRepository`` reads and writes
+    them: the id, the times and the version behind the etag), one foreign key per reference of the spec,
+    and the collection's own; indexed for the default ordering, (create_time_us, id), and for each
+    reference by the same order (its filter, and the check that refuses a delete while it refers)."""
+    return sa.Table(
+        spec.collection,
+        metadata,
+        sa.Column("id", sa.String(63), primary_key=True),
+        *(
+            sa.Column(ref.field, sa.String(63), sa.ForeignKey(f"{ref.collection}.id"), nullable=False)
+            for ref in spec.references
+        ),
+        *(c for c in own if isinstance(c, sa.Column)),
+        sa.Column("create_time_us", sa.BigInteger(), nullable=False),
+        sa.Column("update_time_us", sa.BigInteger(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Index(None, "create_time_us", "id"),
+        *(sa.Index(None, ref.field, "create_time_us", "id") for ref in spec.references),
+        *(i for i in own if isinstance(i, sa.Index)),
+    )
+
+
+users = _resource_table(
+    USERS,
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("email_norm", _binary_order(), nullable=False),
     sa.Column("display_name", sa.String(100), nullable=False),
     sa.Column("display_name_norm", _binary_order(), nullable=False),
     sa.Column("bio", sa.Text(), nullable=False),
-    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
-    sa.Column("update_time_us", sa.BigInteger(), nullable=False),
-    sa.Column("version", sa.BigInteger(), nullable=False),
     sa.Index(None, "email_norm", unique=True),
-    sa.Index(None, "create_time_us", "id"),
     sa.Index(None, "display_name_norm", "id"),
 )
 
-posts = sa.Table(
-    "posts",
-    metadata,
-    sa.Column("id", sa.String(63), primary_key=True),
-    sa.Column("author_id", sa.String(63), sa.ForeignKey("users.id"), nullable=False),
+posts = _resource_table(
+    POSTS,
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("body", sa.Text(), nullable=False),
     sa.Column("tags", sa.Text(), nullable=False),
-    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
-    sa.Column("update_time_us", sa.BigInteger(), nullable=False),
-    sa.Column("version", sa.BigInteger(), nullable=False),
-    sa.Index(None, "create_time_us", "id"),
     sa.Index(None, "title", "id"),
-    sa.Index(None, "author_id", "create_time_us", "id"),
 )
 
 post_tags = sa.Table(
@@ -67,20 +77,7 @@ post_tags = sa.Table(
     sa.Index(None, "tag", "post_id"),
 )
 
-comments = sa.Table(
-    "comments",
-    metadata,
-    sa.Column("id", sa.String(63), primary_key=True),
-    sa.Column("post_id", sa.String(63), sa.ForeignKey("posts.id"), nullable=False),
-    sa.Column("author_id", sa.String(63), sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("body", sa.Text(), nullable=False),
-    sa.Column("create_time_us", sa.BigInteger(), nullable=False),
-    sa.Column("update_time_us", sa.BigInteger(), nullable=False),
-    sa.Column("version", sa.BigInteger(), nullable=False),
-    sa.Index(None, "create_time_us", "id"),
-    sa.Index(None, "post_id", "create_time_us", "id"),
-    sa.Index(None, "author_id", "create_time_us", "id"),
-)
+comments = _resource_table(COMMENTS, sa.Column("body", sa.Text(), nullable=False))
 
 idempotency_keys = sa.Table(
     "idempotency_keys",
@@ -93,17 +90,28 @@ idempotency_keys = sa.Table(
     sa.Index(None, "create_time_us"),
 )
 
+
+def _resource_log(name: str, key: str, *columns: sa.Column[Any] | sa.Index) -> sa.Table:
+    """Rows about changes to resources, in the order they were written: ``key`` auto-increments (a 64-bit
+    INTEGER on SQLite, where only that type makes it the rowid), then the resource's collection and id."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            key, sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+        sa.Column("collection", sa.String(16), nullable=False),
+        sa.Column("resource_id", sa.String(63), nullable=False),
+        *columns,
+    )
+
+
 # Cache invalidations of committed writes that may not have reached Redis yet (DESIGN §3). A row is
 # written in the write's transaction and deleted once its tombstone landed; `failed` marks one that could
 # not be applied at write time.
-cache_outbox = sa.Table(
+cache_outbox = _resource_log(
     "cache_outbox",
-    metadata,
-    sa.Column(
-        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
-    ),
-    sa.Column("collection", sa.String(16), nullable=False),
-    sa.Column("resource_id", sa.String(63), nullable=False),
+    "id",
     sa.Column("version", sa.BigInteger(), nullable=False),
     sa.Column("deleted", sa.Boolean(), nullable=False),
     sa.Column("failed", sa.Boolean(), nullable=False),
@@ -113,14 +121,9 @@ cache_outbox = sa.Table(
 
 # Every committed change, in commit order: the source of Watch and of Export's snapshot revision
 # (DESIGN §4). `payload` is the serialized resource after the change (NULL for deletes).
-change_log = sa.Table(
+change_log = _resource_log(
     "change_log",
-    metadata,
-    sa.Column(
-        "revision", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
-    ),
-    sa.Column("collection", sa.String(16), nullable=False),
-    sa.Column("resource_id", sa.String(63), nullable=False),
+    "revision",
     sa.Column("kind", sa.SmallInteger(), nullable=False),
     sa.Column("payload", sa.LargeBinary(), nullable=True),
     sa.Column("commit_time_us", sa.BigInteger(), nullable=False),

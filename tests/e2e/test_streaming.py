@@ -4,6 +4,7 @@ resume, the Export→Watch handoff, compaction, slow watchers, shutdown and canc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from wellspring.v1 import watch_service_pb2 as watch_api
 from wellspring.v1 import watch_service_pb2_grpc
 
 from service.bootstrap import App
+from service.config import DEFAULTS
 from service.handlers.maintenance import Maintenance
 from service.repository.database import async_url
 from tests.conftest import sqlite_url_for, start_app
@@ -326,7 +328,8 @@ async def test_compacted_revisions_answer_out_of_range_with_the_oldest_retained(
     await users_stub.CreateUser(api.CreateUserRequest(user=user(tag(), 0)))
     await users_stub.CreateUser(api.CreateUserRequest(user=user(tag(), 0)))
     latest = await latest_revision(app)
-    assert await Maintenance(app.database, change_log_retention_s=0).compact_change_log() > 0
+    maintenance = Maintenance(app.database, dataclasses.replace(DEFAULTS, change_log_retention_s=0))
+    assert await maintenance.compact_change_log() > 0
     async with app.database.reading() as uow:
         assert await uow.changes.compacted() == latest - 1
         assert [c.revision for c in await uow.changes.after(0)] == [latest]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from service.cache.stores import MemoryStore
 from service.cache.tier import CacheTier
+from service.config import DEFAULTS
 from service.domain.commands import CreateItem, DeleteItem, ImportItem, ListItems, UpdateItem
 from service.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, InvalidInput, NotFound
 from service.domain.models import Post, User, UserFields
@@ -309,7 +311,7 @@ async def test_expired_request_ids_are_purged(users: UserHandlers, db: FakeDatab
 
     clock = FakeClock()
     await users.create(CreateItem(fields(), request_id="old"))
-    maintenance = Maintenance(db, retention_s=60, clock=clock)
+    maintenance = Maintenance(db, dataclasses.replace(DEFAULTS, idempotency_retention_s=60), clock=clock)
     assert await maintenance.purge_idempotency_keys() == 0
     clock.now += 61 * 1_000_000
     assert await maintenance.purge_idempotency_keys() == 1
