@@ -18,8 +18,9 @@ Errors are the classes of ``wellspring_client.errors`` (see its docstring for th
 
 from importlib.metadata import PackageNotFoundError, version
 
+from wellspring_client._cache import CacheStats, Key
 from wellspring_client._collection import Export, ResourceClient
-from wellspring_client.cache import CacheStats, Key
+from wellspring_client._retry import RetryPolicy
 from wellspring_client.client import WellspringClient
 from wellspring_client.errors import (
     Aborted,
@@ -38,7 +39,6 @@ from wellspring_client.errors import (
     Unavailable,
     WellspringError,
 )
-from wellspring_client.retry import RetryPolicy
 from wellspring_client.sync import SyncExport, SyncResourceClient, SyncWellspringClient
 from wellspring_client.transport import GrpcTransport, Transport
 from wellspring_client.types import (

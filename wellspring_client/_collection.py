@@ -14,10 +14,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from wellspring_client import _convert as convert
+from wellspring_client._cache import Action, Key
+from wellspring_client._loader import BatchLoader
 from wellspring_client._query_client import QueryClient
 from wellspring_client._resources import Resource
-from wellspring_client.cache import Action, Key
-from wellspring_client.loader import BatchLoader
 from wellspring_client.types import ImportResult, Items, Page
 
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """``QueryClient``: the protocol every read and write follows, for every collection — QueryClient →
-``QueryCache`` (key → Query) → ``Query`` (see ``cache.py``). The ``ResourceClient`` of each collection only
+``QueryCache`` (key → Query) → ``Query`` (see ``_cache.py``). The ``ResourceClient`` of each collection only
 builds requests and keys; how a read is answered (fresh hit, stale hit and refresh, joining the fetch in
 flight, or a new fetch under the revision guard), retried and bounded by deadlines, and what a write does
 to the cache, is here, once."""
@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wellspring_client._cache import Action, CacheStats, Key, Query, QueryCache
 from wellspring_client._resources import WRITE_EFFECTS, Effect, Resource, newer
-from wellspring_client.cache import Action, CacheStats, Key, Query, QueryCache
+from wellspring_client._retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, call_with_retry
 from wellspring_client.errors import (
     Cancelled,
     Conflict,
@@ -25,7 +26,6 @@ from wellspring_client.errors import (
     Unavailable,
     WellspringError,
 )
-from wellspring_client.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, call_with_retry
 from wellspring_client.transport import Transport
 
 # A write that failed this way may still have happened: what it would have changed is invalidated.

@@ -32,7 +32,7 @@ from wellspring.v1 import resources_pb2 as pb
 from wellspring.v1 import watch_service_pb2 as watch_pb
 
 from wellspring_client import _convert as convert
-from wellspring_client.cache import Key
+from wellspring_client._cache import Key
 from wellspring_client.types import (
     ChangeEvent,
     Comment,

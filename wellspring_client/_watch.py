@@ -10,7 +10,7 @@ from typing import Any
 
 from wellspring.v1 import watch_service_pb2 as watch_api
 
-from wellspring_client.retry import RetryPolicy
+from wellspring_client._retry import RetryPolicy
 from wellspring_client.transport import Transport
 
 _WATCH_RETRY = RetryPolicy(attempts=1_000_000_000, initial_backoff_s=0.05, max_backoff_s=2.0)

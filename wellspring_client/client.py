@@ -1,5 +1,5 @@
 """``WellspringClient``: one object per server, holding one channel, with a typed ``ResourceClient`` per
-collection (``client.users``, ``client.posts``, ``client.comments``) over one query cache (``cache.py``).
+collection (``client.users``, ``client.posts``, ``client.comments``) over one query cache (``_cache.py``).
 
 The per-collection names of earlier versions (``get_user``, ``list_posts``, ``user_key``…) remain, as
 thin aliases of the resource clients."""
@@ -16,7 +16,9 @@ from typing import Any, Unpack
 import grpc
 
 from wellspring_client import _convert as convert
+from wellspring_client._cache import Action, CacheStats, Key, QueryCache
 from wellspring_client._collection import Export, ResourceClient, alias
+from wellspring_client._persist import CachePersistence
 from wellspring_client._query_client import FIRST_WATCH_WAIT_S, QueryClient, Timing
 from wellspring_client._resources import (
     BY_COLLECTION,
@@ -27,11 +29,9 @@ from wellspring_client._resources import (
     change_event,
     newer,
 )
+from wellspring_client._retry import DEFAULT_RETRY, RetryPolicy
 from wellspring_client._watch import ResumableWatch
-from wellspring_client.cache import Action, CacheStats, Key, QueryCache
 from wellspring_client.errors import OutOfRange, ResourceExhausted, Unavailable, WellspringError
-from wellspring_client.persist import CachePersistence
-from wellspring_client.retry import DEFAULT_RETRY, RetryPolicy
 from wellspring_client.transport import GrpcTransport, Metadata, Transport
 from wellspring_client.types import (
     ChangeEvent,

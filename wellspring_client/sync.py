@@ -34,8 +34,8 @@ from collections.abc import (
 )
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, Unpack
 
+from wellspring_client._cache import CacheStats, Key
 from wellspring_client._collection import Export, ResourceClient, alias
-from wellspring_client.cache import CacheStats, Key
 from wellspring_client.client import WellspringClient
 from wellspring_client.errors import Cancelled
 from wellspring_client.types import (

@@ -1,4 +1,4 @@
-"""The client's query cache (wellspring_client/cache.py, through WellspringClient): freshness, retention,
+"""The client's query cache (wellspring_client/_cache.py, through WellspringClient): freshness, retention,
 the LRU bound, one shared fetch per key, write invalidation, the revision guard, observers, optimistic
 updates and the counters. All on a FakeTransport and a fake clock."""
 

@@ -1,4 +1,4 @@
-"""DataLoader-style coalescing (wellspring_client/loader.py) as callers see it: the gets of one tick
+"""DataLoader-style coalescing (wellspring_client/_loader.py) as callers see it: the gets of one tick
 become one BatchGet, on a FakeTransport."""
 
 from __future__ import annotations

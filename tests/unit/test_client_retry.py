@@ -1,4 +1,4 @@
-"""Retries and deadlines (wellspring_client/retry.py, through the client): reads retry UNAVAILABLE with
+"""Retries and deadlines (wellspring_client/_retry.py, through the client): reads retry UNAVAILABLE with
 exponential backoff and full jitter inside one deadline, writes only with a request_id, and stale data
 may be served when the server is unavailable. The fake sleep records each backoff; rng is fixed at 0.5,
 so every wait is half its cap (0.05 s doubling per attempt)."""
