@@ -39,6 +39,7 @@ from wellspring_client.errors import (
     Unavailable,
     WellspringError,
 )
+from wellspring_client.options import CacheOptions, ChannelOptions, Timing
 from wellspring_client.sync import SyncExport, SyncResourceClient, SyncWellspringClient
 from wellspring_client.transport import GrpcTransport, Transport
 from wellspring_client.types import (
@@ -65,9 +66,11 @@ except PackageNotFoundError:  # a checkout installed as the main distribution ("
 __all__ = [
     "Aborted",
     "AlreadyExists",
+    "CacheOptions",
     "CacheStats",
     "Cancelled",
     "ChangeEvent",
+    "ChannelOptions",
     "Comment",
     "CommentFilter",
     "Conflict",
@@ -92,6 +95,7 @@ __all__ = [
     "SyncExport",
     "SyncResourceClient",
     "SyncWellspringClient",
+    "Timing",
     "Transport",
     "Unauthenticated",
     "Unavailable",

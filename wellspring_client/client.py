@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Unpack
-
-import grpc
 
 from wellspring_client import _convert as convert
 from wellspring_client._cache import Action, CacheStats, Key, QueryCache
@@ -32,7 +28,16 @@ from wellspring_client._resources import (
 from wellspring_client._retry import DEFAULT_RETRY, RetryPolicy
 from wellspring_client._watch import ResumableWatch
 from wellspring_client.errors import OutOfRange, ResourceExhausted, Unavailable, WellspringError
-from wellspring_client.transport import GrpcTransport, Metadata, Transport
+from wellspring_client.options import (
+    DEFAULT_CACHING,
+    DEFAULT_CHANNEL,
+    DEFAULT_TIMING,
+    CacheOptions,
+    ChannelOptions,
+    Shorthands,
+    split,
+)
+from wellspring_client.transport import GrpcTransport, Transport
 from wellspring_client.types import (
     ChangeEvent,
     ImportOptions,
@@ -72,51 +77,45 @@ class WellspringClient:
     read is covered by it and kept.
 
     ``timeout_s`` is the default deadline of a unary call (retries included; streams — Import, Export,
-    Watch — have none unless given ``timeout=``); ``stale_after_s`` how long a result is served without
-    asking again; ``evict_after_s`` the oldest data kept at all; ``max_entries``
-    the LRU bound. ``clock``/``sleep`` are injected for tests.
+    Watch — have none unless given ``timeout=``). ``channel`` (``ChannelOptions``: TLS, call credentials,
+    metadata, channel options), ``caching`` (``CacheOptions``: staleness, retention, LRU bound,
+    stale-on-unavailable, persistence), ``retry`` (``RetryPolicy``) and ``timing`` (clock, sleep, jitter:
+    for tests) group the rest; each field can also be given by name as a keyword (``stale_after_s=5``).
     """
 
     def __init__(
         self,
         target: str | None = None,
         *,
-        credentials: grpc.ChannelCredentials | None = None,
-        call_credentials: grpc.CallCredentials | None = None,
-        metadata: Metadata = (),
-        channel_options: Sequence[tuple[str, Any]] = (),
-        transport: Transport | None = None,
-        timeout_s: float = 10.0,
-        stale_after_s: float = 5.0,
-        evict_after_s: float = 300.0,
-        max_entries: int = 10_000,
+        channel: ChannelOptions = DEFAULT_CHANNEL,
+        caching: CacheOptions = DEFAULT_CACHING,
         retry: RetryPolicy = DEFAULT_RETRY,
-        serve_stale_on_unavailable: bool = False,
+        timeout_s: float = 10.0,
         watch: bool = False,
-        persist_path: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
+        transport: Transport | None = None,
+        timing: Timing = DEFAULT_TIMING,
+        **shorthands: Unpack[Shorthands],
     ) -> None:
+        channel, caching, timing = split(channel, caching, timing, shorthands)
         if transport is None:
             if target is None:
                 raise ValueError("give a target (host:port) or a transport")
             transport = GrpcTransport(
                 target,
-                credentials=credentials,
-                call_credentials=call_credentials,
-                metadata=metadata,
-                options=channel_options,
+                credentials=channel.credentials,
+                call_credentials=channel.call_credentials,
+                metadata=channel.metadata,
+                options=channel.options,
             )
         self._transport = transport
-        self._timing = Timing(clock, sleep, rng)
+        self._timing = timing
         self.stats = CacheStats()
         self.cache = QueryCache(
             BY_COLLECTION,
-            stale_after_s=stale_after_s,
-            evict_after_s=evict_after_s,
-            max_entries=max_entries,
-            clock=clock,
+            stale_after_s=caching.stale_after_s,
+            evict_after_s=caching.evict_after_s,
+            max_entries=caching.max_entries,
+            clock=timing.clock,
             stats=self.stats,
         )
         self._core = QueryClient(
@@ -124,8 +123,8 @@ class WellspringClient:
             self.cache,
             timeout_s=timeout_s,
             retry=retry,
-            serve_stale_on_unavailable=serve_stale_on_unavailable,
-            timing=self._timing,
+            serve_stale_on_unavailable=caching.serve_stale_on_unavailable,
+            timing=timing,
         )
         self.users = ResourceClient(self._core, USERS)
         self.posts = ResourceClient(self._core, POSTS)
@@ -140,7 +139,7 @@ class WellspringClient:
         self.watch_live = asyncio.Event()
         self._watch_tried = asyncio.Event()  # the first Watch attempt went live or failed
         self.watch_revision = 0  # the last change-log revision the cache has seen (0: none yet)
-        self._persistence = CachePersistence(persist_path) if persist_path else None
+        self._persistence = CachePersistence(caching.persist_path) if caching.persist_path else None
         self._started = False
         self._closed = False
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import wellspring_client
-from wellspring_client import SyncWellspringClient, WellspringClient
+from tests.client_fakes import ClientEnv
+from wellspring_client import CacheOptions, ChannelOptions, SyncWellspringClient, Timing, WellspringClient
 
 FIRST_RELEASE_NAMES = {
     "Aborted", "AlreadyExists", "CacheStats", "Cancelled", "ChangeEvent", "Conflict", "DeadlineExceeded",
@@ -79,3 +80,25 @@ def test_the_first_releases_methods_take_the_parameters_they_took(client: type, 
     method = getattr(client, name)
     assert set(FIRST_RELEASE_METHODS[name].split()) <= accepted(method)
     assert inspect.getdoc(method), f"{client.__name__}.{name} has no docstring"
+
+
+async def test_option_objects_and_their_fields_given_by_name(env: ClientEnv) -> None:
+    """``caching=CacheOptions(...)`` and ``stale_after_s=...`` are two spellings of one setting; a name
+    overrides the object's field, and an unknown name is a TypeError."""
+    env.fake.put_user("ada")
+    timing = Timing(clock=env.clock, sleep=env.sleep, rng=lambda: 0.5)
+    by_object = WellspringClient(transport=env.fake, caching=CacheOptions(stale_after_s=0), timing=timing)
+    by_name = WellspringClient(
+        transport=env.fake, caching=CacheOptions(stale_after_s=60), stale_after_s=0, timing=timing
+    )
+    kept = WellspringClient(transport=env.fake, caching=CacheOptions(stale_after_s=60), timing=timing)
+    try:
+        for client, fresh in ((by_object, False), (by_name, False), (kept, True)):
+            await client.users.get("ada")
+            assert (client.users.cached("ada") is not None) is fresh, client
+    finally:
+        for client in (by_object, by_name, kept):
+            await client.close()
+    with pytest.raises(TypeError, match="stale_after"):
+        WellspringClient(transport=env.fake, stale_after=1)  # type: ignore[call-arg]
+    assert ChannelOptions(metadata=(("x", "1"),)).metadata == (("x", "1"),)
