@@ -15,14 +15,17 @@ import asyncio
 import enum
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
+
+from wellspring_client.errors import NotFound
 
 log = logging.getLogger("wellspring_client")
 
 Key = tuple[str, str, bytes]
 Observer = Callable[[Any], None]
+Newer = Callable[[Any, Any], bool]  # is the first value the same version as the second, or a later one?
 
 INVALID = -math.inf  # fresh_until of an invalidated query: it must be fetched again, never served stale
 
@@ -103,6 +106,66 @@ class Query:
             ready = self.done = asyncio.get_running_loop().create_future()
             ready.set_result(self.data)
         return ready
+
+    def start_fetch(
+        self,
+        cache: QueryCache,
+        run: Callable[[], Awaitable[Any]],
+        guard_ids: Sequence[str] | None,
+        newer: Newer,
+        *,
+        gate: Callable[[], Awaitable[bool]] | None = None,
+        then: Callable[[Any, int], None] | None = None,
+    ) -> asyncio.Future[Any]:
+        """Start this query's one fetch, which later identical reads join (TanStack's ``Query.fetch``).
+        ``run``'s answer is kept only if no change applied since the read began outdates it (the revision
+        guard, over ``guard_ids`` or the whole collection) and no newer version arrived meanwhile
+        (``newer``); a NotFound removes the entry; any other failure keeps the data as it was. ``gate`` is
+        awaited first (the cache's Watch making its first connection): when it waited, the read begins
+        after it. ``then(value, token)`` follows every answer (priming the per-item entries)."""
+        token = cache.token()
+
+        async def fetch() -> Any:
+            nonlocal token
+            if gate is not None and await gate():
+                token = cache.token()  # the read begins now: after the Watch's "from now", so it is kept
+            try:
+                value = await run()
+            except NotFound:
+                if self.fetch is task:  # gone: a stale copy must not be served any more
+                    cache.dispatch(self, Action.REMOVE)
+                raise
+            except BaseException:
+                if self.fetch is task:
+                    cache.dispatch(self, Action.FAILED)
+                raise
+            self._settle(cache, task, value, token, guard_ids, newer)
+            if then is not None:
+                then(value, token)
+            return value
+
+        task = asyncio.ensure_future(fetch())
+        cache.dispatch(self, Action.FETCHING, task)
+        return task
+
+    def _settle(
+        self,
+        cache: QueryCache,
+        task: asyncio.Future[Any],
+        value: Any,
+        token: int,
+        guard_ids: Sequence[str] | None,
+        newer: Newer,
+    ) -> None:
+        if cache.outdated(token, self.collection, guard_ids):
+            cache.stats.guard_drops += 1  # older than a change already applied: answer, don't keep
+            if self.fetch is task:
+                cache.dispatch(self, Action.FAILED)
+        elif self.fetch is task:
+            if self.item_id is not None and self.has_data and not newer(value, self.data):
+                cache.dispatch(self, Action.FAILED)
+            else:
+                cache.dispatch(self, Action.FETCHED, value)
 
 
 class QueryCache:

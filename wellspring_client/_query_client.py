@@ -118,61 +118,21 @@ class QueryClient:
     ) -> asyncio.Future[Any]:
         if self.closed:
             raise Cancelled("the client was closed")
-        token = self.cache.token()
-        cache = self.cache
-
-        async def fetch() -> Any:
-            nonlocal token
-            if self._watch_connecting():
-                await self._first_watch()
-                token = cache.token()  # the read begins now: after the Watch's "from now", so it is kept
-            try:
-                value = await run()
-            except NotFound:
-                if query.fetch is task:  # gone: a stale copy must not be served any more
-                    cache.dispatch(query, Action.REMOVE)
-                raise
-            except BaseException:
-                if query.fetch is task:
-                    cache.dispatch(query, Action.FAILED)
-                raise
-            self._settle(query, task, value, token, guard_ids)
-            if prime is not None:
-                prime(value, token)
-            return value
-
-        task = asyncio.ensure_future(fetch())
+        task = query.start_fetch(self.cache, run, guard_ids, newer, gate=self._first_watch, then=prime)
         self.track(task)
-        cache.dispatch(query, Action.FETCHING, task)
         return task
 
-    def _settle(
-        self, query: Query, task: asyncio.Future[Any], value: Any, token: int, guard_ids: Sequence[str] | None
-    ) -> None:
-        """Keep a fetch's answer, unless a change applied since it began outdates it (the revision guard)
-        or a newer version arrived meanwhile (primed by a List)."""
-        if self.cache.outdated(token, query.collection, guard_ids):
-            self.stats.guard_drops += 1  # older than a change already applied: answer, don't keep
-            if query.fetch is task:
-                self.cache.dispatch(query, Action.FAILED)
-        elif query.fetch is task:
-            if query.item_id is not None and query.has_data and not newer(value, query.data):
-                self.cache.dispatch(query, Action.FAILED)
-            else:
-                self.cache.dispatch(query, Action.FETCHED, value)
-
-    def _watch_connecting(self) -> bool:
-        """Is the cache's Watch making its first connection? (Reads made meanwhile wait for it.)"""
-        return self.first_watch is not None and not self.first_watch.is_set()
-
-    async def _first_watch(self) -> None:
-        """Until the first Watch attempt went live or failed, ``FIRST_WATCH_WAIT_S`` at most: a read that
-        goes out after it is not older than what the Watch follows; one that goes out before it (the
-        Watch is slow, or down and reconnecting) is still guarded."""
-        assert self.first_watch is not None
+    async def _first_watch(self) -> bool:
+        """While the cache's Watch makes its first connection, wait until that attempt went live or
+        failed, ``FIRST_WATCH_WAIT_S`` at most (true: it waited). A read that goes out after it is not
+        older than what the Watch follows; one that goes out before it (the Watch is slow, or down and
+        reconnecting) is still guarded."""
+        if self.first_watch is None or self.first_watch.is_set():
+            return False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(FIRST_WATCH_WAIT_S):
                 await self.first_watch.wait()
+        return True
 
     async def _wait(
         self, query: Query, task: asyncio.Future[Any], timeout: float | None, allow_stale: bool | None
