@@ -32,11 +32,11 @@ from service.cache.redis_store import RedisStore
 from service.cache.status import CACHE_HEALTH_SERVICE
 from service.cache.stores import CacheStore, MemoryStore
 from service.cache.tier import CachePolicy, CacheTier
+from service.changes.feed import ChangeFeed, FeedLimits
 from service.config import ConfigError, Settings
 from service.domain.specs import REGISTRY
 from service.handlers.coherence import Coherence
 from service.handlers.common import Clock, wall_clock_us
-from service.handlers.feed import ChangeFeed, FeedLimits
 from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
 from service.handlers.resource import ResourceHandlers

@@ -10,9 +10,9 @@ from wellspring.v1 import watch_service_pb2_grpc as rpc
 
 from service.api.grpc_types import Context
 from service.api.wire import Encoded, Shape
+from service.changes.feed import ChangeFeed
 from service.domain import commands
 from service.domain.errors import StreamStalled, WatcherTooSlow
-from service.handlers.feed import ChangeFeed
 
 
 class WatchServicer(rpc.WatchServiceServicer):

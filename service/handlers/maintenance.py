@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from service.changes import compaction
 from service.config import DEFAULTS, Settings
 from service.handlers.common import Clock, wall_clock_us
 from service.repository.base import Database
-
-_COMPACTION_BATCH = 5000
 
 
 class Maintenance:
@@ -20,22 +19,9 @@ class Maintenance:
         self._clock = clock
 
     async def compact_change_log(self) -> int:
-        """Delete change-log rows older than the retention window (always keeping the newest), in short
-        transactions; watchers asking for them get OUT_OF_RANGE. Returns how many rows went."""
-        async with self._db.writing() as uow:
-            cut = await uow.changes.compaction_cut(self._clock() - self._log_retention_us)
-            if cut <= 0:
-                return 0
-            await uow.changes.raise_watermark(cut)  # before the rows go: see change_log.py
-            await uow.commit()
-        removed = 0
-        while True:
-            async with self._db.writing() as uow:
-                gone = await uow.changes.delete_through(cut, _COMPACTION_BATCH)
-                await uow.commit()
-            removed += gone
-            if gone < _COMPACTION_BATCH:
-                return removed
+        """Delete change-log rows older than the retention window (``changes.compaction``); watchers asking
+        for them get OUT_OF_RANGE. Returns how many rows went."""
+        return await compaction.compact(self._db, self._clock() - self._log_retention_us)
 
     async def purge_idempotency_keys(self) -> int:
         """Forget request_ids older than the retention window (a retry after that creates anew)."""

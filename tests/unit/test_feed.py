@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from service.changes.feed import ChangeFeed, FeedLimits, WatchBatch
 from service.domain.commands import Watch
 from service.domain.errors import InvalidInput, RevisionCompacted, ServerClosing, WatcherTooSlow
-from service.handlers.feed import ChangeFeed, FeedLimits, WatchBatch
 from service.repository.base import CREATED, DELETED, ChangeEntry
 from tests.fakes import FakeDatabase
 

@@ -17,9 +17,9 @@ from service.api.convert import encode_event
 from service.api.resources import ResourceApi
 from service.api.watch import WatchServicer
 from service.api.wire import Encoded, Shape, embedded, varint
+from service.changes.feed import WatchBatch
 from service.domain.specs import REGISTRY
 from service.handlers.exports import ExportChunk
-from service.handlers.feed import WatchBatch
 from service.repository.base import CREATED, DELETED, UPDATED
 from tests.unit.test_resource_handlers import sample, text_field
 
