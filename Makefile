@@ -52,7 +52,7 @@ migrate: $(STAMP)
 ## lint: buf lint, ruff over the Python trees, import-linter's layer contracts, mypy --strict over service/ and wellspring_client/ (pyproject)
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check service wellspring_client tests bench scripts
+	$(VENV)/bin/ruff check service wellspring_client harness tests bench scripts
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy service wellspring_client
 

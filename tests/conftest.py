@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 from wellspring.v1 import post_service_pb2_grpc, user_service_pb2_grpc
 
+from harness import HarnessError, RedisServer, create_database, drop_database
 from service.bootstrap import App, bootstrap
 from service.config import Settings
 from service.repository.database import open_database
 from service.repository.migrate import upgrade
 
-ADMIN_PG_URL = os.environ.get("WELLSPRING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -38,128 +36,42 @@ def _missing(what: str, error: BaseException) -> None:
 @asynccontextmanager
 async def fresh_pg_database() -> AsyncIterator[str]:
     """A PostgreSQL database created and migrated for this run, dropped at the end."""
-    import asyncpg
-
-    admin_dsn = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://")
     try:
-        admin = await asyncpg.connect(admin_dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError) as error:
+        url = await asyncio.to_thread(create_database)
+    except HarnessError as error:
         _missing("PostgreSQL", error)
-    name = f"wellspring_test_{secrets.token_hex(6)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
     try:
         await asyncio.to_thread(upgrade, url)
         yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def _in_thread(coro: Any) -> Any:
-    """Run a coroutine on a private loop in a worker thread (usable from sync fixtures at any time)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-async def _create_pg(name: str) -> str | BaseException:
-    import asyncpg
-
-    admin_dsn = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-    try:
-        admin = await asyncpg.connect(admin_dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError) as error:
-        return error
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    await asyncio.to_thread(upgrade, url)
-    return url
-
-
-async def _drop_pg(name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        await asyncio.to_thread(drop_database, url)
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """The repository tests' database (truncated before each test). A sync fixture, so async fixtures
     can ask for it lazily whatever ran first."""
-    name = f"wellspring_test_{secrets.token_hex(6)}"
-    created = _in_thread(_create_pg(name))
-    if isinstance(created, BaseException):
-        _missing("PostgreSQL", created)
     try:
-        yield created
+        url = create_database()
+    except HarnessError as error:
+        _missing("PostgreSQL", error)
+    try:
+        with ThreadPoolExecutor(1) as thread:  # alembic runs its own loop: not on the one that may be running
+            thread.submit(upgrade, url).result()
+        yield url
     finally:
-        _in_thread(_drop_pg(name))
+        drop_database(url)
 
 
-class RedisProcess:
-    """A redis-server of the test's own, on a free port, that the test may kill, pause and restart."""
+class RedisProcess(RedisServer):
+    """A redis-server of the test's own, on a free port, that the test may kill, pause and restart; a
+    missing binary fails the run under REQUIRE_SERVICES, else skips the test."""
 
     def __init__(self, workdir: Path) -> None:
-        import shutil
-        import socket
-
-        binary = shutil.which("redis-server")
-        if binary is None:
-            _missing("redis-server", FileNotFoundError("redis-server binary"))
-        self.binary = str(binary)
-        self.workdir = workdir
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *, dbfilename: str = "dump.rdb") -> None:
-        args = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.workdir),
-            "--dbfilename",
-            dbfilename,
-        ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        import redis
-
-        while True:
-            try:
-                redis.Redis(port=self.port, socket_timeout=0.5).ping()
-                return
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
+        try:
+            super().__init__(workdir)
+        except HarnessError as error:
+            _missing("redis-server", error)
 
 
 @pytest.fixture

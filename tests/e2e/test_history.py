@@ -13,11 +13,8 @@ with fills switched to a plain SET — a test-only setting — must fail the che
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import secrets
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -44,10 +41,9 @@ from tests.e2e.helpers import (
     update_time_us,
     valid_fields,
 )
-from tests.e2e.process import server_module, wait_serving
+from tests.e2e.process import ServerProcess, wait_serving
 
 pytestmark = pytest.mark.postgres
-ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 4.0
 ENOUGH_OPS = 900  # the run goes on past DURATION_S (up to OVERTIME_S more) until it has this many operations
 OVERTIME_S = 30.0
@@ -100,38 +96,19 @@ def check(history: list[Op]) -> list[str]:
     return violations
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def replica(url: str, redis_url: str, prefix: str, tmp: Path, **extra: str) -> Iterator[str]:
-    port = _free_port()
     env = {
-        **os.environ,
-        "WELLSPRING_ADDR": f"127.0.0.1:{port}",
-        "WELLSPRING_DATABASE_URL": url,
         "WELLSPRING_REDIS_URL": redis_url,
         "WELLSPRING_CACHE_PREFIX": prefix,
         "WELLSPRING_PAGE_TOKEN_SECRET": "history-test-secret-0123456789",
-        "WELLSPRING_ACCESS_LOG": "0",
         "WELLSPRING_REDIS_TIMEOUT_S": "0.2",
         "WELLSPRING_SHUTDOWN_GRACE_S": "1",
         **extra,
     }
-    with open(tmp / f"replica-{port}.log", "wb") as log:
-        command = [sys.executable, "-m", server_module(env), "serve"]
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stderr=log)
-        try:
-            yield f"127.0.0.1:{port}"
-            assert proc.poll() is None, f"replica on {port} died; see {log.name}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with ServerProcess(tmp, url, name="replica", **env) as server:
+        yield server.address
+        assert server.running, f"replica {server.address} died; see {server.log_path}"
 
 
 async def timed(history: list[Op], op: Op, call: object) -> object | None:

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from harness import ADMIN_URL
 from service import __version__
 from service.repository.migrate import head_revision
-from tests.conftest import ADMIN_PG_URL, RedisProcess
+from tests.conftest import RedisProcess
 from tests.e2e.process import ROOT, ServerProcess, free_port, server_module
 
-PG_BASE = ADMIN_PG_URL.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
+PG_BASE = ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
 
 
 def _run(*args: str, timeout_s: float = 30, **env: str) -> subprocess.CompletedProcess[str]:

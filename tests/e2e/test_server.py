@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import pkgutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,8 +20,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from wellspring.v1 import user_service_pb2
 
+import harness
 from service.bootstrap import SERVICE_NAMES
-from tests.e2e.process import wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,28 +86,15 @@ async def test_interceptor_counts_calls_by_status(app, users_stub) -> None:  # t
     assert app.interceptor.calls["/wellspring.v1.UserService/GetUser", "NOT_FOUND"] == before + 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Path) -> None:
     """`python -m service serve --seed-demo` as `make run` starts it: migrates, seeds, logs, stops cleanly."""
-    port = _free_port()
     env = {
-        **os.environ,
-        "WELLSPRING_ADDR": f"127.0.0.1:{port}",
         "WELLSPRING_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "WELLSPRING_SHUTDOWN_GRACE_S": "5",
     }
-    log = open(tmp_path / "server.log", "wb")  # noqa: ASYNC230 - a file handle for the child's stderr
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started once; waited for off the loop
-        [sys.executable, "-m", "service", "serve", "--seed-demo"], env=env, cwd=ROOT, stderr=log
-    )
-    try:
-        await wait_serving(f"127.0.0.1:{port}")
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with harness.ServerProcess(tmp_path, env, args=("--seed-demo",)) as server:  # production defaults
+        await server.serving()
+        async with grpc.aio.insecure_channel(server.address) as channel:
             from wellspring.v1 import user_service_pb2_grpc
 
             stub = user_service_pb2_grpc.UserServiceStub(channel)
@@ -118,15 +103,11 @@ async def test_process_serves_seeds_logs_and_exits_zero_on_sigterm(tmp_path: Pat
             # an in-flight call survives SIGTERM within the grace period
             slow = asyncio.ensure_future(stub.ListUsers(user_service_pb2.ListUsersRequest(page_size=1000)))
             await asyncio.sleep(0)
-            proc.send_signal(signal.SIGTERM)
+            server.signal(signal.SIGTERM)
             await slow
-        assert await asyncio.to_thread(proc.wait, 30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        log.close()
+        assert await server.exit_code(30) == 0
+    text = server.log_text()
     # Our lines are JSON objects; gRPC's C core may add its own plain-text lines to stderr under load.
-    text = (tmp_path / "server.log").read_text()
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert not [line for line in lines if line["logger"] == "alembic.runtime.plugins"]  # start-up noise
     access = [line for line in lines if line["logger"] == "wellspring.access"]
@@ -246,7 +227,7 @@ async def test_unreachable_database_is_unavailable_with_retry_info_not_internal(
 
     settings = Settings(
         addr="127.0.0.1:0",
-        database_url=f"postgresql://postgres@127.0.0.1:{_free_port()}/nowhere",
+        database_url=f"postgresql://postgres@127.0.0.1:{harness.free_port()}/nowhere",
         migrate_on_start=False,
         access_log=False,
         db_pool_timeout_s=1.0,
