@@ -6,6 +6,7 @@ the items in a field named after the collection."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -18,7 +19,7 @@ from wellspring.v1 import comment_service_pb2_grpc as comment_rpc
 from wellspring.v1 import post_service_pb2_grpc as post_rpc
 from wellspring.v1 import user_service_pb2_grpc as user_rpc
 
-from service.domain.specs import REGISTRY, CollectionSpec
+from service.domain.specs import REGISTRY, CollectionSpec, compiled
 
 _TIMES = ("create_time", "update_time")
 
@@ -58,29 +59,33 @@ class Binding:
         cls: type[Message] = getattr(self.api, f"{self.method(verb)}Response")
         return cls
 
-    @functools.cached_property
-    def _repeated(self) -> frozenset[str]:
-        fields = self.message.DESCRIPTOR.fields_by_name
-        return frozenset(n for n in self.spec.writable if fields[n].is_repeated)
-
     def to_proto(self, item: Any) -> Message:
-        values = {n: getattr(item, n) for n in ("id", *self.spec.writable)}
-        for name in _TIMES:
-            values[name] = _ts(getattr(item, f"{name}_us"))
-        return self.message(**values, etag=item.etag)
+        """The resource message of a domain item (the hot path of every Export and write)."""
+        return self._to_proto(item)
 
     def encode(self, item: Any) -> bytes:
-        return self.to_proto(item).SerializeToString()
+        return self._to_proto(item).SerializeToString()
 
     def fields(self, message: Any) -> Any:
         """The client-writable fields a resource message carries, as the spec's fields value."""
-        repeated = self._repeated
-        return self.spec.fields(
-            *(
-                tuple(getattr(message, n)) if n in repeated else getattr(message, n)
-                for n in self.spec.writable
-            )
+        return self._fields(message)
+
+    @functools.cached_property
+    def _to_proto(self) -> Callable[[Any], Message]:
+        names = ("id", *self.spec.writable)
+        times = ", ".join(f"{t}=_ts(item.{t}_us)" for t in _TIMES)
+        return compiled(
+            f"M({', '.join(f'{n}=item.{n}' for n in names)}, {times}, etag=item.etag)",
+            "item",
+            M=self.message,
+            _ts=_ts,
         )
+
+    @functools.cached_property
+    def _fields(self) -> Callable[[Any], Any]:
+        by_name = self.message.DESCRIPTOR.fields_by_name
+        read = [f"tuple(m.{n})" if by_name[n].is_repeated else f"m.{n}" for n in self.spec.writable]
+        return compiled(f"F({', '.join(read)})", "m", F=self.spec.fields)
 
 
 BINDINGS: dict[str, Binding] = {

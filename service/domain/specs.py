@@ -158,6 +158,22 @@ def attribute_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]
     return get if len(names) > 1 else lambda value: (get(value),)
 
 
+def compiled(expression: str, argument: str, **names: Any) -> Callable[[Any], Any]:
+    """``lambda {argument}: {expression}``, compiled once per collection — the way ``dataclasses`` builds
+    ``__init__`` — for the conversions every item of an Export or Import goes through, so that they cost
+    what a hand-written one does (a loop over the field names per item made every Export ~15 % slower).
+    The expression sees ``names``, ``tuple`` and ``list`` and no other builtin, and a dunder name in it is
+    refused: its words are field names of a spec, of its message or of its table."""
+    words = expression
+    for mark in "()[]{},:=.*'":
+        words = words.replace(mark, " ")
+    if any(word.startswith("__") or not (word.isidentifier() or word.isdigit()) for word in words.split()):
+        raise ValueError(f"not a conversion of field names: {expression}")
+    scope = {"__builtins__": {}, "tuple": tuple, "list": list, **names}
+    function: Callable[[Any], Any] = eval(f"lambda {argument}: {expression}", scope)
+    return function
+
+
 class Registry:
     """The collections in declaration order, by name, with who refers to whom."""
 

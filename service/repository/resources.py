@@ -13,7 +13,15 @@ import sqlalchemy as sa
 
 from service.domain.errors import AlreadyExists, DomainError, InvalidInput
 from service.domain.models import FilterValues, Page, PageRequest
-from service.domain.specs import CollectionSpec, Filter, FilterKind, Reference, Resource, reference_error
+from service.domain.specs import (
+    CollectionSpec,
+    Filter,
+    FilterKind,
+    Reference,
+    Resource,
+    compiled,
+    reference_error,
+)
 from service.repository.sized import budgeted_page, byte_length
 from service.repository.sql import ConstraintError, Executor, keyset_page, prefix_range, to_page
 
@@ -100,21 +108,30 @@ class _Statements:
         return lambda item: getattr(item, ordering)
 
     def item(self, row: Sequence[Any]) -> Any:
-        if not self.ts.json_fields:
-            return self.spec.model(*row)
-        values = list(row)
-        for i, name in enumerate(self.names):
-            if name in self.ts.json_fields:
-                values[i] = tuple(json.loads(values[i]))
-        return self.spec.model(*values)
+        """The domain item of a row of ``select`` (JSON text fields decoded)."""
+        return self._item(row)
 
     def row(self, item: Any) -> dict[str, Any]:
-        row = {n: getattr(item, n) for n in self.names}
-        for name in self.ts.json_fields:
-            row[name] = json.dumps(list(row[name]), ensure_ascii=False)
-        for name, column in self.ts.folded.items():
-            row[column] = fold(row[name])
-        return row
+        """The column values of an item (JSON text fields encoded, folded copies computed)."""
+        return self._row(item)
+
+    @functools.cached_property
+    def _item(self) -> Callable[[Sequence[Any]], Any]:
+        json_fields = self.ts.json_fields
+        if not json_fields:
+            model = self.spec.model
+            return lambda row: model(*row)
+        read = [f"tuple(loads(r[{i}]))" if n in json_fields else f"r[{i}]" for i, n in enumerate(self.names)]
+        return compiled(f"M({', '.join(read)})", "r", M=self.spec.model, loads=json.loads)
+
+    @functools.cached_property
+    def _row(self) -> Callable[[Any], dict[str, Any]]:
+        values = [
+            f"'{n}': dumps(list(i.{n}), ensure_ascii=False)" if n in self.ts.json_fields else f"'{n}': i.{n}"
+            for n in self.names
+        ]
+        values += [f"'{column}': fold(i.{name})" for name, column in self.ts.folded.items()]
+        return compiled(f"{{{', '.join(values)}}}", "i", dumps=json.dumps, fold=fold)
 
     def where(self, flt: Filter, value: str | int) -> sa.ColumnElement[bool]:
         t = self.table

@@ -6,6 +6,7 @@ two, three and four bytes of length); tokens and ids carry non-ASCII text."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -212,3 +213,13 @@ def test_embedded_is_a_sub_message_field(size: int) -> None:
     item = message(BINDINGS["users"], 1, size)
     wrapped = embedded(watch_pb.ChangeEvent.DESCRIPTOR, "user", item.SerializeToString())
     assert wrapped == watch_pb.ChangeEvent(user=item).SerializeToString()  # type: ignore[arg-type]
+
+
+def test_compiled_conversions_see_only_what_they_are_given() -> None:
+    """The per-collection conversions are compiled from field names; nothing else gets through."""
+    from service.domain.specs import compiled
+
+    assert compiled("F(m.a, tuple(m.b))", "m", F=lambda *v: v)(SimpleNamespace(a=1, b=[2])) == (1, (2,))
+    for hostile in ("__import__('os')", "m.__class__", "m + 1", "open('x')"):
+        with pytest.raises((ValueError, NameError)):
+            compiled(hostile, "m")(SimpleNamespace())
