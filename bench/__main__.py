@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -213,7 +214,14 @@ def render(
     return "\n".join(lines)
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C, so every server and redis-server the bench
+    started is stopped by its ``with`` block instead of being left running."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings, keep, parts = parse_args(argv)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="wellspring-bench-"))
