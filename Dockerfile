@@ -17,6 +17,8 @@ ENV PATH=/opt/wellspring/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     WELLSPRING_ADDR=0.0.0.0:50051 \
     WELLSPRING_DATABASE_URL=sqlite:////var/lib/wellspring/wellspring.sqlite3
+# It listens beyond loopback, so it starts only with authentication configured at run time
+# (WELLSPRING_AUTH_JWKS=/run/secrets/jwks.json, or WELLSPRING_AUTH_HS256_SECRET), or WELLSPRING_AUTH=none.
 USER wellspring
 WORKDIR /var/lib/wellspring
 EXPOSE 50051

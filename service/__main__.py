@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="wellspring", description="The Wellspring gRPC data service")
     parser.add_argument("--version", action="version", version=f"wellspring {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,health}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,health,token}")
     serve_cmd = sub.add_parser("serve", help="run the server on WELLSPRING_ADDR")
     serve_cmd.add_argument(
         "--seed-demo", action="store_true", help="add demo data when the database is empty"
@@ -96,7 +96,25 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="a health service name: '' (the server), wellspring.cache (Redis answering), or an API service",
     )
+    token_cmd = sub.add_parser(
+        "token", help="print a development token signed with WELLSPRING_AUTH_HS256_SECRET (HS256)"
+    )
+    token_cmd.add_argument("subject", help="the principal (sub): a user id such as ada")
+    token_cmd.add_argument("--scopes", default="read,write", help="comma-separated: read,write,import,admin")
+    token_cmd.add_argument("--ttl-s", type=float, default=3600.0, help="seconds until it expires (3600)")
     return parser
+
+
+def _token(settings: Settings, subject: str, scopes: str, ttl_s: float) -> int:
+    from service.auth.tokens import hs256_token
+
+    if settings.auth_hs256_secret is None:
+        print("wellspring token: set WELLSPRING_AUTH_HS256_SECRET (the server's secret)", file=sys.stderr)
+        return 2
+    claims = {k: v for k, v in (("iss", settings.auth_issuer), ("aud", settings.auth_audience)) if v}
+    granted = [s.strip() for s in scopes.split(",") if s.strip()]
+    print(hs256_token(settings.auth_hs256_secret, subject, granted, ttl_s, **claims))
+    return 0
 
 
 def _database_error(error: Exception) -> int:
@@ -149,6 +167,8 @@ def main(argv: list[str] | None = None, *, cache_for: CacheFactory | None = None
         return 2
     if opts.command == "health":
         return _health(settings, opts.addr, opts.service)
+    if opts.command == "token":
+        return _token(settings, opts.subject, opts.scopes, opts.ttl_s)
     _logging(settings.log_level)
     if opts.command == "migrate":
         return _migrate(settings)

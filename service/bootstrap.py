@@ -22,12 +22,14 @@ from wellspring.v1 import watch_service_pb2
 from wellspring.v1 import watch_service_pb2_grpc as watch_rpc
 
 from service.api.admission import Admission
+from service.api.auth import Authentication
 from service.api.bindings import BINDINGS
 from service.api.convert import encode_event
 from service.api.interceptors import ServerInterceptor
 from service.api.limits import MetadataLimit
 from service.api.resources import ResourceApi, add_to_server
 from service.api.watch import WatchServicer
+from service.auth.tokens import TokenVerifier
 from service.cache.redis_store import RedisStore
 from service.cache.status import CACHE_HEALTH_SERVICE
 from service.cache.stores import CacheStore, MemoryStore
@@ -443,12 +445,28 @@ async def bootstrap(
     return app
 
 
+def _authentication(settings: Settings) -> list[Authentication]:
+    """The token check, when authentication is on (an empty list when it is off)."""
+    if not settings.auth_on:
+        return []
+    verifier = TokenVerifier(
+        secret=settings.auth_hs256_secret,
+        jwks=settings.auth_jwks,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        leeway_s=settings.auth_leeway_s,
+    )
+    return [Authentication(verifier, reflection_open=settings.reflection_on, log_calls=settings.access_log)]
+
+
 def _server(settings: Settings, admission: Admission, interceptor: ServerInterceptor) -> grpc.aio.Server:
     server = grpc.aio.server(
-        # oversized metadata is refused after admission has counted the call (service/api/limits.py)
+        # oversized metadata is refused after admission has counted the call (service/api/limits.py), and
+        # before a token in it is parsed
         interceptors=[
             admission,
             MetadataLimit(settings.max_metadata_bytes, log_calls=settings.access_log),
+            *_authentication(settings),
             interceptor,
         ],
         options=[
@@ -535,10 +553,9 @@ def _assemble(
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     watch_cache(cache, health_servicer, settings.health_interval_s)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
-    )
+    if settings.reflection_on:
+        health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+        reflection.enable_server_reflection((*SERVICE_NAMES, health_name, reflection.SERVICE_NAME), server)
     maintenance = Maintenance(database, settings, clock=clock)
     return App(
         settings,
@@ -566,6 +583,9 @@ async def serve(
     out with calls still running (they were cancelled). First (unless WELLSPRING_MALLOC_RETURN_FREED=0)
     malloc is told to give large freed blocks back to the system: otherwise RSS stays near its peak
     after a burst of large reads (service/malloc.py says why and what it costs)."""
+    settings.check_exposure()
+    if settings.auth == "none":
+        log.warning("authentication is off (WELLSPRING_AUTH=none): every caller may read and write anything")
     if settings.malloc_return_freed:
         return_freed_memory()
     app = await bootstrap(settings, cache=cache_for(settings) if cache_for is not None else None)

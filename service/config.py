@@ -135,6 +135,17 @@ class Settings:
     tls_cert_file: str | None = None  # PEM certificate chain; with tls_key_file the port speaks TLS only
     tls_key_file: str | None = None
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Authentication (README "Authentication"): "jwt" (bearer tokens, HS256 with auth_hs256_secret or
+    # RS256/ES256 against auth_jwks), "none" (said explicitly: every call is let in), or "" (not
+    # configured: allowed on a loopback address only).
+    auth: str = ""
+    auth_hs256_secret: bytes | None = field(default=None, repr=False)
+    auth_jwks: str | None = None  # a JWKS file path, or an https:// URL
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_leeway_s: float = setting(30.0, "WELLSPRING_AUTH_LEEWAY_S")
+    # Server reflection: None = on exactly when authentication is off
+    reflection: bool | None = None
     migrate_on_start: bool = True
     shutdown_grace_s: float = setting(10.0, "WELLSPRING_SHUTDOWN_GRACE_S")
     shutdown_drain_s: float = setting(1.0, "WELLSPRING_SHUTDOWN_DRAIN_S")
@@ -191,6 +202,26 @@ class Settings:
     cache_abandoned_after_s: float = setting(2.0, "WELLSPRING_CACHE_ABANDONED_AFTER_S")
 
     @property
+    def auth_on(self) -> bool:
+        return self.auth == "jwt"
+
+    @property
+    def reflection_on(self) -> bool:
+        return not self.auth_on if self.reflection is None else self.reflection
+
+    def check_exposure(self) -> None:
+        """Refuse to serve a non-loopback address without an authentication configuration, unless
+        WELLSPRING_AUTH=none says so explicitly (secure by default)."""
+        host = self.addr.rpartition(":")[0].strip("[]")
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        if not loopback and self.auth == "":
+            raise ConfigError(
+                f"WELLSPRING_ADDR={self.addr} is not a loopback address and authentication is not "
+                "configured: set WELLSPRING_AUTH=jwt (with WELLSPRING_AUTH_HS256_SECRET or "
+                "WELLSPRING_AUTH_JWKS), or WELLSPRING_AUTH=none to serve without it"
+            )
+
+    @property
     def is_embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -215,6 +246,7 @@ class Settings:
         read = {f.name: _read(env, f) for f in fields(cls) if "env" in f.metadata}
         return cls(
             **read,
+            **_auth(env),
             addr=_addr(env, "WELLSPRING_ADDR", _DEFAULTS["addr"]),
             database_url=database_url,
             redis_url=_redis_url(env, "WELLSPRING_REDIS_URL"),
@@ -226,6 +258,37 @@ class Settings:
             log_level=log_level,
             cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or _DEFAULTS["cache_prefix"],
         )
+
+
+def _auth(env: Mapping[str, str]) -> dict[str, Any]:
+    """WELLSPRING_AUTH and what it needs, each mistake one line naming the setting."""
+    secret = env.get("WELLSPRING_AUTH_HS256_SECRET") or None
+    jwks = env.get("WELLSPRING_AUTH_JWKS") or None
+    mode = (env.get("WELLSPRING_AUTH") or ("jwt" if secret or jwks else "")).lower()
+    if mode not in ("", "jwt", "none"):
+        raise ConfigError(f"WELLSPRING_AUTH must be jwt or none, got {mode!r}")
+    if mode == "jwt":
+        if (secret is None) == (jwks is None):
+            raise ConfigError(
+                "WELLSPRING_AUTH=jwt needs WELLSPRING_AUTH_HS256_SECRET or WELLSPRING_AUTH_JWKS (one)"
+            )
+        if secret is not None and len(secret) < 32:
+            raise ConfigError("WELLSPRING_AUTH_HS256_SECRET must be at least 32 characters")
+        if jwks is not None and not jwks.startswith("https://") and not os.path.isfile(jwks):
+            raise ConfigError(
+                f"WELLSPRING_AUTH_JWKS must be an https:// URL or a readable file, got {jwks!r}"
+            )
+    reflection = (env.get("WELLSPRING_REFLECTION") or "auto").lower()
+    if reflection not in ("auto", "1", "0", "true", "false", "on", "off"):
+        raise ConfigError(f"WELLSPRING_REFLECTION must be auto, 1 or 0, got {reflection!r}")
+    return {
+        "auth": mode,
+        "auth_hs256_secret": secret.encode() if secret else None,
+        "auth_jwks": jwks,
+        "auth_issuer": env.get("WELLSPRING_AUTH_ISSUER") or None,
+        "auth_audience": env.get("WELLSPRING_AUTH_AUDIENCE") or None,
+        "reflection": None if reflection == "auto" else reflection in ("1", "true", "on"),
+    }
 
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}

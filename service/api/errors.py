@@ -82,6 +82,8 @@ TABLE: dict[type[d.DomainError], tuple[grpc.StatusCode, Details]] = {
     d.LimitReached: (grpc.StatusCode.RESOURCE_EXHAUSTED, _retry),
     # what gRPC's core answers for oversized metadata too; no RetryInfo: the same call never fits
     d.MetadataTooLarge: (grpc.StatusCode.RESOURCE_EXHAUSTED, _none),
+    d.Unauthenticated: (grpc.StatusCode.UNAUTHENTICATED, _none),
+    d.PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, _none),
     d.StreamStalled: (grpc.StatusCode.ABORTED, _none),
     d.RequestStreamIdle: (grpc.StatusCode.ABORTED, _none),
     d.ExportInterrupted: (grpc.StatusCode.ABORTED, _none),

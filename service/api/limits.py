@@ -47,10 +47,11 @@ class MetadataLimit(InterceptorBase):
         if handler is None or size <= self.max_bytes:
             return handler
         status = to_status(MetadataTooLarge(size, self.max_bytes))
-        return _refusal(handler, status, handler_call_details.method if self._log_calls else None)
+        logged_as = handler_call_details.method if self._log_calls else None
+        return refusal(handler, status, logged_as, "METADATA_TOO_LARGE")
 
 
-def _refusal(handler: Handler, status: grpc.Status, logged_as: str | None) -> Handler:
+def refusal(handler: Handler, status: grpc.Status, logged_as: str | None, reason: str) -> Handler:
     """A handler that answers ``status`` at once, built per refusal (they are rare). It takes the request
     as a stream whatever the method, so that grpc.aio calls it without waiting for a request message: a
     unary handler is only called once the message has arrived, and a call half-closed without one would
@@ -58,7 +59,7 @@ def _refusal(handler: Handler, status: grpc.Status, logged_as: str | None) -> Ha
 
     async def refuse(_requests: Any, context: Context) -> None:
         if logged_as is not None:
-            log_when_over(context, logged_as, status.code.name, reason="METADATA_TOO_LARGE")
+            log_when_over(context, logged_as, status.code.name, reason=reason)
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     make = (

@@ -207,6 +207,33 @@ class TooManyWatchers(LimitReached):
         )
 
 
+class Unauthenticated(DomainError):
+    """The call carries no credential, or one that does not verify; ``reason`` says which
+    (TOKEN_MISSING, TOKEN_MALFORMED, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, TOKEN_INVALID, ISSUER_MISMATCH,
+    AUDIENCE_MISMATCH, KEY_UNKNOWN). The message never repeats the credential."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this."""
+
+    reason = "PERMISSION_DENIED"
+
+
+class ScopeMissing(PermissionDenied):
+    """The caller's token lacks the scope the method needs (``scope`` in the metadata)."""
+
+    reason = "SCOPE_MISSING"
+
+    def __init__(self, scope: str, method: str) -> None:
+        super().__init__(
+            f"{method} needs the scope {scope!r} (or 'admin')", metadata={"scope": scope, "method": method}
+        )
+
+
 class MetadataTooLarge(DomainError):
     """The call's request metadata (headers) is over the server's limit; the same call will never fit."""
 

@@ -146,3 +146,20 @@ class Page(Generic[T]):
     next_cursor: Cursor | None = field(default=None)
     # cursors[i] resumes right after items[i]: a caller may cut the page short (AIP-158 allows it)
     cursors: list[Cursor] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who makes a call: ``subject`` (a token's ``sub``, or a client certificate's SAN), the scopes it was
+    granted, and until when (epoch seconds) that holds. ``admin`` may do anything to anyone's resources."""
+
+    subject: str
+    scopes: frozenset[str]
+    expires_at: float
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.scopes
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes

@@ -146,3 +146,50 @@ def test_a_refused_redis_scheme_is_named_without_the_password() -> None:
     with pytest.raises(ConfigError, match="WELLSPRING_REDIS_URL") as refused:
         Settings.from_env({"WELLSPRING_REDIS_URL": "http://:s3cret@x"})
     assert "s3cret" not in str(refused.value) and "'http'" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WELLSPRING_AUTH": "maybe"}, "WELLSPRING_AUTH"),
+        ({"WELLSPRING_AUTH": "jwt"}, "WELLSPRING_AUTH_HS256_SECRET"),
+        ({"WELLSPRING_AUTH_HS256_SECRET": "short"}, "WELLSPRING_AUTH_HS256_SECRET"),
+        ({"WELLSPRING_AUTH_JWKS": "/no/such/jwks.json"}, "WELLSPRING_AUTH_JWKS"),
+        ({"WELLSPRING_AUTH_HS256_SECRET": "s" * 32, "WELLSPRING_AUTH_JWKS": "https://x/jwks"}, "(one)"),
+        ({"WELLSPRING_REFLECTION": "sometimes"}, "WELLSPRING_REFLECTION"),
+    ],
+)
+def test_auth_mistakes_are_one_line_naming_the_setting(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(env)
+
+
+def test_auth_is_on_with_a_secret_and_reflection_follows_it() -> None:
+    off = Settings.from_env({})
+    assert not off.auth_on and off.reflection_on and off.auth == ""
+    on = Settings.from_env({"WELLSPRING_AUTH_HS256_SECRET": "s" * 32})
+    assert on.auth_on and not on.reflection_on and "s" * 32 not in repr(on)
+    assert Settings.from_env(
+        {"WELLSPRING_AUTH_HS256_SECRET": "s" * 32, "WELLSPRING_REFLECTION": "1"}
+    ).reflection_on
+
+
+@pytest.mark.parametrize(
+    ("addr", "auth", "refused"),
+    [
+        ("127.0.0.1:50051", "", False),
+        ("localhost:50051", "", False),
+        ("[::1]:50051", "", False),
+        ("0.0.0.0:50051", "", True),
+        ("[::]:50051", "", True),
+        ("10.1.2.3:50051", "", True),
+        ("0.0.0.0:50051", "none", False),
+    ],
+)
+def test_serving_beyond_loopback_needs_auth_or_an_explicit_none(addr: str, auth: str, refused: bool) -> None:
+    settings = Settings.from_env({"WELLSPRING_ADDR": addr, "WELLSPRING_AUTH": auth})
+    if refused:
+        with pytest.raises(ConfigError, match="WELLSPRING_AUTH"):
+            settings.check_exposure()
+    else:
+        settings.check_exposure()

@@ -1,0 +1,206 @@
+"""Authentication and scopes against a real server process, on both backends: every RPC of every
+collection (and Watch) x every way a token can be wrong -> the exact status and ErrorInfo reason, the
+matrix generated from the service descriptors and the method table, not written out by hand. Health
+stays open; reflection is off when authentication is on; a non-loopback address needs an auth
+configuration (or WELLSPRING_AUTH=none, which warns)."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import MethodDescriptor
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from service.auth.scopes import BY_VERB, required_scope
+from service.bootstrap import SERVICE_NAMES
+from tests.conftest import fresh_pg_database, sqlite_url_for
+from tests.e2e.helpers import details
+from tests.e2e.process import ROOT, ServerProcess, free_port
+
+SECRET = secrets.token_hex(32)
+ISSUER, AUDIENCE = "https://issuer.wellspring.test", "wellspring-test"
+AUTH_ENV = {
+    "WELLSPRING_AUTH": "jwt",
+    "WELLSPRING_AUTH_HS256_SECRET": SECRET,
+    "WELLSPRING_AUTH_ISSUER": ISSUER,
+    "WELLSPRING_AUTH_AUDIENCE": AUDIENCE,
+    "WELLSPRING_AUTH_LEEWAY_S": "5",
+}
+METHODS: list[MethodDescriptor] = [
+    m for name in SERVICE_NAMES for m in descriptor_pool.Default().FindServiceByName(name).methods
+]
+
+
+def token(key: str = SECRET, *, scopes: str = "admin", **claims: Any) -> str:
+    now = int(time.time())
+    body = {"sub": "ada", "scope": scopes, "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600} | claims
+    return jwt.encode(body, key, algorithm="HS256")
+
+
+def scope_of(method: MethodDescriptor) -> str:
+    scope = required_scope(f"/{method.containing_service.full_name}/{method.name}", reflection_open=False)
+    assert scope in BY_VERB.values(), method.full_name
+    return scope
+
+
+def without(scope: str) -> str:
+    """Every ordinary scope but ``scope`` (and never admin)."""
+    return " ".join(s for s in sorted(set(BY_VERB.values())) if s != scope)
+
+
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+
+# (case, header for a method, expected code, expected reason); None: not an auth failure.
+CASES: list[tuple[str, Any, grpc.StatusCode | None, str | None]] = [
+    ("no token", lambda m: None, grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MISSING"),
+    ("not bearer", lambda m: "Basic YWRhOnB3", grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MALFORMED"),
+    ("garbage", lambda m: "Bearer not-a-jwt", grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MALFORMED"),
+    (
+        "expired",
+        lambda m: f"Bearer {token(exp=int(time.time()) - 60)}",
+        grpc.StatusCode.UNAUTHENTICATED,
+        "TOKEN_EXPIRED",
+    ),
+    (
+        "not yet valid",
+        lambda m: f"Bearer {token(nbf=int(time.time()) + 600)}",
+        grpc.StatusCode.UNAUTHENTICATED,
+        "TOKEN_NOT_YET_VALID",
+    ),
+    (
+        "bad signature",
+        lambda m: f"Bearer {token('x' * 64)}",
+        grpc.StatusCode.UNAUTHENTICATED,
+        "TOKEN_INVALID",
+    ),
+    (
+        "wrong issuer",
+        lambda m: f"Bearer {token(iss='https://evil.test')}",
+        grpc.StatusCode.UNAUTHENTICATED,
+        "ISSUER_MISMATCH",
+    ),
+    (
+        "wrong audience",
+        lambda m: f"Bearer {token(aud='other')}",
+        grpc.StatusCode.UNAUTHENTICATED,
+        "AUDIENCE_MISMATCH",
+    ),
+    (
+        "missing scope",
+        lambda m: f"Bearer {token(scopes=without(scope_of(m)))}",
+        grpc.StatusCode.PERMISSION_DENIED,
+        "SCOPE_MISSING",
+    ),
+    ("its scope", lambda m: f"Bearer {token(scopes=scope_of(m))}", None, None),
+    ("admin", lambda m: f"Bearer {token(scopes='admin')}", None, None),
+]
+
+
+@pytest.fixture(scope="module", params=["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    tmp = tmp_path_factory.mktemp("auth")
+    async with AsyncExitStack() as stack:
+        url = (
+            sqlite_url_for(tmp)
+            if request.param == "embedded"
+            else await stack.enter_async_context(fresh_pg_database())
+        )
+        with ServerProcess(tmp, url, **AUTH_ENV) as process:
+            await process.serving()
+            yield process.address
+
+
+async def call(channel: grpc.aio.Channel, method: MethodDescriptor, header: str | None) -> grpc.StatusCode:
+    """The method with an empty request (and no request messages for a client stream), ``header`` as
+    its authorization; the status it ends with (OK, or the first response of a stream)."""
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    metadata = (("authorization", header),) if header is not None else ()
+    identity = {"request_serializer": lambda b: b, "response_deserializer": lambda b: b}
+    try:
+        if method.client_streaming:
+            await channel.stream_unary(path, **identity)(_nothing(), metadata=metadata, timeout=5)
+        elif method.server_streaming:
+            stream = channel.unary_stream(path, **identity)(b"", metadata=metadata, timeout=1)
+            async for _ in stream:
+                break
+            stream.cancel()
+        else:
+            await channel.unary_unary(path, **identity)(b"", metadata=metadata, timeout=5)
+    except grpc.aio.AioRpcError as error:
+        if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            call.last_reason = details(error)["ErrorInfo"][0].reason  # type: ignore[attr-defined]
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
+
+
+@pytest.mark.parametrize("case", [c[0] for c in CASES])
+async def test_every_method_answers_each_credential_as_the_table_says(server: str, case: str) -> None:
+    _, header_for, code, reason = next(c for c in CASES if c[0] == case)
+    wrong: list[str] = []
+    async with grpc.aio.insecure_channel(server) as channel:
+        for method in METHODS:
+            call.last_reason = None  # type: ignore[attr-defined]
+            got = await call(channel, method, header_for(method))
+            got_reason = call.last_reason  # type: ignore[attr-defined]
+            if code is None:
+                if got in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                    wrong.append(f"{method.full_name}: {got.name} {got_reason}")
+            elif (got, got_reason) != (code, reason):
+                wrong.append(f"{method.full_name}: {got.name} {got_reason}, expected {code.name} {reason}")
+    assert len(METHODS) >= 25 and not wrong, wrong
+
+
+async def test_health_is_open_and_reflection_is_off(server: str) -> None:
+    async with grpc.aio.insecure_channel(server) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in stub.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            ):
+                break
+        assert refused.value.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAUTHENTICATED)
+
+
+def _serve(tmp: Path, **env: str) -> subprocess.Popen[bytes]:
+    environ = {k: v for k, v in __import__("os").environ.items() if not k.startswith("WELLSPRING_")}
+    environ |= {"WELLSPRING_DATABASE_URL": sqlite_url_for(tmp), "WELLSPRING_SHUTDOWN_DRAIN_S": "0", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"], env=environ, cwd=ROOT, stderr=subprocess.PIPE
+    )
+
+
+def test_a_non_loopback_address_needs_an_auth_configuration(tmp_path: Path) -> None:
+    refused = _serve(tmp_path, WELLSPRING_ADDR=f"0.0.0.0:{free_port()}")
+    _, err = refused.communicate(timeout=30)
+    lines = err.decode().strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, lines
+    assert "WELLSPRING_ADDR" in lines[0] and "WELLSPRING_AUTH" in lines[0] and "Traceback" not in lines[0]
+
+
+async def test_auth_none_is_said_explicitly_and_warned_about(tmp_path: Path) -> None:
+    env = {"WELLSPRING_ADDR": f"0.0.0.0:{free_port()}", "WELLSPRING_AUTH": "none"}
+    with ServerProcess(tmp_path, sqlite_url_for(tmp_path), **env) as process:
+        process.address = "127.0.0.1:" + env["WELLSPRING_ADDR"].rpartition(":")[2]
+        await process.serving()
+    assert any("authentication is off" in line["message"] for line in process.log_lines())
