@@ -15,6 +15,7 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
+from service.api.auth import current_principal
 from service.api.bindings import Binding
 from service.api.convert import (
     check_response_size,
@@ -92,25 +93,31 @@ class ResourceApi:
     async def create(self, request: Any, context: Context) -> Reply:
         given = getattr(request, self._field)
         chosen = getattr(request, f"{self._field}_id")
-        cmd = commands.CreateItem(self._b.fields(given), chosen, request.request_id, given.id)
+        fields = self._b.fields(given)
+        cmd = commands.CreateItem(fields, chosen, request.request_id, given.id, current_principal())
         return self._b.to_proto(await self._h.create(cmd, deadline_of(context)))
 
     async def update(self, request: Any, context: Context) -> Reply:
         given = getattr(request, self._field)
         cmd = commands.UpdateItem(
-            given.id, self._b.fields(given), update_mask(request), given.etag, request.allow_missing
+            given.id,
+            self._b.fields(given),
+            update_mask(request),
+            given.etag,
+            request.allow_missing,
+            current_principal(),
         )
         return self._b.to_proto(await self._h.update(cmd, deadline_of(context)))
 
     async def delete(self, request: Any, context: Context) -> Reply:
         force = self._has_force and request.force
-        cmd = commands.DeleteItem(request.id, request.etag, force, request.allow_missing)
+        cmd = commands.DeleteItem(request.id, request.etag, force, request.allow_missing, current_principal())
         await self._h.delete(cmd, deadline_of(context))
         return empty_pb2.Empty()
 
     async def import_items(self, requests: AsyncIterator[Any], context: Context) -> Reply:
         items = import_stream(requests, self._items, self._b.fields, context)
-        result = await self._h.import_items(items, deadline_of(context))
+        result = await self._h.import_items(items, deadline_of(context), current_principal())
         return self._import_response(**import_reply(result))
 
     async def export(self, request: Any, context: Context) -> AsyncIterator[Reply]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
 from service.domain.errors import DomainError
+from service.domain.models import Principal
 
 F = TypeVar("F")
 # A filter's value as the request gave it: text, or a time in µs (None or "": not set).
@@ -34,6 +35,7 @@ class CreateItem(Generic[F]):
     chosen_id: str = ""
     request_id: str = ""
     id_in_body: str = ""
+    actor: Principal | None = None  # who asks (None: authentication is off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class UpdateItem(Generic[F]):
     update_mask: tuple[str, ...] | None = None
     etag: str = ""
     allow_missing: bool = False
+    actor: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class DeleteItem:
     etag: str = ""
     force: bool = False
     allow_missing: bool = False
+    actor: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,6 +234,18 @@ class ScopeMissing(PermissionDenied):
         )
 
 
+class NotOwner(PermissionDenied):
+    """The caller may act only on its own resources (its user; the posts and comments it wrote)."""
+
+    reason = "NOT_OWNER"
+
+    def __init__(self, resource: str, resource_id: str, owner_field: str) -> None:
+        super().__init__(
+            f"only its owner (or an admin) may write {resource} {resource_id!r} ({owner_field})",
+            metadata={"resource": resource, "id": resource_id, "owner_field": owner_field},
+        )
+
+
 class MetadataTooLarge(DomainError):
     """The call's request metadata (headers) is over the server's limit; the same call will never fit."""
 

@@ -29,10 +29,11 @@ from service.domain.errors import (
     FieldViolation,
     InvalidInput,
     NotFound,
+    NotOwner,
     PreconditionViolation,
     Unavailable,
 )
-from service.domain.models import ChangeKind, FilterValues, Page, PageRequest
+from service.domain.models import ChangeKind, FilterValues, Page, PageRequest, Principal
 from service.domain.specs import (
     REGISTRY,
     CollectionSpec,
@@ -129,6 +130,21 @@ class ResourceHandlers(Generic[T, F]):
     def _filter(self, cmd: ListItems) -> FilterValues:
         """The validated repository filter of a List (or Export) command."""
         return check_filters(self.spec, cmd.filters)
+
+    def _authorize(self, actor: Principal | None, item_id: str, fields: Any) -> None:
+        """NOT_OWNER unless ``actor`` owns the resource ``item_id`` with ``fields`` (by the spec's owner
+        field: the id itself for users, ``author_id`` for posts and comments) or is an admin; nobody is
+        checked with authentication off (``actor`` None)."""
+        error = self._not_owner(actor, item_id, fields)
+        if error is not None:
+            raise error
+
+    def _not_owner(self, actor: Principal | None, item_id: str, fields: Any) -> NotOwner | None:
+        if actor is None or actor.admin:
+            return None
+        field = self.spec.owner_field
+        owner = item_id if field == "id" else getattr(fields, field)
+        return None if owner == actor.subject else NotOwner(self.resource, item_id, field)
 
     def _check_import(self, item: ImportItem[F]) -> DomainError | None:
         r = self.resource
@@ -234,6 +250,9 @@ class ResourceHandlers(Generic[T, F]):
         fields = spec.normalize(cmd.fields)
         item_id, id_violations = chosen_id(self.resource, cmd.chosen_id, cmd.id_in_body)
         raise_if(spec.check(fields, self.resource) + id_violations)
+        if not item_id and spec.owner_field == "id" and cmd.actor is not None and not cmd.actor.admin:
+            item_id = cmd.actor.subject  # a principal's own resource is the one with its id
+        self._authorize(cmd.actor, item_id, fields)
         pending = self.reads.pending()
 
         async def create(uow: UnitOfWork) -> T:
@@ -276,15 +295,18 @@ class ResourceHandlers(Generic[T, F]):
                 if not cmd.allow_missing:
                     raise NotFound(r, cmd.id)
                 raise_if(spec.check(given, r))
+                self._authorize(cmd.actor, cmd.id, given)
                 created: T = spec.new(cmd.id, given, self._clock(), self._next_version())
                 await repository.add(created)
                 await self._record(uow, pending, CREATED, created)
                 await uow.commit()
                 return created
+            before = spec.fields_of(current)
+            self._authorize(cmd.actor, cmd.id, before)
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch(r, cmd.id, cmd.etag, current.etag)
-            before = spec.fields_of(current)
             fields: F = dataclasses.replace(cast(Any, before), **{p: getattr(given, p) for p in paths})
+            self._authorize(cmd.actor, cmd.id, fields)  # nobody gives a resource away
             if fields == before:  # acknowledged as it is: its tombstone first (issue 18)
                 await pending.confirm(uow, self.collection, [(current.id, current.version, False)])
                 await uow.commit()
@@ -317,6 +339,7 @@ class ResourceHandlers(Generic[T, F]):
                 if cmd.allow_missing:
                     return
                 raise NotFound(self.resource, cmd.id)
+            self._authorize(cmd.actor, cmd.id, self.spec.fields_of(current))
             if cmd.etag and cmd.etag != current.etag:
                 raise EtagMismatch(self.resource, cmd.id, cmd.etag, current.etag)
             if not cmd.force:
@@ -385,11 +408,15 @@ class ResourceHandlers(Generic[T, F]):
                 limit = max(EXPORT_ROWS[0], min(EXPORT_ROWS[2], int(EXPORT_TARGET_BYTES / average)))
 
     async def import_items(
-        self, items: AsyncIterator[ImportItem[Any]], deadline: float | None = None
+        self,
+        items: AsyncIterator[ImportItem[Any]],
+        deadline: float | None = None,
+        actor: Principal | None = None,
     ) -> ImportResult:
         """Upsert by id, committed in chunks of at most IMPORT_CHUNK items and IMPORT_CHUNK_BYTES of item
         text, so an import holds about one chunk in memory whatever the size of its items. A bad item is
-        reported by its index and never takes the good ones with it. If the stream breaks off, the chunks
+        reported by its index and never takes the good ones with it (so is one ``actor`` does not own:
+        NOT_OWNER). If the stream breaks off, the chunks
         committed so far stay. The stream's own work yields to the event loop every few milliseconds, and
         the chunks' statements run off it (``writing(bulk=True)``), so other calls keep their latency."""
         result = ImportResult()
@@ -405,22 +432,26 @@ class ResourceHandlers(Generic[T, F]):
             size = text_bytes(item.fields)
             # The same id again (the earlier item must land first), or a chunk that would pass its budget.
             if item.id in chunk or (chunk and chunk.bytes + size > IMPORT_CHUNK_BYTES):
-                await self._import_chunk(chunk.take(), result, deadline)
+                await self._import_chunk(chunk.take(), result, deadline, actor)
             chunk.add(item, size)
             if len(chunk) >= IMPORT_CHUNK:
-                await self._import_chunk(chunk.take(), result, deadline)
+                await self._import_chunk(chunk.take(), result, deadline, actor)
         if chunk:
-            await self._import_chunk(chunk.take(), result, deadline)
+            await self._import_chunk(chunk.take(), result, deadline, actor)
         result.failures.sort(key=lambda f: f.index)
         return result
 
     async def _import_chunk(
-        self, items: list[ImportItem[Any]], result: ImportResult, deadline: float | None
+        self,
+        items: list[ImportItem[Any]],
+        result: ImportResult,
+        deadline: float | None,
+        actor: Principal | None,
     ) -> None:
         pending = self.reads.pending()
 
         async def commit_then_invalidate() -> _Chunk[T]:
-            plan = await retrying(lambda: self._write_chunk(items, pending))
+            plan = await retrying(lambda: self._write_chunk(items, pending, actor))
             await pending.flush(deadline)
             return plan
 
@@ -437,12 +468,14 @@ class ResourceHandlers(Generic[T, F]):
         for index, error in plan.failures:
             result.fail(index, error)
 
-    async def _write_chunk(self, items: list[ImportItem[Any]], pending: PendingInvalidations) -> _Chunk[T]:
+    async def _write_chunk(
+        self, items: list[ImportItem[Any]], pending: PendingInvalidations, actor: Principal | None
+    ) -> _Chunk[T]:
         pending.reset()
         async with self._db.writing(bulk=True) as uow:
             repository = self._repository(uow)
             current = await repository.get_many([i.id for i in items], for_update=True)
-            plan = self._plan(items, current)
+            plan = self._plan(items, current, actor)
             await self._write_plan(uow, repository, plan, {i.id: i.index for i in items})
             encode = self.reads.encode
             for kind, written in ((CREATED, plan.creates), (UPDATED, [u for u, _ in plan.updates])):
@@ -453,11 +486,19 @@ class ResourceHandlers(Generic[T, F]):
             await uow.commit()
         return plan
 
-    def _plan(self, items: list[ImportItem[Any]], current: dict[str, T]) -> _Chunk[T]:
+    def _plan(
+        self, items: list[ImportItem[Any]], current: dict[str, T], actor: Principal | None = None
+    ) -> _Chunk[T]:
         plan: _Chunk[T] = _Chunk()
         now = self._clock()
         for item in items:
             existing = current.get(item.id)
+            refused = self._not_owner(actor, item.id, item.fields)
+            if refused is None and existing is not None:
+                refused = self._not_owner(actor, item.id, self.spec.fields_of(existing))
+            if refused is not None:
+                plan.failures.append((item.index, refused))
+                continue
             if item.etag and (existing is None or item.etag != existing.etag):
                 now_etag = "" if existing is None else existing.etag
                 plan.failures.append((item.index, EtagMismatch(self.resource, item.id, item.etag, now_etag)))

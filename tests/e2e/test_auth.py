@@ -204,3 +204,83 @@ async def test_auth_none_is_said_explicitly_and_warned_about(tmp_path: Path) -> 
         process.address = "127.0.0.1:" + env["WELLSPRING_ADDR"].rpartition(":")[2]
         await process.serving()
     assert any("authentication is off" in line["message"] for line in process.log_lines())
+
+
+def bearer(subject: str, scopes: str = "read write import") -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token(sub=subject, scopes=scopes)}"),)
+
+
+async def test_only_owners_write_and_admins_write_anything(server: str) -> None:
+    """Ownership from each spec's owner field: a user is its own (id = sub), posts and comments are their
+    author's; creating as someone else, or touching their resources, is NOT_OWNER; an import reports a
+    foreign item by its index and lands the rest; admin may do anything."""
+    from wellspring.v1 import post_service_pb2 as posts_api
+    from wellspring.v1 import resources_pb2 as pb
+    from wellspring.v1 import user_service_pb2 as users_api
+
+    from tests.e2e.helpers import fails, stubs
+
+    me, other = f"me{secrets.token_hex(3)}", f"other{secrets.token_hex(3)}"
+    async with grpc.aio.insecure_channel(server) as channel:
+        s = stubs(channel)
+        users, posts = s["users"], s["posts"]
+
+        def user(uid: str) -> pb.User:
+            return pb.User(id=uid, email=f"{uid}@example.com", display_name=uid)
+
+        created = await users.CreateUser(users_api.CreateUserRequest(user=user(me)), metadata=bearer(me))
+        assert created.id == me
+        refused = await fails(
+            users.CreateUser(users_api.CreateUserRequest(user=user(other)), metadata=bearer(me)),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        assert refused["ErrorInfo"][0].reason == "NOT_OWNER"
+        admin = bearer("root", "admin")
+        await users.CreateUser(users_api.CreateUserRequest(user=user(other)), metadata=admin)
+
+        mine = await posts.CreatePost(
+            posts_api.CreatePostRequest(post=pb.Post(author_id=me, title="Mine")), metadata=bearer(me)
+        )
+        theirs = await posts.CreatePost(
+            posts_api.CreatePostRequest(post=pb.Post(author_id=other, title="Theirs")), metadata=bearer(other)
+        )
+        for attempt in (
+            posts.CreatePost(
+                posts_api.CreatePostRequest(post=pb.Post(author_id=other, title="Forged")),
+                metadata=bearer(me),
+            ),
+            posts.UpdatePost(
+                posts_api.UpdatePostRequest(post=pb.Post(id=theirs.id, title="Taken")), metadata=bearer(me)
+            ),
+            posts.UpdatePost(  # giving my post away is writing theirs
+                posts_api.UpdatePostRequest(post=pb.Post(id=mine.id, author_id=other)), metadata=bearer(me)
+            ),
+            posts.DeletePost(posts_api.DeletePostRequest(id=theirs.id), metadata=bearer(me)),
+            users.DeleteUser(users_api.DeleteUserRequest(id=other, force=True), metadata=bearer(me)),
+        ):
+            found = await fails(attempt, grpc.StatusCode.PERMISSION_DENIED)
+            assert found["ErrorInfo"][0].reason == "NOT_OWNER"
+
+        edited = await posts.UpdatePost(
+            posts_api.UpdatePostRequest(post=pb.Post(id=mine.id, title="Mine, edited")), metadata=bearer(me)
+        )
+        assert edited.title == "Mine, edited"
+
+        async def items() -> AsyncIterator[posts_api.ImportPostsRequest]:
+            yield posts_api.ImportPostsRequest(
+                posts=[
+                    pb.Post(id=f"{me}-i0", author_id=me, title="ok"),
+                    pb.Post(id=f"{me}-i1", author_id=other, title="forged"),
+                    pb.Post(id=theirs.id, author_id=me, title="stolen"),
+                    pb.Post(id=f"{me}-i3", author_id=me, title="ok too"),
+                ]
+            )
+
+        reply = await posts.ImportPosts(items(), metadata=bearer(me))
+        assert (reply.created_count, reply.failed_count) == (2, 2), reply
+        assert [(e.index, e.code) for e in reply.errors] == [(1, 7), (2, 7)]  # 7: PERMISSION_DENIED
+        still = await posts.GetPost(posts_api.GetPostRequest(id=theirs.id), metadata=bearer(me))
+        assert still.title == "Theirs" and still.author_id == other
+
+        await posts.DeletePost(posts_api.DeletePostRequest(id=theirs.id), metadata=admin)
+        await users.DeleteUser(users_api.DeleteUserRequest(id=me, force=True), metadata=bearer(me))
