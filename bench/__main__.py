@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import client as c
+from bench.auth import AuthServer, auth_deployment
 from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_ratio
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
@@ -93,13 +94,19 @@ def seed_both(client: c.Client, cached: CachedServer, outcome: Outcome) -> list[
 
 
 def measure_with(
-    server: ServerProcess, cached: CachedServer, workdir: Path, settings: Settings, outcome: Outcome
+    server: ServerProcess,
+    cached: CachedServer,
+    auth: AuthServer,
+    workdir: Path,
+    settings: Settings,
+    outcome: Outcome,
 ) -> None:
     """Seed, measure the hit ratio once (it needs the cold cache seeding leaves), then run until every
     control pair passes or the attempts are used up."""
     client = c.connect(server.address)
     try:
         ids = seed_both(client, cached, outcome)
+        auth.ids = c.seed(auth.client)
         progress(
             f"hit ratio: {settings.zipf_calls} GetUser, Zipf s={settings.zipf_s}, on the Redis-backed server"
         )
@@ -108,7 +115,15 @@ def measure_with(
         for attempt in range(1, settings.attempts + 1):
             progress(f"run {attempt} of at most {settings.attempts}")
             figures = run_once(
-                client, server, log, ids, workdir, settings, cached, last_attempt=attempt == settings.attempts
+                client,
+                server,
+                log,
+                ids,
+                workdir,
+                settings,
+                cached,
+                auth,
+                last_attempt=attempt == settings.attempts,
             )
             outcome.attempts.append(figures)
             if figures.control_ok:
@@ -135,7 +150,9 @@ def measure(workdir: Path, settings: Settings) -> Outcome:
             outcome.cached_database, outcome.redis_url = cached.database.description, cached.redis.url
             outcome.cached_on_postgres = cached.database.shared
             progress(f"Redis-backed server pid {cached.server.pid} SERVING on {cached.server.address}")
-            measure_with(server, cached, workdir, settings, outcome)
+            with auth_deployment(workdir) as auth:
+                progress(f"server with authentication: pid {auth.server.pid} on {auth.server.address}")
+                measure_with(server, cached, auth, workdir, settings, outcome)
             progress("stopping the Redis-backed server with SIGTERM")
         progress("stopping the embedded server with SIGTERM")
     return outcome

@@ -36,12 +36,13 @@ class Client:
     health: health_pb2_grpc.HealthStub
     users: user_rpc.UserServiceStub
     posts: post_rpc.PostServiceStub
+    metadata: tuple[tuple[str, str], ...] | None = None  # sent with every call but Check (a bearer token)
 
     def close(self) -> None:
         self.channel.close()
 
 
-def connect(address: str) -> Client:
+def connect(address: str, metadata: tuple[tuple[str, str], ...] | None = None) -> Client:
     """A plain-text channel that ignores any *_proxy environment: all traffic must stay on 127.0.0.1."""
     channel = grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
     grpc.channel_ready_future(channel).result(timeout=CALL_TIMEOUT_S)
@@ -50,6 +51,7 @@ def connect(address: str) -> Client:
         health_pb2_grpc.HealthStub(channel),
         user_rpc.UserServiceStub(channel),
         post_rpc.PostServiceStub(channel),
+        metadata,
     )
 
 
@@ -67,7 +69,9 @@ def seed(client: Client, users: int = SEED_USERS, posts: int = SEED_POSTS) -> li
             bio=f"Seeded by the benchmark; user number {i} of {users}. " * 2,
         )
         client.users.CreateUser(
-            user_service_pb2.CreateUserRequest(user=user, user_id=uid), timeout=CALL_TIMEOUT_S
+            user_service_pb2.CreateUserRequest(user=user, user_id=uid),
+            timeout=CALL_TIMEOUT_S,
+            metadata=client.metadata,
         )
     for i in range(posts):
         post = resources_pb2.Post(
@@ -76,7 +80,9 @@ def seed(client: Client, users: int = SEED_USERS, posts: int = SEED_POSTS) -> li
             body="Lorem ipsum " * 40,
             tags=["bench", f"t{i % 3}"],
         )
-        client.posts.CreatePost(post_service_pb2.CreatePostRequest(post=post), timeout=CALL_TIMEOUT_S)
+        client.posts.CreatePost(
+            post_service_pb2.CreatePostRequest(post=post), timeout=CALL_TIMEOUT_S, metadata=client.metadata
+        )
     return ids
 
 
@@ -98,6 +104,9 @@ def get_user_op(client: Client, ids: list[str]) -> Op:
         [user_service_pb2.GetUserRequest(id=i) for i in ids]
     )
     get = client.users.GetUser
+    if client.metadata is not None:
+        metadata = client.metadata
+        return lambda: get(next(requests), timeout=CALL_TIMEOUT_S, metadata=metadata)
     return lambda: get(next(requests), timeout=CALL_TIMEOUT_S)
 
 
@@ -118,7 +127,7 @@ def batch_get_op(client: Client, ids: list[str]) -> Op:
     batch_get = client.users.BatchGetUsers
 
     def run() -> None:
-        reply = batch_get(request, timeout=CALL_TIMEOUT_S)
+        reply = batch_get(request, timeout=CALL_TIMEOUT_S, metadata=client.metadata)
         if len(reply.users) != len(ids):  # a short answer would make the speedup meaningless
             raise AssertionError(f"BatchGetUsers returned {len(reply.users)} of {len(ids)} users")
 

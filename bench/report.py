@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bench.auth import AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT
 from bench.cached import (
     CACHED_BATCH,
     CACHED_CONTROL,
@@ -39,11 +40,21 @@ class Goal:
         return f"{self.op} {self.value:g}"
 
 
-GOALS = {GET: Goal("<=", 2.0), BATCH: Goal(">=", 20.0), CACHED_GET: Goal("<=", 1.3)}
+GOALS = {
+    GET: Goal("<=", 2.0),
+    BATCH: Goal(">=", 20.0),
+    CACHED_GET: Goal("<=", 1.3),
+    AUTH_GET: Goal("<=", 1.3),
+    AUTH_OVERHEAD: Goal("<=", 1.1),
+}
 SECTIONS = (
     ("embedded server (SQLite, in-process cache)", (CONTROL, GET, QPS, BATCH, LIST)),
     ("Redis-backed server (WELLSPRING_REDIS_URL)", (CACHED_CONTROL, CACHED_GET, CACHED_BATCH, HIT_RATIO)),
     ("Redis-backed server with its Redis killed", (DEGRADED_CONTROL, DEGRADED_GET)),
+    (
+        "embedded server with authentication (HS256 bearer tokens)",
+        (AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT),
+    ),
 )
 ORDER = tuple(name for _, names in SECTIONS for name in names)
 DESCRIPTIONS = {
@@ -56,6 +67,9 @@ DESCRIPTIONS = {
     CACHED_BATCH: ("BatchGetUsers(100) (warm, one MGET)", "health Check"),
     DEGRADED_CONTROL: ("health Check", "health Check"),
     DEGRADED_GET: ("GetUser (Redis down: database)", "health Check"),
+    AUTH_CONTROL: ("health Check", "health Check"),
+    AUTH_GET: ("GetUser (warm, with a verified token)", "health Check"),
+    AUTH_OVERHEAD_DIRECT: ("GetUser (warm, with a verified token)", "GetUser (warm, no authentication)"),
 }
 NAME_WIDTH = 30
 
@@ -66,6 +80,8 @@ def figures_of(run: RunFigures, hit_ratio: HitRatio | None) -> dict[str, float]:
         values[QPS] = run.qps.ratio
     if hit_ratio is not None:
         values[HIT_RATIO] = hit_ratio.measured
+    if AUTH_GET in values and GET in values:  # a ratio of ratios: see bench/auth.py
+        values[AUTH_OVERHEAD] = values[AUTH_GET] / values[GET]
     return {name: values[name] for name in ORDER if name in values}
 
 

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2
 from wellspring.v1 import user_service_pb2
 
 from bench import client as c
+from bench.auth import AUTH_CONTROL, AuthServer, auth_pairs
 from bench.cached import (
     CACHED_CONTROL,
     DEGRADED_CONTROL,
@@ -34,7 +35,12 @@ LIST = "list50_vs_noop"
 BATCH = "batchget100_speedup"
 QPS = "get_qps_vs_noop"
 CONTROL_TOLERANCE = 0.05
-CONTROLS = {CONTROL: "control", CACHED_CONTROL: "cached control", DEGRADED_CONTROL: "degraded control"}
+CONTROLS = {
+    CONTROL: "control",
+    CACHED_CONTROL: "cached control",
+    DEGRADED_CONTROL: "degraded control",
+    AUTH_CONTROL: "auth control",
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ def run_once(
     workdir: Path,
     settings: Settings,
     cached: CachedServer,
+    auth: AuthServer,
     *,
     last_attempt: bool,
 ) -> RunFigures:
@@ -138,7 +145,12 @@ def run_once(
     started = time.monotonic()
     ready(cached)  # Redis up (again), read by the server, every id cached
     c.warm(client, ids)
-    pairs = [*build_pairs(client, ids, settings), *cached_pairs(cached, settings.calls, settings.batch_calls)]
+    c.warm(auth.client, auth.ids)
+    pairs = [
+        *build_pairs(client, ids, settings),
+        *cached_pairs(cached, settings.calls, settings.batch_calls),
+        *auth_pairs(auth, client, ids, settings.calls),
+    ]
     warm_up(pairs)
     progress(f"alternating pairs: {settings.rounds} rounds x {len(pairs)} pairs on both servers")
     figures = RunFigures(measure_pairs(pairs, settings.rounds))

@@ -52,6 +52,7 @@ class Backend:
     database_url: str
     redis_url: str | None = None
     migrate_on_start: bool = True
+    settings: tuple[tuple[str, str], ...] = ()  # further WELLSPRING_* settings (authentication)
 
 
 def clean_env() -> dict[str, str]:
@@ -70,6 +71,7 @@ def server_env(backend: Backend) -> dict[str, str]:
     )
     if backend.redis_url is not None:
         env["WELLSPRING_REDIS_URL"] = backend.redis_url
+    env.update(backend.settings)
     return env
 
 

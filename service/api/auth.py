@@ -56,7 +56,7 @@ class Authentication(InterceptorBase):
                 header = value if isinstance(value, str) else None
                 break
         try:
-            principal = await self._verifier.verify(header)
+            principal = self._verifier.cached(header) or await self._verifier.verify(header)
             if not principal.may(scope):
                 raise ScopeMissing(scope, method.rpartition("/")[2])
         except (Unauthenticated, ScopeMissing) as error:
