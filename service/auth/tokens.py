@@ -202,10 +202,11 @@ def _principal(claims: dict[str, Any]) -> Principal:
         scopes = raw
     else:
         raise Unauthenticated("TOKEN_INVALID", "the token's scopes must be a string or a list of strings")
-    expires = claims["exp"]
-    if not isinstance(expires, int | float):
-        raise Unauthenticated("TOKEN_INVALID", "the token's exp is not a number")
-    return Principal(subject, frozenset(scopes), float(expires))
+    for name in ("exp", "nbf", "iat"):  # NumericDates: PyJWT takes true/false for 1/0
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Unauthenticated("TOKEN_INVALID", f"the token's {name} is not a number")
+    return Principal(subject, frozenset(scopes), float(claims["exp"]))
 
 
 def hs256_token(secret: bytes, subject: str, scopes: list[str], ttl_s: float, **claims: Any) -> str:
