@@ -85,26 +85,24 @@ class TokenVerifier:
     def cached(self, header: str | None) -> Principal | None:
         """The principal of an already verified, unexpired token, without a coroutine (the hot path);
         None: ask ``verify``."""
-        if not header or len(header) > MAX_TOKEN_BYTES + 16:
+        if not header or len(header) > MAX_TOKEN_BYTES + 16 or header[:7].lower() != "bearer ":
             return None
-        principal = self._cache.get(hashlib.sha256(header.partition(" ")[2].strip().encode()).digest())
-        if principal is not None and principal.expires_at > self._clock() and header[:7].lower() == "bearer ":
-            return principal
-        return None
+        return self._lookup(hashlib.sha256(header[7:].strip().encode()).digest())
 
     async def verify(self, header: str | None) -> Principal:
         token = _bearer(header)
         digest = hashlib.sha256(token.encode()).digest()
-        principal = self._cache.get(digest)
-        now = self._clock()
-        if principal is not None:
-            if principal.expires_at > now:
-                return principal
-            self._forget(digest)
-        principal = await self._verified(token)
-        if principal.expires_at > now:
-            self._keep(digest, principal)
+        principal = self._lookup(digest)
+        if principal is None:
+            principal = await self._verified(token)
+            if principal.expires_at > self._clock():
+                self._keep(digest, principal)
         return principal
+
+    def _lookup(self, digest: bytes) -> Principal | None:
+        """The cached principal of a token by its hash, while it has not expired."""
+        principal = self._cache.get(digest)
+        return principal if principal is not None and principal.expires_at > self._clock() else None
 
     async def _verified(self, token: str) -> Principal:
         try:
@@ -140,6 +138,7 @@ class TokenVerifier:
         return found.key
 
     def _keep(self, digest: bytes, principal: Principal) -> None:
+        self._forget(digest)  # an expired entry, or one a concurrent verification of the token kept first
         self._cache[digest] = principal
         self._cached_bytes += _cost(principal)
         while len(self._cache) > self._max_cached or self._cached_bytes > self._max_cached_bytes:

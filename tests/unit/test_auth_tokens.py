@@ -107,11 +107,26 @@ async def _expired(_token: str) -> Any:
     raise Unauthenticated("TOKEN_EXPIRED", "the token has expired")
 
 
-async def test_the_cache_is_bounded_in_entries() -> None:
+async def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
     v = verifier(max_cached=3)
     for n in range(10):
         await v.verify(f"Bearer {token(sub=f'user{n}')}")
     assert len(v._cache) == 3
+    small = verifier(max_cached_bytes=1000)
+    for n in range(10):
+        await small.verify(f"Bearer {token(sub=f'user{n}')}")
+    assert 0 < small._cached_bytes <= 1000 and len(small._cache) < 10
+
+
+async def test_keeping_a_token_twice_counts_its_bytes_once() -> None:
+    """Two verifications of one new token may both miss (a JWKS fetch yields): the second keep replaces
+    the first, and the byte count stays that of one entry."""
+    v = verifier()
+    principal = await v.verify(f"Bearer {token()}")
+    once = v._cached_bytes
+    digest = next(iter(v._cache))
+    v._keep(digest, principal)
+    assert v._cached_bytes == once and len(v._cache) == 1
 
 
 def _jwk(key: Any, kid: str) -> dict[str, Any]:
