@@ -27,6 +27,7 @@ from service.api.bindings import BINDINGS
 from service.api.convert import encode_event
 from service.api.interceptors import ServerInterceptor
 from service.api.limits import MetadataLimit
+from service.api.privacy import private_fields, public_parts
 from service.api.resources import ResourceApi, add_to_server
 from service.api.watch import WatchServicer
 from service.auth.tokens import TokenVerifier
@@ -548,7 +549,12 @@ def _assemble(
         max_watchers=settings.watch_max_watchers,
         max_watchers_per_connection=settings.watch_max_per_connection,
     )
-    feed = ChangeFeed(database, encode_event, limits)
+    private = {
+        name: fields
+        for name, b in BINDINGS.items()
+        if (fields := private_fields(b.spec, b.message)) is not None
+    }
+    feed = ChangeFeed(database, encode_event, limits, public_part=public_parts(private))
     watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(feed), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

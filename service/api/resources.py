@@ -30,8 +30,10 @@ from service.api.convert import (
     update_mask,
 )
 from service.api.grpc_types import Context
+from service.api.privacy import PrivateFields, private_fields
 from service.api.wire import Encoded, Shape
 from service.domain import commands
+from service.domain.models import Principal
 from service.domain.specs import FilterKind
 from service.handlers.exports import exporting
 from service.handlers.resource import ResourceHandlers
@@ -64,16 +66,38 @@ class ResourceApi:
         self._chunk = Shape(binding.response("Export"), self._items, "revision")
         self._import_response = binding.response("Import")
         self._has_force = "force" in binding.request("Delete").DESCRIPTOR.fields_by_name
+        self._private = private_fields(binding.spec, binding.message)
+
+    def _viewer(self) -> tuple[PrivateFields, Principal] | None:
+        """The collection's private fields and the caller, when what the caller is shown depends on who
+        it is (None: everything is shown — no private fields, an admin, or authentication off)."""
+        if self._private is None:
+            return None
+        viewer = current_principal()
+        return None if viewer is None or viewer.admin else (self._private, viewer)
 
     async def get(self, request: Any, context: Context) -> Reply:
         mask = read_mask(request, self._descriptor)
         payload = await self._h.get_encoded(request.id, deadline_of(context))
+        privacy = self._viewer()
+        if privacy is not None:
+            private, viewer = privacy
+            if not (private.owns_id and request.id == viewer.subject):  # the owner's own: nothing to read
+                payload = private.view(payload, viewer)
         return Encoded(payload) if mask is None else self._masked(payload, mask)
 
     async def batch_get(self, request: Any, context: Context) -> Reply:
         mask = read_mask(request, self._descriptor)
         allowance = read_allowance(self._max_response_bytes, mask)
         payloads = await self._h.batch_get_encoded(list(request.ids), deadline_of(context), allowance)
+        privacy = self._viewer()
+        if privacy is not None:
+            private, viewer = privacy
+            own = viewer.subject if private.owns_id else None
+            view = private.view
+            payloads = [
+                p if i == own else view(p, viewer) for i, p in zip(request.ids, payloads, strict=True)
+            ]
         if mask is not None:
             payloads = [self._masked(p, mask).SerializeToString() for p in payloads]
         check_response_size(payloads, self._max_response_bytes)
@@ -81,10 +105,18 @@ class ResourceApi:
 
     async def list_page(self, request: Any, context: Context) -> Reply:
         mask = read_mask(request, self._descriptor)
+        privacy = self._viewer()
         cmd = commands.ListItems(
-            request.page_size, request.page_token, self._filters(request), request.order_by, mask_paths(mask)
+            request.page_size,
+            request.page_token,
+            self._filters(request),
+            request.order_by,
+            mask_paths(mask),
+            search_private=privacy is None,
         )
         payloads, token = await self._h.list_encoded(cmd, self._max_response_bytes, deadline_of(context))
+        if privacy is not None:
+            payloads = privacy[0].views(payloads, privacy[1])
         if mask is None:
             return self._page.encode(payloads, token)
         shown = [self._masked(p, mask) for p in payloads]
@@ -122,12 +154,17 @@ class ResourceApi:
 
     async def export(self, request: Any, context: Context) -> AsyncIterator[Reply]:
         mask = read_mask(request, self._descriptor)
-        cmd = commands.ListItems(filters=self._filters(request), read_mask=mask_paths(mask))
+        privacy = self._viewer()
+        cmd = commands.ListItems(
+            filters=self._filters(request), read_mask=mask_paths(mask), search_private=privacy is None
+        )
         chunks = self._h.export_encoded(cmd, self._max_response_bytes - 64)
         # Ends the snapshot transaction at once when the call is cancelled, stalls or runs too long.
         async with exporting(chunks, max_s=self._export_max_s) as progress:
             async for chunk in progress:
                 payloads = chunk.payloads
+                if privacy is not None:
+                    payloads = privacy[0].views(payloads, privacy[1])
                 if mask is not None:
                     payloads = [self._masked(p, mask).SerializeToString() for p in payloads]
                 yield self._chunk.encode(payloads, chunk.revision)

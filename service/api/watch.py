@@ -8,6 +8,7 @@ from contextlib import aclosing
 from wellspring.v1 import watch_service_pb2 as api
 from wellspring.v1 import watch_service_pb2_grpc as rpc
 
+from service.api.auth import current_principal
 from service.api.grpc_types import Context
 from service.api.wire import Encoded, Shape
 from service.changes.feed import ChangeFeed
@@ -23,7 +24,9 @@ class WatchServicer(rpc.WatchServiceServicer):
     async def Watch(  # type: ignore[override]  # answers wire.Encoded (interceptors._passthrough)
         self, request: api.WatchRequest, context: Context
     ) -> AsyncIterator[api.WatchResponse | Encoded[api.WatchResponse]]:
-        cmd = commands.Watch(tuple(request.collections), tuple(request.ids), request.start_revision)
+        cmd = commands.Watch(
+            tuple(request.collections), tuple(request.ids), request.start_revision, current_principal()
+        )
         # The peer address names the TCP connection: the per-connection watcher cap counts by it.
         batches = self._feed.watch(cmd, connection=context.peer())
         delivered = cmd.start_revision - 1 if cmd.start_revision > 0 else None

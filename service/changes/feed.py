@@ -33,7 +33,7 @@ from service.domain.errors import (
     TooManyWatchers,
     WatcherTooSlow,
 )
-from service.domain.models import ChangeKind
+from service.domain.models import ChangeKind, Principal
 from service.domain.specs import REGISTRY
 from service.domain.validation import check_id, raise_if
 from service.repository.base import Database, LoggedChange
@@ -43,6 +43,8 @@ log = logging.getLogger("wellspring.feed")
 MAX_WATCH_IDS = 1000
 # (revision, kind, collection, id, payload or None) -> the encoded event; injected by the composition root
 EventEncoder = Callable[[int, ChangeKind, str, str, bytes | None], bytes]
+# (collection, payload) -> (owner, the payload without its private fields), None when it has none
+PublicPart = Callable[[str, bytes], tuple[str, bytes] | None]
 _K = TypeVar("_K")
 
 
@@ -52,6 +54,13 @@ class FeedEvent:
     collection: str
     resource_id: str
     wire: bytes  # the encoded event, shared by every watcher
+    owner: str = ""
+    public: bytes | None = None  # the event without the resource's private fields (None: it has none)
+
+    def shown_to(self, viewer: Principal | None) -> bytes:
+        if self.public is None or viewer is None or viewer.sees_private_of(self.owner):
+            return self.wire
+        return self.public
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +219,16 @@ def check_watch(cmd: Watch) -> None:
 
 
 class ChangeFeed:
-    def __init__(self, db: Database, encode: EventEncoder, limits: FeedLimits | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        encode: EventEncoder,
+        limits: FeedLimits | None = None,
+        public_part: PublicPart | None = None,
+    ) -> None:
         self._db = db
         self._encode = encode
+        self._public_part = public_part
         self.limits = limits or FeedLimits()
         self.head = 0
         self._subscribers = _Subscribers()
@@ -222,9 +238,17 @@ class ChangeFeed:
         self._ready = asyncio.Event()
         self._closed = False
 
-    def _wire(self, row: LoggedChange) -> bytes:
+    def _event(self, row: LoggedChange) -> FeedEvent:
+        """The row's event, encoded once for everyone; with private fields, a public variant beside it."""
         c = row.change
-        return self._encode(row.revision, c.kind, c.collection, c.resource_id, c.payload)
+        wire = self._encode(row.revision, c.kind, c.collection, c.resource_id, c.payload)
+        split = None
+        if c.payload is not None and self._public_part is not None:
+            split = self._public_part(c.collection, c.payload)
+        if split is None:
+            return FeedEvent(row.revision, c.collection, c.resource_id, wire)
+        public = self._encode(row.revision, c.kind, c.collection, c.resource_id, split[1])
+        return FeedEvent(row.revision, c.collection, c.resource_id, wire, split[0], public)
 
     @property
     def watchers(self) -> int:
@@ -304,9 +328,7 @@ class ChangeFeed:
                 continue
             if not rows:
                 return
-            events = [
-                FeedEvent(r.revision, r.change.collection, r.change.resource_id, self._wire(r)) for r in rows
-            ]
+            events = [self._event(r) for r in rows]
             self.head = rows[-1].revision
             await self._fan_out(events)
             if len(rows) < self.limits.page_rows:
@@ -369,6 +391,7 @@ class ChangeFeed:
         message once caught up, and each message while idle, is a progress message. ``connection`` names
         the caller's connection for the per-connection cap ("" : not counted per connection)."""
         check_watch(cmd)
+        viewer = None if cmd.viewer is None or cmd.viewer.admin else cmd.viewer
         self._admit(connection)  # one generator, not a wrapper: every message would pay for a second
         try:
             await self._ready.wait()
@@ -390,7 +413,9 @@ class ChangeFeed:
                 if not rows:
                     break
                 matching = [
-                    self._wire(r) for r in rows if wanted.matches(r.change.collection, r.change.resource_id)
+                    self._event(r).shown_to(viewer)
+                    for r in rows
+                    if wanted.matches(r.change.collection, r.change.resource_id)
                 ]
                 rev = rows[-1].revision
                 if matching:
@@ -413,7 +438,7 @@ class ChangeFeed:
                         events = [e for e in subscription.take(self.limits.batch_bytes) if e.revision > rev]
                         if events:
                             rev = events[-1].revision
-                            yield WatchBatch([e.wire for e in events], rev)
+                            yield WatchBatch([e.shown_to(viewer) for e in events], rev)
                         continue
                     subscription.wake.clear()
                     try:

@@ -23,6 +23,7 @@ class ListItems:
     filters: tuple[tuple[str, FilterValue], ...] = ()
     order_by: str = ""
     read_mask: tuple[str, ...] = ()
+    search_private: bool = True  # filters may match private fields (admins; all with authentication off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,4 @@ class Watch:
     collections: tuple[str, ...] = ()
     ids: tuple[str, ...] = ()
     start_revision: int = 0
+    viewer: Principal | None = None  # who watches: private fields of others' resources are left out

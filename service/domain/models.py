@@ -163,3 +163,7 @@ class Principal:
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
+
+    def sees_private_of(self, owner: str) -> bool:
+        """Whether the private fields (a user's email) of a resource ``owner`` owns are shown to it."""
+        return owner == self.subject or "admin" in self.scopes

@@ -67,6 +67,7 @@ class Resource(Protocol):
 
 
 R = TypeVar("R", bound=Resource)
+PUBLIC = "~public"  # the suffix of a filter's variant that leaves out private fields
 F = TypeVar("F")
 
 
@@ -110,7 +111,9 @@ class CollectionSpec(Generic[R, F]):
     ``create_time_us``, ``update_time_us``, ``version``); ``fields`` the client-writable part.
     ``orderings`` maps each allow-listed ``order_by`` field to the type of its sort value (the first is
     the default); ``unique`` names fields unique case-insensitively; ``owner_field`` names the field
-    holding the owner's user id (``id``: the resource is its own owner)."""
+    holding the owner's user id (``id``: the resource is its own owner). ``private`` names fields shown
+    only to the owner and to admins (everyone else reads them empty, and a filter matches them only for
+    those who may see them: its ``public`` variant leaves them out)."""
 
     collection: str
     resource: str
@@ -125,10 +128,24 @@ class CollectionSpec(Generic[R, F]):
     unique: tuple[str, ...] = ()
     max_item_bytes: int | None = None  # the most one serialized resource can take
     output_only: tuple[str, ...] = ("id", "create_time", "update_time", "etag")
+    private: tuple[str, ...] = ()
     writable: tuple[str, ...] = field(init=False)
+    _public_filters: dict[str, Filter] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writable", tuple(f.name for f in dataclasses.fields(self.fields)))  # type: ignore[arg-type]
+        wrong = [name for name in self.private if name not in self.writable or name == self.owner_field]
+        if wrong:
+            raise ValueError(f"{self.collection}: private fields must be writable and not the owner: {wrong}")
+        public: dict[str, Filter] = {}
+        for flt in self.filters:
+            shown = tuple(f for f in flt.fields if f not in self.private)
+            if shown != flt.fields:
+                if not shown:
+                    raise ValueError(f"{self.collection}: filter {flt.name!r} matches only private fields")
+                name = f"{flt.name}{PUBLIC}"
+                public[name] = dataclasses.replace(flt, name=name, fields=shown)
+        object.__setattr__(self, "_public_filters", public)
 
     @property
     def default_ordering(self) -> str:
@@ -148,7 +165,13 @@ class CollectionSpec(Generic[R, F]):
         return str(getattr(item, self.owner_field))
 
     def filter(self, name: str) -> Filter:
-        return next(f for f in self.filters if f.name == name)
+        """A filter by name: one of ``filters``, or the public variant ``public_filter`` named."""
+        return next((f for f in self.filters if f.name == name), None) or self._public_filters[name]
+
+    def public_filter(self, name: str) -> str:
+        """The name of the filter ``name`` as it runs for someone who may not see private fields."""
+        public = f"{name}{PUBLIC}"
+        return public if public in self._public_filters else name
 
 
 @functools.cache
@@ -260,6 +283,7 @@ USERS: CollectionSpec[User, UserFields] = CollectionSpec(
     filters=(Filter("query", FilterKind.PREFIX, ("display_name", "email"), MAX_QUERY),),
     owner_field="id",
     unique=("email",),
+    private=("email",),
     max_item_bytes=4 * (MAX_EMAIL + MAX_DISPLAY_NAME + MAX_BIO) + 200,
 )
 

@@ -128,8 +128,12 @@ class ResourceHandlers(Generic[T, F]):
         return uow.repo(self.collection)
 
     def _filter(self, cmd: ListItems) -> FilterValues:
-        """The validated repository filter of a List (or Export) command."""
-        return check_filters(self.spec, cmd.filters)
+        """The validated repository filter of a List (or Export) command; for a caller who may not see
+        private fields, the filters' variants that leave them out (a prefix search would reveal them)."""
+        found = check_filters(self.spec, cmd.filters)
+        if cmd.search_private or not self.spec.private:
+            return found
+        return tuple((self.spec.public_filter(name), value) for name, value in found)
 
     def _authorize(self, actor: Principal | None, item_id: str, fields: Any) -> None:
         """NOT_OWNER unless ``actor`` owns the resource ``item_id`` with ``fields`` (by the spec's owner

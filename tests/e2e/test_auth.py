@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import jwt
 import pytest
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import MethodDescriptor
@@ -28,25 +27,11 @@ from service.bootstrap import SERVICE_NAMES
 from tests.conftest import fresh_pg_database, sqlite_url_for
 from tests.e2e.helpers import details
 from tests.e2e.process import ROOT, ServerProcess, free_port
+from tests.e2e.tokens import AUTH_ENV, bearer, token
 
-SECRET = secrets.token_hex(32)
-ISSUER, AUDIENCE = "https://issuer.wellspring.test", "wellspring-test"
-AUTH_ENV = {
-    "WELLSPRING_AUTH": "jwt",
-    "WELLSPRING_AUTH_HS256_SECRET": SECRET,
-    "WELLSPRING_AUTH_ISSUER": ISSUER,
-    "WELLSPRING_AUTH_AUDIENCE": AUDIENCE,
-    "WELLSPRING_AUTH_LEEWAY_S": "5",
-}
 METHODS: list[MethodDescriptor] = [
     m for name in SERVICE_NAMES for m in descriptor_pool.Default().FindServiceByName(name).methods
 ]
-
-
-def token(key: str = SECRET, *, scopes: str = "admin", **claims: Any) -> str:
-    now = int(time.time())
-    body = {"sub": "ada", "scope": scopes, "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600} | claims
-    return jwt.encode(body, key, algorithm="HS256")
 
 
 def scope_of(method: MethodDescriptor) -> str:
@@ -208,10 +193,6 @@ async def test_auth_none_is_said_explicitly_and_warned_about(tmp_path: Path) -> 
         process.address = "127.0.0.1:" + env["WELLSPRING_ADDR"].rpartition(":")[2]
         await process.serving()
     assert any("authentication is off" in line["message"] for line in process.log_lines())
-
-
-def bearer(subject: str, scopes: str = "read write import") -> tuple[tuple[str, str]]:
-    return (("authorization", f"Bearer {token(sub=subject, scopes=scopes)}"),)
 
 
 async def test_only_owners_write_and_admins_write_anything(server: str) -> None:

@@ -120,7 +120,7 @@ class ListUsersRequest(_message.Message):
     other parameters.
     """
     query: _builtins.str
-    """Case-insensitive prefix of the display name or the email."""
+    """Case-insensitive prefix of the display name or (for admins) the email."""
     order_by: _builtins.str
     """One of `create_time`, `create_time desc`, `display_name`,
     `display_name desc`. Default `create_time`.
@@ -345,7 +345,7 @@ class ExportUsersRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     READ_MASK_FIELD_NUMBER: _builtins.int
     query: _builtins.str
-    """Case-insensitive prefix of the display name or the email."""
+    """Case-insensitive prefix of the display name or (for admins) the email."""
     @_builtins.property
     def read_mask(self) -> _field_mask_pb2.FieldMask:
         """Fields to return; empty or `*` means all."""
