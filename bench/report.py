@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bench.auth import AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT
+from bench.auth import AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT, RATELIMIT_OVERHEAD
 from bench.cached import (
     CACHED_BATCH,
     CACHED_CONTROL,
@@ -46,14 +46,15 @@ GOALS = {
     CACHED_GET: Goal("<=", 1.3),
     AUTH_GET: Goal("<=", 1.3),
     AUTH_OVERHEAD: Goal("<=", 1.1),
+    RATELIMIT_OVERHEAD: Goal("<=", 1.1),
 }
 SECTIONS = (
     ("embedded server (SQLite, in-process cache)", (CONTROL, GET, QPS, BATCH, LIST)),
     ("Redis-backed server (WELLSPRING_REDIS_URL)", (CACHED_CONTROL, CACHED_GET, CACHED_BATCH, HIT_RATIO)),
     ("Redis-backed server with its Redis killed", (DEGRADED_CONTROL, DEGRADED_GET)),
     (
-        "embedded server with authentication (HS256 bearer tokens)",
-        (AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT),
+        "embedded server with authentication (HS256 bearer tokens) and rate limits",
+        (AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT, RATELIMIT_OVERHEAD),
     ),
 )
 ORDER = tuple(name for _, names in SECTIONS for name in names)
@@ -70,6 +71,7 @@ DESCRIPTIONS = {
     AUTH_CONTROL: ("health Check", "health Check"),
     AUTH_GET: ("GetUser (warm, with a verified token)", "health Check"),
     AUTH_OVERHEAD_DIRECT: ("GetUser (warm, with a verified token)", "GetUser (warm, no authentication)"),
+    RATELIMIT_OVERHEAD: ("GetUser (warm, paying the rate limit)", "GetUser (warm, exempt from it)"),
 }
 NAME_WIDTH = 30
 

@@ -28,8 +28,11 @@ from service.api.convert import encode_event
 from service.api.interceptors import ServerInterceptor
 from service.api.limits import MetadataLimit
 from service.api.privacy import private_fields, public_parts
+from service.api.ratelimit import RateLimit
 from service.api.resources import ResourceApi, add_to_server
 from service.api.watch import WatchServicer
+from service.auth.budgets import Budgets, parse_limit
+from service.auth.scopes import COST_BY_VERB
 from service.auth.tokens import TokenVerifier
 from service.cache.redis_store import RedisStore
 from service.cache.status import CACHE_HEALTH_SERVICE
@@ -294,6 +297,8 @@ class App:
                     await self.coherence.renew()
                 if self.cache is not None:
                     await self.cache.store.close()
+                if self.interceptor.rate_limit is not None:
+                    await self.interceptor.rate_limit.budgets.close()
                 await self.database.close()
         except TimeoutError:
             log.warning("closing connections took over %.0fs; leaving them", _CLOSE_TIMEOUT_S)
@@ -429,7 +434,9 @@ async def bootstrap(
     touches (creates, migrates) the database. A failure after that closes the port again."""
     # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
     admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
-    interceptor = ServerInterceptor(log_calls=settings.access_log, stall_s=settings.stream_stall_s)
+    interceptor = ServerInterceptor(
+        log_calls=settings.access_log, stall_s=settings.stream_stall_s, rate_limit=_rate_limit(settings)
+    )
     server = _server(settings, admission, interceptor)
     port = _listen(server, settings)
     try:
@@ -444,6 +451,23 @@ async def bootstrap(
     app.required_revision = required_revision
     app.migrate_on_start = required_revision is not None and settings.migrate_on_start
     return app
+
+
+def _rate_limit(settings: Settings) -> RateLimit | None:
+    """Each caller's budget, shared through Redis when there is one (None: no rate limit)."""
+    limit = settings.effective_rate_limit
+    if limit is None:
+        return None
+    item = parse_limit(limit)
+    most = max(COST_BY_VERB.values())
+    if item.amount < most:
+        raise ConfigError(
+            f"WELLSPRING_RATE_LIMIT must allow at least {most} units (one Export), got {limit!r}"
+        )
+    budgets = Budgets(
+        limit, redis_url=settings.redis_url, prefix=settings.cache_prefix, timeout_s=settings.redis_timeout_s
+    )
+    return RateLimit(budgets, settings.rate_limit_exempt)
 
 
 def _authentication(settings: Settings) -> list[Authentication]:
@@ -548,6 +572,7 @@ def _assemble(
         progress_s=settings.watch_progress_s,
         max_watchers=settings.watch_max_watchers,
         max_watchers_per_connection=settings.watch_max_per_connection,
+        max_watchers_per_principal=settings.watch_max_per_principal,
     )
     private = {
         name: fields

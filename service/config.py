@@ -10,7 +10,10 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+import limits
+
 DEFAULT_DATABASE_URL = "sqlite:///var/wellspring.sqlite3"
+DEFAULT_RATE_LIMIT = "1000/second"  # each caller's, with authentication on
 
 
 class ConfigError(ValueError):
@@ -146,6 +149,13 @@ class Settings:
     auth_leeway_s: float = setting(30.0, "WELLSPRING_AUTH_LEEWAY_S")
     # Server reflection: None = on exactly when authentication is off
     reflection: bool | None = None
+    # Each caller's budget in the ``limits`` notation ("1000/second"; README "Rate limits"), shared by the
+    # replicas through Redis when redis_url is set. None: DEFAULT_RATE_LIMIT with authentication on, off
+    # without it ("off" says so in any case).
+    rate_limit: str | None = None
+    # Callers never limited, by key: "sub:NAME" (a principal, e.g. a trusted service account) or
+    # "peer:ipv4:10.0.0.5" (an address, e.g. a load balancer's health checks).
+    rate_limit_exempt: frozenset[str] = frozenset()
     migrate_on_start: bool = True
     shutdown_grace_s: float = setting(10.0, "WELLSPRING_SHUTDOWN_GRACE_S")
     shutdown_drain_s: float = setting(1.0, "WELLSPRING_SHUTDOWN_DRAIN_S")
@@ -162,6 +172,8 @@ class Settings:
     # Watch is RESOURCE_EXHAUSTED with RetryInfo (a watcher costs memory and a share of every fan-out).
     watch_max_watchers: int = setting(1000, "WELLSPRING_WATCH_MAX_WATCHERS", minimum=1)
     watch_max_per_connection: int = setting(0, "WELLSPRING_WATCH_MAX_PER_CONNECTION")
+    # Watch streams one principal may hold on a replica at once (0: no cap); RESOURCE_EXHAUSTED past it.
+    watch_max_per_principal: int = setting(16, "WELLSPRING_WATCH_MAX_PER_PRINCIPAL")
     # HTTP/2 and connection limits, passed to gRPC's core (README: "Connections and streams"). The idle and
     # age limits are off at 0; an aged connection gets a GOAWAY, then max_connection_age_grace_s for the
     # calls on it (keep it >= export_max_s so an Export that began before the GOAWAY can finish).
@@ -204,6 +216,13 @@ class Settings:
     @property
     def auth_on(self) -> bool:
         return self.auth == "jwt"
+
+    @property
+    def effective_rate_limit(self) -> str | None:
+        """The budget every caller gets, or None: no rate limit."""
+        if self.rate_limit is None:
+            return DEFAULT_RATE_LIMIT if self.auth_on else None
+        return None if self.rate_limit == "off" else self.rate_limit
 
     @property
     def reflection_on(self) -> bool:
@@ -281,7 +300,26 @@ def _auth(env: Mapping[str, str]) -> dict[str, Any]:
     reflection = (env.get("WELLSPRING_REFLECTION") or "auto").lower()
     if reflection not in ("auto", "1", "0", "true", "false", "on", "off"):
         raise ConfigError(f"WELLSPRING_REFLECTION must be auto, 1 or 0, got {reflection!r}")
+    rate_limit = (env.get("WELLSPRING_RATE_LIMIT") or "").strip() or None
+    if rate_limit is not None and rate_limit != "off":
+        try:
+            limits.parse(rate_limit)
+        except ValueError:
+            raise ConfigError(
+                f"WELLSPRING_RATE_LIMIT must be a rate such as 1000/second or 50/minute, or off; "
+                f"got {rate_limit!r}"
+            ) from None
+    exempt = frozenset(
+        k.strip() for k in (env.get("WELLSPRING_RATE_LIMIT_EXEMPT") or "").split(",") if k.strip()
+    )
+    wrong = sorted(k for k in exempt if not k.startswith(("sub:", "peer:")) or k in ("sub:", "peer:"))
+    if wrong:
+        raise ConfigError(
+            f"WELLSPRING_RATE_LIMIT_EXEMPT takes sub:NAME or peer:ADDRESS entries, got {', '.join(wrong)}"
+        )
     return {
+        "rate_limit": rate_limit,
+        "rate_limit_exempt": exempt,
         "auth": mode,
         "auth_hs256_secret": secret.encode() if secret else None,
         "auth_jwks": jwks,

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from wellspring_client.errors import DeadlineExceeded, Unavailable
+from wellspring_client.errors import DeadlineExceeded, ResourceExhausted, Unavailable
 
 T = TypeVar("T")
 
@@ -20,10 +20,15 @@ class RetryPolicy:
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 2.0
     multiplier: float = 2.0
+    # A call the server refused for its caller's rate limit (RESOURCE_EXHAUSTED RATE_LIMITED) did not
+    # run, so any call, a write too, is sent again after the server's RetryInfo wait, this many times.
+    rate_limited_retries: int = 3
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.initial_backoff_s < 0 or self.max_backoff_s < 0 or self.multiplier < 1:
             raise ValueError("need attempts >= 1, backoffs >= 0 and multiplier >= 1")
+        if self.rate_limited_retries < 0:
+            raise ValueError("need rate_limited_retries >= 0")
 
     def backoffs(self, rng: Callable[[], float] = random.random) -> Iterator[float]:
         """The waits between attempts, ``attempts - 1`` of them."""
@@ -44,15 +49,25 @@ async def call_with_retry(
     sleep: Callable[[float], Awaitable[None]],
     rng: Callable[[], float] = random.random,
 ) -> T:
-    """``attempt(timeout)`` until it succeeds, retrying only ``Unavailable``, all before ``deadline``
-    (a ``clock()`` value; None = no overall deadline). A server's RetryInfo delay is honoured."""
+    """``attempt(timeout)`` until it succeeds, retrying only ``Unavailable`` (and, up to
+    ``policy.rate_limited_retries`` times, a RATE_LIMITED refusal), all before ``deadline`` (a
+    ``clock()`` value; None = no overall deadline). A server's RetryInfo delay is honoured."""
     backoffs = policy.backoffs(rng)
+    rate_limited = policy.rate_limited_retries
     while True:
         remaining = None if deadline is None else deadline - clock()
         if remaining is not None and remaining <= 0:
             raise DeadlineExceeded("the call's deadline passed while retrying")
         try:
             return await attempt(remaining)
+        except ResourceExhausted as error:
+            if error.reason != "RATE_LIMITED" or not rate_limited:
+                raise
+            rate_limited -= 1
+            wait = error.retry_after_s or policy.initial_backoff_s
+            if deadline is not None and clock() + wait >= deadline:
+                raise
+            await sleep(wait)
         except Unavailable as error:
             delay = next(backoffs, None)
             if delay is None:

@@ -23,6 +23,7 @@ from grpc.aio import AbortError, UsageError
 from service.api.admission import log_call, received, release_slot
 from service.api.errors import internal_status, malformed_request_status, to_status
 from service.api.grpc_types import Context, Handler, InterceptorBase
+from service.api.ratelimit import RateLimit
 from service.api.wire import Encoded
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 
@@ -70,12 +71,20 @@ def _passthrough(serialize: Callable[[Any], bytes] | None) -> Callable[[Any], by
 
 
 async def _decoded(
-    raw_requests: AsyncIterator[bytes], decode: Callable[[bytes], Any], idle_s: float
+    raw_requests: AsyncIterator[bytes],
+    decode: Callable[[bytes], Any],
+    idle_s: float,
+    pace: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Any]:
     """The decoded request stream; one that sends nothing for ``idle_s`` ends the call
-    (``RequestStreamIdle``) instead of holding it open forever."""
+    (``RequestStreamIdle``) instead of holding it open forever. With ``pace``, each message after the
+    first waits for it (the rate limit's per-message cost) before it is read."""
     requests = aiter(raw_requests)
+    first = True
     while True:
+        if pace is not None and not first:
+            await pace()
+        first = False
         try:
             async with asyncio.timeout(idle_s):
                 raw = await anext(requests)
@@ -89,9 +98,12 @@ async def _decoded(
 class ServerInterceptor(InterceptorBase):
     """Applied to every service, health and reflection included, so every call pays the same overhead."""
 
-    def __init__(self, *, log_calls: bool = True, stall_s: float = 30.0) -> None:
+    def __init__(
+        self, *, log_calls: bool = True, stall_s: float = 30.0, rate_limit: RateLimit | None = None
+    ) -> None:
         self._log_calls = log_calls
         self._stall_s = stall_s
+        self.rate_limit = rate_limit  # checked before each call's work (service/api/ratelimit.py)
         self._wrapped: dict[str, Handler] = {}
         # (method, status name) -> completed calls; read by tests and benchmarks.
         self.calls: Counter[tuple[str, str]] = Counter()
@@ -137,16 +149,25 @@ class ServerInterceptor(InterceptorBase):
         decode = _decoder(handler.request_deserializer)
         serializer = _passthrough(handler.response_serializer)
 
-        def stream_of(raws: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-            return _decoded(raws, decode, self._stall_s)
+        rate_limit = self.rate_limit
+
+        def stream_of(raws: AsyncIterator[bytes], context: Context) -> AsyncIterator[Any]:
+            cost = rate_limit.per_message(method, context) if rate_limit is not None else 0
+            pace = None
+            if rate_limit is not None and cost:
+                pace = lambda: rate_limit.pace(method, context, cost)  # noqa: E731
+            return _decoded(raws, decode, self._stall_s, pace)
+
+        def one(raw: bytes, _: Context) -> Any:
+            return decode(raw)
 
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary, decode), response_serializer=serializer
+                self._unary(method, handler.unary_unary, one), response_serializer=serializer
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, handler.unary_stream, lambda raw: decode(raw)),
+                self._streaming(method, handler.unary_stream, one),
                 response_serializer=serializer,
             )
         if handler.stream_unary:
@@ -160,15 +181,27 @@ class ServerInterceptor(InterceptorBase):
         )
 
     def _unary(
-        self, method: str, behavior: Any, decode: Callable[[Any], Any], *, request_stream: bool = False
+        self,
+        method: str,
+        behavior: Any,
+        decode: Callable[[Any, Context], Any],
+        *,
+        request_stream: bool = False,
     ) -> Any:
         async def call(raw: Any, context: Context) -> Any:
-            return await self._run(method, context, lambda: behavior(decode(raw), context), request_stream)
+            return await self._run(
+                method, context, lambda: behavior(decode(raw, context), context), request_stream
+            )
 
         return call
 
     def _streaming(
-        self, method: str, behavior: Any, decode: Callable[[Any], Any], *, request_stream: bool = False
+        self,
+        method: str,
+        behavior: Any,
+        decode: Callable[[Any, Context], Any],
+        *,
+        request_stream: bool = False,
     ) -> Any:
         if not inspect.isasyncgenfunction(behavior):
             return self._unary(method, behavior, decode, request_stream=request_stream)
@@ -177,7 +210,7 @@ class ServerInterceptor(InterceptorBase):
         # its pending write, and a generator suspended at a yield would only be closed (ending the
         # servicer's transaction) when the garbage collector found it.
         async def write_all(raw: Any, context: Context) -> None:
-            async with aclosing(behavior(decode(raw), context)) as responses:
+            async with aclosing(behavior(decode(raw, context), context)) as responses:
                 async for response in responses:
                     await self._send(context, responses, response)
 
@@ -200,6 +233,8 @@ class ServerInterceptor(InterceptorBase):
         done = lambda ctx: self._finish(method, answer[0], started, peer, ctx)  # noqa: E731
         context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
         try:
+            if self.rate_limit is not None:
+                await self.rate_limit.admit(method, context)
             result = await work()
             if request_stream:
                 await _still_wanted(context)

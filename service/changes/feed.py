@@ -81,6 +81,7 @@ class FeedLimits:
     progress_s: float = DEFAULTS.watch_progress_s
     max_watchers: int = DEFAULTS.watch_max_watchers  # per replica
     max_watchers_per_connection: int = DEFAULTS.watch_max_per_connection  # 0: no per-connection cap
+    max_watchers_per_principal: int = DEFAULTS.watch_max_per_principal  # 0: no per-principal cap
     fan_out_group: int = 16  # subscriptions handed events per turn of the event loop
 
 
@@ -202,6 +203,15 @@ def _size(events: list[FeedEvent]) -> int:
     return sum(len(e.wire) for e in events)
 
 
+def _count(counts: dict[str, int], key: str, step: int) -> None:
+    """Move ``key``'s count by ``step``; a count back at 0 is dropped (the dict holds live keys only)."""
+    left = counts.get(key, 0) + step
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
+
+
 def check_watch(cmd: Watch) -> None:
     violations = [
         FieldViolation(f"collections[{i}]", f"unknown collection; use one of {', '.join(REGISTRY.names)}")
@@ -234,6 +244,7 @@ class ChangeFeed:
         self._subscribers = _Subscribers()
         self._admitted = 0  # watch calls admitted and not yet ended, catching up or subscribed
         self._per_connection: dict[str, int] = {}
+        self._per_principal: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._closed = False
@@ -260,23 +271,24 @@ class ChangeFeed:
         """Watch calls counted against the caps: catching up or subscribed."""
         return self._admitted
 
-    def _admit(self, connection: str) -> None:
+    def _admit(self, connection: str, principal: str) -> None:
         limits = self.limits
         if self._admitted >= limits.max_watchers:
             raise TooManyWatchers("replica", limits.max_watchers)
         per_connection = limits.max_watchers_per_connection
         if connection and per_connection and self._per_connection.get(connection, 0) >= per_connection:
             raise TooManyWatchers("connection", per_connection)
+        per_principal = limits.max_watchers_per_principal
+        if principal and per_principal and self._per_principal.get(principal, 0) >= per_principal:
+            raise TooManyWatchers("principal", per_principal)
         self._admitted += 1
-        self._per_connection[connection] = self._per_connection.get(connection, 0) + 1
+        _count(self._per_connection, connection, 1)
+        _count(self._per_principal, principal, 1)
 
-    def _release(self, connection: str) -> None:
+    def _release(self, connection: str, principal: str) -> None:
         self._admitted -= 1
-        left = self._per_connection[connection] - 1
-        if left:
-            self._per_connection[connection] = left
-        else:
-            del self._per_connection[connection]
+        _count(self._per_connection, connection, -1)
+        _count(self._per_principal, principal, -1)
 
     def poke(self) -> None:
         """Something may have been committed: read the log soon."""
@@ -392,7 +404,9 @@ class ChangeFeed:
         the caller's connection for the per-connection cap ("" : not counted per connection)."""
         check_watch(cmd)
         viewer = None if cmd.viewer is None or cmd.viewer.admin else cmd.viewer
-        self._admit(connection)  # one generator, not a wrapper: every message would pay for a second
+        principal = cmd.viewer.subject if cmd.viewer is not None else ""
+        # one generator, not a wrapper: every message would pay for a second
+        self._admit(connection, principal)
         try:
             await self._ready.wait()
             if self._closed:  # before asking the database: a closing replica answers at once
@@ -450,4 +464,4 @@ class ChangeFeed:
             finally:
                 self._subscribers.discard(subscription)
         finally:
-            self._release(connection)
+            self._release(connection, principal)

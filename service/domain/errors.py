@@ -194,8 +194,9 @@ class LimitReached(DomainError):
 
 
 class TooManyWatchers(LimitReached):
-    """The replica (``scope="replica"``) or this connection (``scope="connection"``) already has its
-    maximum of Watch streams; retry later, on another replica or another connection."""
+    """The replica (``scope="replica"``), this connection (``"connection"``) or this principal
+    (``"principal"``) already has its maximum of Watch streams; retry later, on another replica or
+    another connection, or once one of the principal's streams has ended."""
 
     reason = "TOO_MANY_WATCHERS"
 
@@ -203,6 +204,20 @@ class TooManyWatchers(LimitReached):
         super().__init__(
             f"this {scope} already has its maximum of {limit} Watch streams; retry later",
             {"scope": scope, "max_watchers": str(limit)},
+            retry_after_s,
+        )
+
+
+class RateLimited(LimitReached):
+    """The caller spent its rate limit (``limit``, in the ``limits`` notation: ``1000/second``): this call
+    would cost ``cost`` more. Nothing of it ran; retry after ``retry_after_s``."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, limit: str, cost: int, retry_after_s: float) -> None:
+        super().__init__(
+            f"rate limit of {limit} reached; retry in {retry_after_s:.2f} s",
+            {"limit": limit, "cost": str(cost)},
             retry_after_s,
         )
 

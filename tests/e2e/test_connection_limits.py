@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tests.conftest import sqlite_url_for, start_app
 from tests.e2e.helpers import details
 from tests.e2e.process import ROOT, ServerProcess
 from tests.e2e.raw_h2 import grpc_headers
+from tests.e2e.tokens import AUDIENCE, ISSUER, SECRET, bearer
 
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1), ("grpc.enable_http_proxy", 0)]
 GET_USER = "/wellspring.v1.UserService/GetUser"
@@ -204,14 +206,18 @@ async def test_idle_and_aged_connections_are_closed_and_watch_resumes_after(tmp_
 # --- watchers per replica and per connection -----------------------------------------------------------
 
 
-async def _watching(stub: watch_service_pb2_grpc.WatchServiceStub) -> grpc.aio.UnaryStreamCall:
-    call = stub.Watch(watch_service_pb2.WatchRequest())
+async def _watching(
+    stub: watch_service_pb2_grpc.WatchServiceStub, metadata: tuple[tuple[str, str], ...] = ()
+) -> grpc.aio.UnaryStreamCall:
+    call = stub.Watch(watch_service_pb2.WatchRequest(), metadata=metadata)
     await asyncio.wait_for(call.read(), 10)  # the first (progress) message: admitted and caught up
     return call
 
 
-async def _refused(stub: watch_service_pb2_grpc.WatchServiceStub) -> dict[str, object]:
-    call = stub.Watch(watch_service_pb2.WatchRequest())
+async def _refused(
+    stub: watch_service_pb2_grpc.WatchServiceStub, metadata: tuple[tuple[str, str], ...] = ()
+) -> dict[str, object]:
+    call = stub.Watch(watch_service_pb2.WatchRequest(), metadata=metadata)
     try:
         await asyncio.wait_for(call.read(), 10)
     except grpc.aio.AioRpcError as error:
@@ -245,6 +251,91 @@ async def test_watchers_past_the_replica_or_connection_cap_are_resource_exhauste
             for call in held:
                 call.cancel()
             await until(lambda: app.feed.admitted == 0, 10, "ended watchers still count")
+    finally:
+        await app.stop(0)
+
+
+AUTH = {"auth": "jwt", "auth_hs256_secret": SECRET.encode(), "auth_issuer": ISSUER, "auth_audience": AUDIENCE}
+
+
+async def test_a_principal_holds_at_most_its_watch_streams_on_any_connections(tmp_path: Path) -> None:
+    app = await start_app(sqlite_url_for(tmp_path), watch_max_per_principal=2, **AUTH)
+    try:
+        async with (
+            grpc.aio.insecure_channel(app.address, options=OWN_CONNECTION) as one,
+            grpc.aio.insecure_channel(app.address, options=OWN_CONNECTION) as two,
+        ):
+            first, second = (
+                watch_service_pb2_grpc.WatchServiceStub(one),
+                watch_service_pb2_grpc.WatchServiceStub(two),
+            )
+            held = [await _watching(first, bearer("ada")), await _watching(second, bearer("ada"))]
+            assert await _refused(first, bearer("ada")) == {"scope": "principal", "max_watchers": "2"}
+            held.append(await _watching(first, bearer("bob")))  # another principal's are its own
+            held.pop(0).cancel()
+            await until(lambda: app.feed.admitted == 2, 10, "the ended watcher still counts")
+            held.append(await _watching(second, bearer("ada")))
+            for call in held:
+                call.cancel()
+            await until(lambda: app.feed.admitted == 0, 10, "ended watchers still count")
+    finally:
+        await app.stop(0)
+
+
+def running_tasks() -> Counter[str]:
+    """The pending tasks by what they run (grpc replaces its per-method listener task with each call,
+    so tasks are compared by kind and number, not identity)."""
+    return Counter(getattr(t.get_coro(), "__qualname__", "?") for t in asyncio.all_tasks() if not t.done())
+
+
+async def test_streams_end_when_their_client_disconnects(tmp_path: Path) -> None:
+    """Watch, Export and Import calls of a client that goes away mid-stream (its connection closed, no
+    cancel sent) leave nothing behind on the server: no watcher, no queue, no task."""
+    app = await start_app(sqlite_url_for(tmp_path), **AUTH)
+    admin = bearer("root", "admin")
+    try:
+        async with grpc.aio.insecure_channel(app.address) as setup:
+            users = user_service_pb2_grpc.UserServiceStub(setup)
+
+            async def batch() -> AsyncIterator[api.ImportUsersRequest]:
+                yield api.ImportUsersRequest(
+                    users=[pb.User(id=f"u{n}", email=f"u{n}@x.test", display_name="U") for n in range(3000)]
+                )
+
+            await users.ImportUsers(batch(), metadata=admin)
+            # Each method's first call makes grpc listen for its next ones (a task per method): made here.
+            (await _watching(watch_service_pb2_grpc.WatchServiceStub(setup), bearer("ada"))).cancel()
+            async for _ in users.ExportUsers(api.ExportUsersRequest(), metadata=admin):
+                pass
+            await until(lambda: app.feed.admitted == 0, 10, "the first watcher still counts")
+        baseline = running_tasks()
+
+        leaving = grpc.aio.insecure_channel(app.address, options=OWN_CONNECTION)
+        watches = watch_service_pb2_grpc.WatchServiceStub(leaving)
+        calls = [await _watching(watches, bearer(name)) for name in ("ada", "bob", "ada")]
+        export = user_service_pb2_grpc.UserServiceStub(leaving).ExportUsers(
+            api.ExportUsersRequest(), metadata=admin
+        )
+        await asyncio.wait_for(export.read(), 10)  # one chunk read; the rest wait in flow control
+
+        async def never_finished() -> AsyncIterator[api.ImportUsersRequest]:
+            yield api.ImportUsersRequest(users=[pb.User(id="v1", email="v1@x.test", display_name="V")])
+            await asyncio.Event().wait()
+
+        importing = user_service_pb2_grpc.UserServiceStub(leaving).ImportUsers(
+            never_finished(), metadata=admin
+        )
+        await until(lambda: app.feed.watchers == 3, 10, "the watchers did not subscribe")
+        await until(lambda: running_tasks() - baseline, 10, "the calls' tasks did not start")
+        await leaving.close(grace=None)  # the connection goes; no RST_STREAM is awaited
+        importing.cancel()
+        del calls, export
+
+        def nothing_left() -> bool:
+            return app.feed.admitted == 0 and app.feed.watchers == 0 and running_tasks() == baseline
+
+        await until(nothing_left, 10, "a stream outlived its client")
+        assert not app.feed._subscribers.snapshot()  # no queue is kept for anyone
     finally:
         await app.stop(0)
 

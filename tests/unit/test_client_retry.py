@@ -13,7 +13,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 
 from tests.client_fakes import ClientEnv
-from wellspring_client import DeadlineExceeded, RetryPolicy, Unavailable, User
+from wellspring_client import DeadlineExceeded, ResourceExhausted, RetryPolicy, Unavailable, User
 
 
 def timeouts(env: ClientEnv, method: str) -> list[float | None]:
@@ -79,6 +79,49 @@ async def test_the_servers_retry_delay_is_honoured(env: ClientEnv) -> None:
 
     assert await client.get_user("ada") == ada
     assert env.sleep.delays == pytest.approx([1.5])
+
+
+def rate_limited(wait_s: float) -> ResourceExhausted:
+    seconds = int(wait_s)
+    delay = duration_pb2.Duration(seconds=seconds, nanos=int((wait_s - seconds) * 1e9))
+    info = error_details_pb2.ErrorInfo(reason="RATE_LIMITED", domain="wellspring.v1")
+    return ResourceExhausted(
+        "rate limit reached", details=(info, error_details_pb2.RetryInfo(retry_delay=delay))
+    )
+
+
+async def test_a_rate_limited_write_is_sent_again_after_the_servers_wait(env: ClientEnv) -> None:
+    """Refused for the rate limit, it never ran: a write without a request_id is retried too."""
+    env.fake.put_user("ada")
+    env.fake.fail("UpdateUser", rate_limited(2.5), times=2)
+    client = env.client()
+
+    updated = await client.update_user(User(id="ada", display_name="Ada L."))
+
+    assert updated.display_name == "Ada L." and env.fake.count("UpdateUser") == 3
+    assert env.sleep.delays == pytest.approx([2.5, 2.5])
+
+
+async def test_rate_limited_retries_are_bounded(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    env.fake.fail("GetUser", rate_limited(0.2), times=10)
+    client = env.client(retry=RetryPolicy(rate_limited_retries=2))
+
+    with pytest.raises(ResourceExhausted) as refused:
+        await client.get_user("ada")
+
+    assert refused.value.reason == "RATE_LIMITED" and env.fake.count("GetUser") == 3
+
+
+async def test_other_exhausted_limits_are_not_retried(env: ClientEnv) -> None:
+    env.fake.put_user("ada")
+    info = error_details_pb2.ErrorInfo(reason="TOO_MANY_WATCHERS", domain="wellspring.v1")
+    env.fake.fail("GetUser", ResourceExhausted("full", details=(info,)))
+    client = env.client()
+
+    with pytest.raises(ResourceExhausted):
+        await client.get_user("ada")
+    assert env.fake.count("GetUser") == 1
 
 
 @pytest.mark.parametrize("read_mask", [None, ["display_name"]], ids=["coalesced", "masked"])

@@ -193,3 +193,26 @@ def test_serving_beyond_loopback_needs_auth_or_an_explicit_none(addr: str, auth:
             settings.check_exposure()
     else:
         settings.check_exposure()
+
+
+def test_rate_limits_are_on_with_authentication_unless_said_off() -> None:
+    secret = {"WELLSPRING_AUTH_HS256_SECRET": "s" * 32}
+    assert Settings.from_env({}).effective_rate_limit is None
+    assert Settings.from_env(secret).effective_rate_limit == "1000/second"
+    assert Settings.from_env(secret | {"WELLSPRING_RATE_LIMIT": "off"}).effective_rate_limit is None
+    assert Settings.from_env({"WELLSPRING_RATE_LIMIT": "50/minute"}).effective_rate_limit == "50/minute"
+    exempt = Settings.from_env({"WELLSPRING_RATE_LIMIT_EXEMPT": "sub:svc, peer:ipv4:10.0.0.5"})
+    assert exempt.rate_limit_exempt == {"sub:svc", "peer:ipv4:10.0.0.5"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WELLSPRING_RATE_LIMIT", "plenty"),
+        ("WELLSPRING_RATE_LIMIT_EXEMPT", "svc"),
+        ("WELLSPRING_RATE_LIMIT_EXEMPT", "sub:"),
+    ],
+)
+def test_a_bad_rate_limit_setting_names_itself(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
