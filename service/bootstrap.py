@@ -329,16 +329,25 @@ def _first_error(loops: asyncio.Task[None]) -> BaseException:
     return error or RuntimeError("the background loops ended")
 
 
-def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
-    """TLS from the PEM files named in the settings, or None for plaintext."""
+def _server_credentials(settings: Settings, *, client_ca: bool = False) -> grpc.ServerCredentials | None:
+    """TLS from the PEM files named in the settings, or None for plaintext; with ``client_ca``, TLS that
+    requires a client certificate signed by the client CA (grpc requests one only when it requires it)."""
     if settings.tls_cert_file is None or settings.tls_key_file is None:
         return None
     try:
         with open(settings.tls_key_file, "rb") as key, open(settings.tls_cert_file, "rb") as cert:
-            return grpc.ssl_server_credentials([(key.read(), cert.read())])
+            pairs = [(key.read(), cert.read())]
     except OSError as error:
         names = "WELLSPRING_TLS_KEY_FILE/WELLSPRING_TLS_CERT_FILE"
         raise ConfigError(f"{names}: cannot read the TLS key or certificate: {error}") from None
+    if not client_ca or settings.tls_client_ca_file is None:
+        return grpc.ssl_server_credentials(pairs)
+    try:
+        with open(settings.tls_client_ca_file, "rb") as ca:
+            roots = ca.read()
+    except OSError as error:
+        raise ConfigError(f"WELLSPRING_TLS_CLIENT_CA_FILE: cannot read it: {error}") from None
+    return grpc.ssl_server_credentials(pairs, root_certificates=roots, require_client_auth=True)
 
 
 def connection_options(settings: Settings) -> list[tuple[str, int]]:
@@ -471,17 +480,27 @@ def _rate_limit(settings: Settings) -> RateLimit | None:
 
 
 def _authentication(settings: Settings) -> list[Authentication]:
-    """The token check, when authentication is on (an empty list when it is off)."""
+    """The token (and client-certificate) check, when authentication is on (an empty list when off)."""
     if not settings.auth_on:
         return []
-    verifier = TokenVerifier(
-        secret=settings.auth_hs256_secret,
-        jwks=settings.auth_jwks,
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        leeway_s=settings.auth_leeway_s,
-    )
-    return [Authentication(verifier, reflection_open=settings.reflection_on, log_calls=settings.access_log)]
+    verifier = None
+    if settings.auth == "jwt":
+        verifier = TokenVerifier(
+            secret=settings.auth_hs256_secret,
+            jwks=settings.auth_jwks,
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            leeway_s=settings.auth_leeway_s,
+        )
+    certificates = settings.auth_client_cert_scopes if settings.mtls_addr is not None else None
+    return [
+        Authentication(
+            verifier,
+            reflection_open=settings.reflection_on,
+            log_calls=settings.access_log,
+            certificate_scopes=certificates,
+        )
+    ]
 
 
 def _server(settings: Settings, admission: Admission, interceptor: ServerInterceptor) -> grpc.aio.Server:
@@ -508,16 +527,26 @@ def _server(settings: Settings, admission: Admission, interceptor: ServerInterce
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
     """Bind (core binds here and listens from ``start``): a taken port is known before anything else."""
+    credentials = _server_credentials(settings)
+    port = _bind(server, "WELLSPRING_ADDR", settings.addr, credentials)
+    if settings.mtls_addr is not None:
+        _bind(
+            server, "WELLSPRING_MTLS_ADDR", settings.mtls_addr, _server_credentials(settings, client_ca=True)
+        )
+    return port
+
+
+def _bind(server: grpc.aio.Server, name: str, addr: str, credentials: grpc.ServerCredentials | None) -> int:
     try:
-        credentials = _server_credentials(settings)
-        if credentials is None:
-            port = server.add_insecure_port(settings.addr)
-        else:
-            port = server.add_secure_port(settings.addr, credentials)
+        port = (
+            server.add_insecure_port(addr)
+            if credentials is None
+            else server.add_secure_port(addr, credentials)
+        )
     except RuntimeError as error:  # grpc's "Failed to bind": the port is taken or the host is not ours
-        raise ListenError(f"WELLSPRING_ADDR: cannot listen on {settings.addr}: {error}") from None
+        raise ListenError(f"{name}: cannot listen on {addr}: {error}") from None
     if port == 0:
-        raise ListenError(f"WELLSPRING_ADDR: cannot listen on {settings.addr}")
+        raise ListenError(f"{name}: cannot listen on {addr}")
     return port
 
 

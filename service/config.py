@@ -137,6 +137,12 @@ class Settings:
     redis_url: str | None = None
     tls_cert_file: str | None = None  # PEM certificate chain; with tls_key_file the port speaks TLS only
     tls_key_file: str | None = None
+    # Service-to-service: a second port (same certificate) that requires a client certificate signed by
+    # tls_client_ca_file; a call on it without a bearer token is its certificate's principal (the first
+    # subject alternative name), with auth_client_cert_scopes.
+    mtls_addr: str | None = None
+    tls_client_ca_file: str | None = None
+    auth_client_cert_scopes: frozenset[str] = frozenset({"read", "write", "import"})
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     # Authentication (README "Authentication"): "jwt" (bearer tokens, HS256 with auth_hs256_secret or
     # RS256/ES256 against auth_jwks), "none" (said explicitly: every call is let in), or "" (not
@@ -215,7 +221,7 @@ class Settings:
 
     @property
     def auth_on(self) -> bool:
-        return self.auth == "jwt"
+        return self.auth == "jwt" or self.mtls_addr is not None
 
     @property
     def effective_rate_limit(self) -> str | None:
@@ -233,7 +239,7 @@ class Settings:
         WELLSPRING_AUTH=none says so explicitly (secure by default)."""
         host = self.addr.rpartition(":")[0].strip("[]")
         loopback = host in ("localhost", "::1") or host.startswith("127.")
-        if not loopback and self.auth == "":
+        if not loopback and self.auth == "" and self.mtls_addr is None:
             raise ConfigError(
                 f"WELLSPRING_ADDR={self.addr} is not a loopback address and authentication is not "
                 "configured: set WELLSPRING_AUTH=jwt (with WELLSPRING_AUTH_HS256_SECRET or "
@@ -266,6 +272,7 @@ class Settings:
         return cls(
             **read,
             **_auth(env),
+            **_mtls(env, tls_cert is not None),
             addr=_addr(env, "WELLSPRING_ADDR", _DEFAULTS["addr"]),
             database_url=database_url,
             redis_url=_redis_url(env, "WELLSPRING_REDIS_URL"),
@@ -277,6 +284,25 @@ class Settings:
             log_level=log_level,
             cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or _DEFAULTS["cache_prefix"],
         )
+
+
+def _mtls(env: Mapping[str, str], tls: bool) -> dict[str, Any]:
+    """WELLSPRING_MTLS_ADDR and what it needs, each mistake one line naming the setting."""
+    addr = env.get("WELLSPRING_MTLS_ADDR") or None
+    ca = env.get("WELLSPRING_TLS_CLIENT_CA_FILE") or None
+    if (addr is None) != (ca is None):
+        raise ConfigError("set both WELLSPRING_MTLS_ADDR and WELLSPRING_TLS_CLIENT_CA_FILE, or neither")
+    if addr is not None and not tls:
+        raise ConfigError("WELLSPRING_MTLS_ADDR needs WELLSPRING_TLS_CERT_FILE and WELLSPRING_TLS_KEY_FILE")
+    if ca is not None and not os.path.isfile(ca):
+        raise ConfigError(f"WELLSPRING_TLS_CLIENT_CA_FILE must be a readable PEM file, got {ca!r}")
+    raw = env.get("WELLSPRING_AUTH_CLIENT_CERT_SCOPES")
+    scopes = frozenset(raw.replace(",", " ").split()) if raw else _DEFAULTS["auth_client_cert_scopes"]
+    return {
+        "mtls_addr": _addr(env, "WELLSPRING_MTLS_ADDR", "") if addr else None,
+        "tls_client_ca_file": ca,
+        "auth_client_cert_scopes": scopes,
+    }
 
 
 def _auth(env: Mapping[str, str]) -> dict[str, Any]:

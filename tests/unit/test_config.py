@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from service.config import ConfigError, Settings
@@ -216,3 +218,20 @@ def test_rate_limits_are_on_with_authentication_unless_said_off() -> None:
 def test_a_bad_rate_limit_setting_names_itself(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_client_certificate_port_needs_its_ca_and_tls(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    tls = {"WELLSPRING_TLS_CERT_FILE": str(ca), "WELLSPRING_TLS_KEY_FILE": str(ca)}
+    mtls = {"WELLSPRING_MTLS_ADDR": "0.0.0.0:50052", "WELLSPRING_TLS_CLIENT_CA_FILE": str(ca)}
+    settings = Settings.from_env(tls | mtls | {"WELLSPRING_AUTH_CLIENT_CERT_SCOPES": "read,admin"})
+    assert settings.auth_on and settings.mtls_addr == "0.0.0.0:50052"
+    assert settings.auth_client_cert_scopes == {"read", "admin"}
+    for env, named in (
+        ({"WELLSPRING_MTLS_ADDR": "0.0.0.0:50052"}, "WELLSPRING_TLS_CLIENT_CA_FILE"),
+        (mtls, "WELLSPRING_TLS_CERT_FILE"),
+        (tls | mtls | {"WELLSPRING_TLS_CLIENT_CA_FILE": str(tmp_path / "missing.pem")}, "CLIENT_CA_FILE"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            Settings.from_env(env)
