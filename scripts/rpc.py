@@ -3,6 +3,7 @@
     python scripts/rpc.py list
     python scripts/rpc.py wellspring.v1.UserService/GetUser '{"id": "ada"}'
     python scripts/rpc.py --addr 10.0.0.5:50051 --tls ca.pem --metadata x-request-id=7 list
+    python scripts/rpc.py --token "$TOKEN" wellspring.v1.UserService/GetUser '{"id": "ada"}'
 
 grpcurl's command-line shape is accepted too, for the common cases, so its examples run unchanged where
 grpcurl is not installed (there, as in grpcurl, TLS is the default and `-plaintext` turns it off):
@@ -91,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a request header, repeatable (grpcurl's -H 'key: value' works too)",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("WELLSPRING_TOKEN") or None,
+        help="a bearer token sent as 'authorization: Bearer TOKEN' (default: $WELLSPRING_TOKEN); the server "
+        "must offer reflection (WELLSPRING_REFLECTION=1 with authentication on)",
+    )
     parser.add_argument("-d", dest="data", help="request JSON, as grpcurl's -d ('@' reads stdin)")
     parser.add_argument(
         "--timeout",
@@ -130,6 +137,8 @@ def _run(opts: argparse.Namespace) -> int:
     with _channel(opts) as channel:
         reflection_db = ProtoReflectionDescriptorDatabase(channel)
         metadata = _metadata(opts.metadata)
+        if opts.token:
+            metadata.append(("authorization", f"Bearer {opts.token}"))
         if opts.method == "list":
             names = _reflect(opts, lambda: _list(reflection_db, opts.service))
             print("\n".join(names))

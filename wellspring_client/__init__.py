@@ -41,6 +41,7 @@ from wellspring_client.errors import (
 )
 from wellspring_client.options import CacheOptions, ChannelOptions, Timing
 from wellspring_client.sync import SyncExport, SyncResourceClient, SyncWellspringClient
+from wellspring_client.tokens import Token, TokenProvider
 from wellspring_client.transport import GrpcTransport, Transport
 from wellspring_client.types import (
     ChangeEvent,
@@ -96,6 +97,8 @@ __all__ = [
     "SyncResourceClient",
     "SyncWellspringClient",
     "Timing",
+    "Token",
+    "TokenProvider",
     "Transport",
     "Unauthenticated",
     "Unavailable",

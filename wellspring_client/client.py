@@ -106,6 +106,7 @@ class WellspringClient:
                 call_credentials=channel.call_credentials,
                 metadata=channel.metadata,
                 options=channel.options,
+                token=channel.token,
             )
         self._transport = transport
         self._timing = timing

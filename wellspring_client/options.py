@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 import grpc
 
 from wellspring_client._query_client import Timing
+from wellspring_client.tokens import TokenSource
 from wellspring_client.transport import Metadata
 
 __all__ = ["CacheOptions", "ChannelOptions", "Shorthands", "Timing"]
@@ -19,13 +20,16 @@ __all__ = ["CacheOptions", "ChannelOptions", "Shorthands", "Timing"]
 
 @dataclass(frozen=True, slots=True)
 class ChannelOptions:
-    """The channel to the target: TLS ``credentials`` (None: plaintext), per-call ``call_credentials``
-    (a token), static ``metadata`` sent with every call, and grpc channel ``options``."""
+    """The channel to the target: TLS ``credentials`` (None: plaintext), per-call ``call_credentials``,
+    static ``metadata`` sent with every call, grpc channel ``options``, and the client's one identity,
+    ``token``: a bearer token, a ``Token``, or a provider renewed before expiry
+    (``wellspring_client.tokens``)."""
 
     credentials: grpc.ChannelCredentials | None = None
     call_credentials: grpc.CallCredentials | None = None
     metadata: Metadata = ()
     options: Sequence[tuple[str, Any]] = ()
+    token: TokenSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Shorthands(TypedDict, total=False):
     call_credentials: grpc.CallCredentials | None
     metadata: Metadata
     channel_options: Sequence[tuple[str, Any]]
+    token: TokenSource | None
     stale_after_s: float
     evict_after_s: float
     max_entries: int

@@ -10,7 +10,8 @@ import grpc
 from wellspring.v1 import watch_service_pb2_grpc
 
 from wellspring_client._resources import RESOURCES
-from wellspring_client.errors import from_rpc_error
+from wellspring_client.errors import Unauthenticated, WellspringError, from_rpc_error
+from wellspring_client.tokens import Credentials, TokenSource
 
 Metadata = Sequence[tuple[str, str]]
 
@@ -41,6 +42,7 @@ class GrpcTransport:
         call_credentials: grpc.CallCredentials | None = None,
         metadata: Metadata = (),
         options: Sequence[tuple[str, Any]] = (),
+        token: TokenSource | None = None,
     ) -> None:
         if call_credentials is not None:
             if credentials is None:
@@ -52,6 +54,7 @@ class GrpcTransport:
         else:
             self.channel = grpc.aio.secure_channel(target, credentials, options=channel_options)
         self._metadata = tuple(metadata) or None
+        self.credentials = Credentials(token) if token is not None else None
         stubs = (
             *(resource.stub(self.channel) for resource in RESOURCES),
             watch_service_pb2_grpc.WatchServiceStub(self.channel),
@@ -60,27 +63,58 @@ class GrpcTransport:
             name: getattr(stub, name) for stub in stubs for name in dir(stub) if name[0].isupper()
         }
 
-    async def unary(self, method: str, request: Any, timeout: float | None) -> Any:
+    async def _with_token(self) -> tuple[tuple[tuple[str, str], ...] | None, tuple[str, str] | None]:
+        """The call's metadata and the authorization header in it (None: no token)."""
+        credentials = self.credentials
+        if credentials is None:
+            return self._metadata, None
+        header = credentials.current() or await credentials.header()
+        return (*(self._metadata or ()), header), header
+
+    async def _renewed(self, error: WellspringError, header: tuple[str, str] | None) -> bool:
+        """Whether a call refused UNAUTHENTICATED should be sent again with a renewed token."""
+        if header is None or not isinstance(error, Unauthenticated) or self.credentials is None:
+            return False
         try:
-            return await self._methods[method](request, timeout=timeout, metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+            return await self.credentials.refused(header)
+        except Exception:  # the provider failed: the refusal is the answer
+            return False
+
+    async def unary(self, method: str, request: Any, timeout: float | None) -> Any:
+        for attempt in (1, 2):
+            metadata, header = await self._with_token()
+            try:
+                return await self._methods[method](request, timeout=timeout, metadata=metadata)
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                if attempt == 2 or not await self._renewed(error, header):
+                    raise error from rpc_error
 
     async def server_stream(self, method: str, request: Any, timeout: float | None) -> AsyncIterator[Any]:
-        call = self._methods[method](request, timeout=timeout, metadata=self._metadata)
-        try:
-            async for message in call:
-                yield message
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
-        finally:
-            call.cancel()  # a caller that stops early ends the stream on the server too
+        for attempt in (1, 2):
+            metadata, header = await self._with_token()
+            call = self._methods[method](request, timeout=timeout, metadata=metadata)
+            received = False
+            try:
+                async for message in call:
+                    received = True
+                    yield message
+                return
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                if received or attempt == 2 or not await self._renewed(error, header):
+                    raise error from rpc_error
+            finally:
+                call.cancel()  # a caller that stops early ends the stream on the server too
 
     async def client_stream(self, method: str, requests: AsyncIterable[Any], timeout: float | None) -> Any:
+        metadata, header = await self._with_token()
         try:
-            return await self._methods[method](requests, timeout=timeout, metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from error
+            return await self._methods[method](requests, timeout=timeout, metadata=metadata)
+        except grpc.RpcError as rpc_error:
+            error = from_rpc_error(rpc_error)
+            await self._renewed(error, header)  # the next call has a fresh token; this one cannot replay
+            raise error from rpc_error
 
     async def close(self) -> None:
         await self.channel.close(None)

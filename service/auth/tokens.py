@@ -62,14 +62,28 @@ class TokenVerifier:
         max_cached: int = 10_000,
         max_cached_bytes: int = 8 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        jwks_lifespan_s: float = 300.0,
+        jwks_cooldown_s: float = 30.0,
     ) -> None:
         if secret is None and jwks is None:
             raise ValueError("a TokenVerifier needs a secret or a JWKS")
         self._secret = secret
         self._jwks_url = jwks if jwks is not None and jwks.startswith("https://") else None
         self._jwks_file = _JwksFile(jwks) if jwks is not None and self._jwks_url is None else None
+        # PyJWKClient keeps the key set for ``lifespan`` and fetches it again for an unknown kid, at most
+        # once per ``cooldown_duration``: tokens with made-up kids cannot make the server fetch per call.
+        # Not ``cache_keys``: that memoizes each kid's key for good, so a key the issuer retired would
+        # verify forever (found by tests/integration/test_jwks_https.py).
         self._client = (
-            jwt.PyJWKClient(self._jwks_url, cache_keys=True, lifespan=300) if self._jwks_url else None
+            jwt.PyJWKClient(
+                self._jwks_url,
+                cache_keys=False,
+                lifespan=jwks_lifespan_s,
+                cooldown_duration=jwks_cooldown_s,
+                timeout=5,
+            )
+            if self._jwks_url
+            else None
         )
         self._algorithms = ["HS256"] if secret is not None else ["RS256", "ES256"]
         self._issuer = issuer

@@ -160,3 +160,22 @@ def test_tls_with_a_ca_file(tmp_path: Path, capsys) -> None:
         assert run(capsys, "-cacert", str(ca_file), process.address, "list")[0] == 0
         code, _, err = run(capsys, "--addr", process.address, "list")  # plaintext to a TLS port
         assert code == 2 and len(err.splitlines()) == 1 and "cannot reach" in err, err
+
+
+def test_a_token_is_sent_as_a_bearer_header(tmp_path: Path, capsys, monkeypatch) -> None:
+    from tests.e2e.tokens import AUTH_ENV, token
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    with ServerProcess(
+        tmp_path, url, args=("--seed-demo",), WELLSPRING_REFLECTION="1", **AUTH_ENV
+    ) as process:
+        asyncio.run(process.serving())
+        method = ("wellspring.v1.UserService/GetUser", '{"id": "ada"}')
+        code, _, err = run(capsys, "--addr", process.address, *method)
+        assert code == 1 and err.startswith("UNAUTHENTICATED: "), err
+        ada = token(sub="ada", scopes="read")
+        code, out, err = run(capsys, "--addr", process.address, "--token", ada, *method)
+        assert code == 0 and json.loads(out)["email"], err  # ada's own email: shown to ada
+        monkeypatch.setenv("WELLSPRING_TOKEN", token(sub="bob", scopes="read"))
+        code, out, err = run(capsys, "--addr", process.address, *method)
+        assert code == 0 and "email" not in json.loads(out), err  # bob reads ada without it
