@@ -16,7 +16,7 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,web]'
 	touch $(STAMP)
 
 ## install: create .venv and install the project with its dev tools (again when pyproject.toml changes)

@@ -38,3 +38,19 @@ def test_the_sdk_wheel_carries_the_client_and_the_stubs_and_nothing_of_the_serve
         "assert not {'service', 'sqlalchemy', 'redis', 'asyncpg'} & set(sys.modules), sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", probe, str(site)], check=True, cwd=tmp_path)
+
+
+def test_the_server_wheel_carries_every_package_of_the_service(tmp_path: Path) -> None:
+    """``pip install .`` (the container image) installs what the editable checkout imports: every
+    directory of service/ with an __init__.py is a package in the wheel (service.auth once was not)."""
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*build, "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    [wheel] = tmp_path.glob("wellspring-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    wanted = {
+        str(init.relative_to(ROOT))
+        for init in (ROOT / "service").rglob("__init__.py")
+        if "__pycache__" not in str(init)
+    }
+    assert wanted and wanted <= names, sorted(wanted - names)
