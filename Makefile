@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run run-cluster test generate check-generated migrate lint bench install clean
+.PHONY: help run run-cluster run-web test generate check-generated migrate lint bench install clean
 
 # `make` alone lists the targets; `make run` and `make test` are always spelled out.
 .DEFAULT_GOAL := help
@@ -31,6 +31,11 @@ REPLICAS ?= 2
 BASE_PORT ?= 50051
 run-cluster: $(STAMP)
 	$(PY) scripts/run_cluster.py --replicas $(REPLICAS) --base-port $(BASE_PORT)
+
+## run-web: the server (demo data) and the real Envoy in front of it: grpc-web + CORS and native gRPC on WEB_PORT (8080)
+WEB_PORT ?= 8080
+run-web: $(STAMP)
+	$(PY) scripts/run_web.py --port $(WEB_PORT)
 
 ## test: the whole suite (unit, integration against PostgreSQL, end-to-end over real channels)
 test: $(STAMP)
