@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run run-cluster run-web test generate check-generated migrate lint bench install clean
+.PHONY: help run run-cluster run-web generate-web test generate check-generated migrate lint bench install clean
 
 # `make` alone lists the targets; `make run` and `make test` are always spelled out.
 .DEFAULT_GOAL := help
@@ -36,6 +36,10 @@ run-cluster: $(STAMP)
 WEB_PORT ?= 8080
 run-web: $(STAMP)
 	$(PY) scripts/run_web.py --port $(WEB_PORT)
+
+## generate-web: the TypeScript client's code from protos/ (web/src/gen, protoc-gen-es through buf; a test checks it)
+generate-web:
+	cd web && npm ci --no-audit --no-fund && npm run generate
 
 ## test: the whole suite (unit, integration against PostgreSQL, end-to-end over real channels)
 test: $(STAMP)
