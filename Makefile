@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run run-cluster run-web generate-web test generate check-generated migrate lint bench install clean
+.PHONY: help run run-cluster run-web generate-web screenshots test generate check-generated migrate lint bench install clean
 
 # `make` alone lists the targets; `make run` and `make test` are always spelled out.
 .DEFAULT_GOAL := help
@@ -32,14 +32,19 @@ BASE_PORT ?= 50051
 run-cluster: $(STAMP)
 	$(PY) scripts/run_cluster.py --replicas $(REPLICAS) --base-port $(BASE_PORT)
 
-## run-web: the server (demo data) and the real Envoy in front of it: grpc-web + CORS and native gRPC on WEB_PORT (8080)
+## run-web: the server (demo data), the real Envoy in front of it on WEB_PORT (8080) and the demo app on APP_PORT (5173)
 WEB_PORT ?= 8080
+APP_PORT ?= 5173
 run-web: $(STAMP)
-	$(PY) scripts/run_web.py --port $(WEB_PORT)
+	$(PY) scripts/run_web.py --port $(WEB_PORT) --app-port $(APP_PORT)
 
 ## generate-web: the TypeScript client's code from protos/ (web/src/gen, protoc-gen-es through buf; a test checks it)
 generate-web:
 	cd web && npm ci --no-audit --no-fund && npm run generate
+
+## screenshots: the browser tests, saving the demo app's screens to docs/screenshots (shown in the README)
+screenshots: $(STAMP)
+	WELLSPRING_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/e2e/test_browser.py
 
 ## test: the whole suite (unit, integration against PostgreSQL, end-to-end over real channels)
 test: $(STAMP)

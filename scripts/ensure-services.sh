@@ -12,6 +12,10 @@ fi
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# The browser tests: Debian's Chromium, driven by Playwright (its own browser downloads are not reachable),
+# and Node.js with npm for the TypeScript client (web/).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 fresh_postgres=0
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -1,8 +1,9 @@
 """The browser path in one command (``make run-web``): the server on the embedded default with demo data,
-and the real Envoy in front of it (grpc-web + CORS for browsers, native gRPC for everyone else), rendered
-from deploy/envoy/envoy.yaml. Prints where to point a browser or a client; Ctrl-C stops both.
+the real Envoy in front of it (grpc-web + CORS for browsers, native gRPC for everyone else, rendered from
+deploy/envoy/envoy.yaml), and the demo app (web/, built with npm) served on --app-port. Prints the URL to
+open; Ctrl-C stops everything.
 
-    python scripts/run_web.py [--port 8080] [--origin http://localhost:5173] [--upstream HOST:PORT ...]
+    python scripts/run_web.py [--port 8080] [--app-port 5173] [--upstream HOST:PORT ...]
 
 With ``--upstream`` (repeatable) it starts no server and puts Envoy in front of those replicas instead,
 e.g. the ones ``make run-cluster`` started (``--upstream 127.0.0.1:50051 --upstream 127.0.0.1:50052``).
@@ -11,8 +12,12 @@ e.g. the ones ``make run-cluster`` started (``--upstream 127.0.0.1:50051 --upstr
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,14 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8080")))
     parser.add_argument("--admin-port", type=int, default=9901)
+    parser.add_argument("--app-port", type=int, default=int(os.environ.get("APP_PORT", "5173")))
     parser.add_argument("--origin", action="append", default=[], help="an allowed CORS origin (repeatable)")
     parser.add_argument("--upstream", action="append", default=[], help="HOST:PORT of a running replica")
     opts = parser.parse_args(argv)
-    origins = opts.origin or ["http://localhost:5173", "http://127.0.0.1:5173"]
+    origins = opts.origin or [f"http://localhost:{opts.app_port}", f"http://127.0.0.1:{opts.app_port}"]
     work = Path(tempfile.mkdtemp(prefix="wellspring-web-"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = None
+    app = None
     try:
         if opts.upstream:
             upstreams = opts.upstream
@@ -52,12 +59,14 @@ def main(argv: list[str] | None = None) -> int:
             server.start()
             server.wait_serving()
             upstreams = [server.address]
+        app = _serve_app(opts.app_port)
         with EnvoyProcess(
             work, upstreams, origins=origins, port=opts.port, admin_port=opts.admin_port
         ) as envoy:
             print(
                 f"Envoy on {envoy.url}: grpc-web (origins {', '.join(origins)}) and native gRPC", flush=True
             )
+            print(f"The demo app: http://127.0.0.1:{opts.app_port}/?api={envoy.url}", flush=True)
             print(
                 f"  in front of {', '.join(upstreams)}; admin on 127.0.0.1:{opts.admin_port}; Ctrl-C stops",
                 flush=True,
@@ -71,7 +80,25 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+    if app is not None:
+        app.shutdown()
     return 0
+
+
+def _serve_app(port: int) -> http.server.ThreadingHTTPServer:
+    """Build the demo app (npm ci once, vite build) and serve web/dist on ``port`` in a thread."""
+    web = ROOT / "web"
+    npm = shutil.which("npm")
+    if npm is None:
+        raise HarnessError("npm not found: install Node.js 20 and npm to build the demo app")
+    if not (web / "node_modules").exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=web, check=True)
+    subprocess.run([npm, "run", "build", "--silent"], cwd=web, check=True, stdout=subprocess.DEVNULL)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(web / "dist"))
+    handler.log_message = lambda *_: None  # type: ignore[method-assign,assignment]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
 
 
 if __name__ == "__main__":

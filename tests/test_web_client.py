@@ -5,37 +5,17 @@ generated code checked against protos/ like generated/ is (a drift fails)."""
 from __future__ import annotations
 
 import filecmp
-import hashlib
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-WEB = ROOT / "web"
-STAMP = WEB / "node_modules" / ".lock-sha256"
-
-
-def _npm() -> str:
-    npm = shutil.which("npm")
-    if npm is None:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail("npm not found: install Node.js 20 and npm")
-        pytest.skip("npm not found")
-    return npm
+from tests.web import WEB, ensure_node_modules
 
 
 @pytest.fixture(scope="module")
 def installed() -> str:
-    """``npm ci`` when node_modules is missing or was installed from another lockfile."""
-    npm = _npm()
-    lock = hashlib.sha256((WEB / "package-lock.json").read_bytes()).hexdigest()
-    if not STAMP.exists() or STAMP.read_text() != lock:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=600)
-        STAMP.write_text(lock)
-    return npm
+    return ensure_node_modules()
 
 
 def _run(installed: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,244 @@
+"""The demo app in a real browser: Debian's Chromium driven by Playwright, through the real Envoy (grpc-web),
+to a real server with the demo data, counting what the server logged.
+
+Search as you type sends one ListUsers per pause; scrolling loads the next page; a field violation is
+shown beside its field; a concurrent edit is shown as a conflict with the current version and the
+optimistic change rolled back; a comment written by the Python SDK appears on the open post page with no
+read at all; with Envoy killed the page says it is offline, and once Envoy is back the Watch resumes and
+the comment written meanwhile appears. Each screen's screenshot is saved (`make screenshots`: to
+docs/screenshots/, as the README shows them).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from wellspring.v1 import (
+    comment_service_pb2,
+    comment_service_pb2_grpc,
+    resources_pb2,
+    user_service_pb2,
+    user_service_pb2_grpc,
+)
+
+from harness.envoy import EnvoyProcess
+from tests.conftest import sqlite_url_for
+from tests.e2e.process import ServerProcess, free_port
+from tests.web import built_app
+from wellspring_client import Comment, WellspringClient
+
+# `make screenshots` saves them to docs/screenshots (shown in the README); else to a temporary directory.
+SCREENSHOTS = Path(
+    os.environ.get("WELLSPRING_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="wellspring-shots-")
+)
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Site:
+    server: ServerProcess
+    envoy: EnvoyProcess
+    url: str
+
+    def calls(self) -> Counter[str]:
+        """RPCs the server logged, by method name."""
+        return Counter(
+            line["method"].rpartition("/")[2]
+            for line in self.server.log_lines()
+            if line.get("message") == "rpc"
+        )
+
+
+def _static(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *_: None  # type: ignore[method-assign,assignment]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, httpd.server_address[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium not found: install the Debian package chromium")
+    dist = built_app()
+    tmp = tmp_path_factory.mktemp("browser")
+    httpd, port = _static(dist)
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        with ServerProcess(
+            tmp, sqlite_url_for(tmp), args=("--seed-demo",), WELLSPRING_ACCESS_LOG="1"
+        ) as server:
+            server.wait_serving()
+            _more_users(server.address, 45)
+            with EnvoyProcess(tmp, [server.address], origins=[origin]) as envoy:
+                yield Site(server, envoy, f"{origin}/?api={envoy.url}")
+    finally:
+        httpd.shutdown()
+
+
+def _more_users(address: str, count: int) -> None:
+    with grpc.insecure_channel(address) as channel:
+        stub = user_service_pb2_grpc.UserServiceStub(channel)
+
+        def requests() -> Iterator[user_service_pb2.ImportUsersRequest]:
+            users = [
+                resources_pb2.User(
+                    id=f"reader-{n:02d}", email=f"reader{n}@x.test", display_name=f"Reader {n:02d}"
+                )
+                for n in range(count)
+            ]
+            yield user_service_pb2.ImportUsersRequest(users=users)
+
+        stub.ImportUsers(requests(), timeout=30)
+
+
+@pytest.fixture
+async def page(site: Site) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = await browser.new_context(viewport={"width": 900, "height": 700})
+        tab = await context.new_page()
+        try:
+            yield tab
+        finally:
+            await browser.close()
+
+
+async def _live(page: Any, site: Site, route: str = "") -> None:
+    await page.goto(f"{site.url}#/{route}")
+    await page.wait_for_selector('[data-testid="status"]:text("live")', timeout=15_000)
+
+
+def _shot(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+async def test_search_as_you_type_sends_one_request_per_pause_and_pages_scroll_in(
+    site: Site, page: Any
+) -> None:
+    await _live(page, site)
+    users = page.locator('[data-testid="users"] li')
+    await users.first.wait_for()
+    assert await users.count() == 20  # the first page
+    await page.locator('[data-testid="end"]').scroll_into_view_if_needed()
+    await page.wait_for_function("document.querySelectorAll('[data-testid=users] li').length > 20")
+    before = site.calls()["ListUsers"]
+    await page.get_by_label("Search users").press_sequentially("Grace", delay=60)  # a fast typist
+    await page.wait_for_selector('[data-testid="users"] li:has-text("Grace Hopper")')
+    await page.wait_for_function("document.querySelectorAll('[data-testid=users] li').length === 1")
+    await page.screenshot(path=str(_shot("users-search")))
+    assert site.calls()["ListUsers"] - before == 1  # one word, one pause, one request
+
+
+async def test_field_violations_are_shown_beside_their_field(site: Site, page: Any) -> None:
+    await _live(page, site)
+    form = page.get_by_role("form", name="New user")
+    await form.get_by_label("Name").fill("Mallory")
+    await form.get_by_label("Email").fill("not-an-email")
+    await form.get_by_role("button", name="Create").click()
+    violation = page.locator('[data-testid="violation-email"]')
+    await violation.wait_for()
+    assert "email" in (await violation.inner_text())
+    await page.screenshot(path=str(_shot("field-violation")))
+
+
+async def test_a_concurrent_edit_is_a_conflict_and_the_optimistic_change_rolls_back(
+    site: Site, page: Any
+) -> None:
+    await _live(page, site, "users/barbara")
+    await page.wait_for_selector('[data-testid="user-name"]:text("Barbara Liskov")')
+    form = page.get_by_role("form", name="Edit profile")
+    await form.get_by_label("Name").fill("Barbara L.")  # editing the version the page showed
+    with grpc.insecure_channel(site.server.address) as channel:  # meanwhile someone else saves
+        user = resources_pb2.User(id="barbara", display_name="Barbara H. Liskov")
+        request = user_service_pb2.UpdateUserRequest(user=user)
+        request.update_mask.paths.append("display_name")
+        user_service_pb2_grpc.UserServiceStub(channel).UpdateUser(request, timeout=10)
+    await page.wait_for_selector('[data-testid="user-name"]:text("Barbara H. Liskov")')  # by the Watch
+    assert await form.get_by_label("Name").input_value() == "Barbara L."  # the edit in progress is kept
+    await form.get_by_role("button", name="Save").click()
+    conflict = page.locator('[data-testid="conflict"]')
+    await conflict.wait_for()
+    assert "Barbara H. Liskov" in await conflict.inner_text()  # the current version, shown
+    assert await page.locator('[data-testid="user-name"]').inner_text() == "Barbara H. Liskov"  # rolled back
+    await page.screenshot(path=str(_shot("conflict")))
+
+
+async def test_a_comment_written_by_the_sdk_appears_live_without_a_read(site: Site, page: Any) -> None:
+    await _live(page, site, "posts/moth")
+    await page.wait_for_selector('[data-testid="comments"] li')
+    await page.evaluate(
+        """() => {
+            window.__seen = {};
+            new MutationObserver(() => {
+                for (const li of document.querySelectorAll('[data-testid=comments] li')) {
+                    window.__seen[li.dataset.id] ??= Date.now();
+                }
+            }).observe(document.body, { subtree: true, childList: true });
+        }"""
+    )
+    before = site.calls()
+    async with WellspringClient(site.server.address) as sdk:
+        written = await sdk.comments.create(
+            Comment(post_id="moth", author_id="grace", body="Still in the logbook.")
+        )
+        acknowledged_ms = time.time() * 1000
+    await page.wait_for_selector(f'[data-testid="comments"] li[data-id="{written.id}"]', timeout=2000)
+    shown_ms = await page.evaluate(f"window.__seen[{written.id!r}]")
+    after = site.calls()
+    reads = {
+        m: after[m] - before[m]
+        for m in after
+        if m.startswith(("Get", "BatchGet", "List")) and after[m] != before[m]
+    }
+    assert reads == {}, reads  # the Watch event carried it: zero extra reads
+    assert shown_ms - acknowledged_ms < 500, f"{shown_ms - acknowledged_ms:.0f} ms"
+    await page.screenshot(path=str(_shot("post-live-comments")))
+
+
+async def test_offline_then_back_with_no_event_missed(site: Site, page: Any) -> None:
+    await _live(page, site, "posts/goto")
+    await page.wait_for_selector('[data-testid="comments"] li')
+    site.envoy.kill()
+    try:
+        await page.wait_for_selector('[data-testid="offline"]', timeout=15_000)
+        await page.screenshot(path=str(_shot("offline")))
+        with grpc.insecure_channel(site.server.address) as channel:  # written while the page cannot hear
+            stub = comment_service_pb2_grpc.CommentServiceStub(channel)
+            comment = resources_pb2.Comment(
+                post_id="goto", author_id="ada", body="Written while you were away."
+            )
+            created = stub.CreateComment(
+                comment_service_pb2.CreateCommentRequest(comment=comment), timeout=10
+            )
+    finally:
+        site.envoy.start()
+    await page.wait_for_selector('[data-testid="status"]:text("live")', timeout=20_000)
+    await page.wait_for_selector(f'[data-testid="comments"] li[data-id="{created.id}"]', timeout=10_000)
+    assert await page.locator('[data-testid="offline"]').count() == 0

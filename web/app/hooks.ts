@@ -1,0 +1,40 @@
+import { createContext, useContext, useEffect, useState } from "react";
+import type { WellspringWebClient } from "../src/client.js";
+import type { Status } from "../src/watch-bridge.js";
+
+export const ClientContext = createContext<WellspringWebClient | null>(null);
+
+export function useClient(): WellspringWebClient {
+  const client = useContext(ClientContext);
+  if (!client) throw new Error("no WellspringWebClient in context");
+  return client;
+}
+
+/** The Watch stream's status: live, connecting or offline. */
+export function useStatus(): Status {
+  const client = useClient();
+  const [status, setStatus] = useState<Status>(client.bridge.status);
+  useEffect(() => client.bridge.onStatus(setStatus), [client]);
+  return status;
+}
+
+/** `value`, once it has stopped changing for `ms`. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+}
+
+/** The hash route: #/, #/users/ID, #/posts/ID. */
+export function useRoute(): string[] {
+  const [hash, setHash] = useState(window.location.hash);
+  useEffect(() => {
+    const changed = () => setHash(window.location.hash);
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
+  return hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+}
