@@ -14,11 +14,14 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import secrets
+import signal
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from wellspring.v1 import (
 )
 
 from harness.envoy import EnvoyProcess
-from tests.conftest import sqlite_url_for
+from tests.conftest import RedisProcess, sqlite_url_for
 from tests.e2e.process import ServerProcess, free_port
 from tests.web import built_app
 from wellspring_client import Comment, WellspringClient
@@ -58,15 +61,21 @@ FLAGS = [
 
 @dataclass
 class Site:
-    server: ServerProcess
+    servers: list[ServerProcess]
     envoy: EnvoyProcess
     url: str
 
+    @property
+    def server(self) -> ServerProcess:
+        """A replica that is running (writes and setup go to it directly)."""
+        return next(s for s in self.servers if s.running)
+
     def calls(self) -> Counter[str]:
-        """RPCs the server logged, by method name."""
+        """RPCs every replica logged, by method name."""
         return Counter(
             line["method"].rpartition("/")[2]
-            for line in self.server.log_lines()
+            for server in self.servers
+            for line in server.log_lines()
             if line.get("message") == "rpc"
         )
 
@@ -79,24 +88,64 @@ def _static(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
     return httpd, httpd.server_address[1]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@pytest.fixture(
+    scope="module", params=["embedded", pytest.param("postgres-redis", marks=pytest.mark.postgres)]
+)
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app, Envoy and the embedded default; or Envoy in front of two replicas sharing PostgreSQL and
+    a real Redis."""
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium not found: install the Debian package chromium")
     dist = built_app()
     tmp = tmp_path_factory.mktemp("browser")
     httpd, port = _static(dist)
     origin = f"http://127.0.0.1:{port}"
+    log = {"WELLSPRING_ACCESS_LOG": "1"}
     try:
-        with ServerProcess(
-            tmp, sqlite_url_for(tmp), args=("--seed-demo",), WELLSPRING_ACCESS_LOG="1"
-        ) as server:
-            server.wait_serving()
-            _more_users(server.address, 45)
-            with EnvoyProcess(tmp, [server.address], origins=[origin]) as envoy:
-                yield Site(server, envoy, f"{origin}/?api={envoy.url}")
+        with ExitStack() as stack:
+            if request.param == "embedded":
+                servers = [
+                    stack.enter_context(ServerProcess(tmp, sqlite_url_for(tmp), args=("--seed-demo",), **log))
+                ]
+            else:
+                redis = RedisProcess(tmp)
+                redis.start()
+                stack.callback(redis.kill)
+                url = stack.enter_context(_pg_database())
+                shared = {
+                    **log,
+                    "WELLSPRING_REDIS_URL": redis.url,
+                    "WELLSPRING_CACHE_PREFIX": f"b{secrets.token_hex(3)}:",
+                    "WELLSPRING_PAGE_TOKEN_SECRET": "browser-test-secret-0123456789",
+                    "WELLSPRING_SHUTDOWN_DRAIN_S": "2",
+                }
+                servers = []
+                for name, args in (("first", ("--seed-demo",)), ("second", ())):  # one seeds, then the other
+                    servers.append(
+                        stack.enter_context(ServerProcess(tmp, url, name=name, args=args, **shared))
+                    )
+                    servers[-1].wait_serving()
+            for server in servers:
+                server.wait_serving()
+            _more_users(servers[0].address, 45)
+            envoy = stack.enter_context(EnvoyProcess(tmp, [s.address for s in servers], origins=[origin]))
+            yield Site(servers, envoy, f"{origin}/?api={envoy.url}")
     finally:
         httpd.shutdown()
+
+
+@contextmanager
+def _pg_database() -> Iterator[str]:
+    """A fresh migrated PostgreSQL database (the harness's), dropped at the end."""
+    from harness import create_database, drop_database
+    from service.repository.migrate import upgrade
+
+    url = create_database("wellspring_browser")
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(url)
 
 
 def _more_users(address: str, count: int) -> None:
@@ -242,3 +291,31 @@ async def test_offline_then_back_with_no_event_missed(site: Site, page: Any) -> 
     await page.wait_for_selector('[data-testid="status"]:text("live")', timeout=20_000)
     await page.wait_for_selector(f'[data-testid="comments"] li[data-id="{created.id}"]', timeout=10_000)
     assert await page.locator('[data-testid="offline"]').count() == 0
+
+
+async def test_a_replica_stopped_under_the_page_misses_no_event(site: Site, page: Any) -> None:
+    """With two replicas: the one holding the page's Watch drains and stops; the page reconnects through
+    Envoy to the other, resuming from its last revision, and a comment written meanwhile appears."""
+    if len(site.servers) < 2:
+        pytest.skip("one replica: the Envoy test above covers the embedded default")
+    await _live(page, site, "posts/abstraction")
+    await page.wait_for_selector('[data-testid="comments"] li')
+    # The replica holding the page's Watch: the one Envoy has a request open on (its stats by host).
+    active = {
+        line.split("::")[1]: int(line.rsplit("::", 1)[1])
+        for line in site.envoy.admin("/clusters").splitlines()
+        if line.startswith("wellspring::") and "::rq_active::" in line
+    }
+    holding = [s for s in site.servers if active.get(s.address, 0) > 0]
+    assert len(holding) == 1, active
+    stopping, staying = holding[0], next(s for s in site.servers if s is not holding[0])
+    stopping.signal(signal.SIGTERM)
+    with grpc.insecure_channel(staying.address) as channel:
+        stub = comment_service_pb2_grpc.CommentServiceStub(channel)
+        comment = resources_pb2.Comment(
+            post_id="abstraction", author_id="ada", body="Written during the drain."
+        )
+        created = stub.CreateComment(comment_service_pb2.CreateCommentRequest(comment=comment), timeout=10)
+    assert stopping.wait(30) == 0
+    await page.wait_for_selector(f'[data-testid="comments"] li[data-id="{created.id}"]', timeout=20_000)
+    await page.wait_for_selector('[data-testid="status"]:text("live")', timeout=20_000)
