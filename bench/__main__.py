@@ -3,7 +3,8 @@
 The embedded server (SQLite, in-process cache: the default) and a Redis-backed one (PostgreSQL and a
 redis-server of the bench's own) run side by side; their pairs share the same alternating rounds. The
 streaming figures (bench/streaming.py) follow on two fresh servers of their own, then the client SDK's
-figures (bench/sdk.py) on one more; ``--only`` runs one part.
+figures (bench/sdk.py) on one more, and the browser path's (bench/web.py: the demo app in Chromium and a
+Node client, through Envoy) last; ``--only`` runs one part.
 
 Exit status: 0 when the run is trustworthy (every control pair within tolerance, every h2load call confirmed
 OK by the access log, every watcher received every write, every SDK round trip the server logged matched,
@@ -31,8 +32,9 @@ from bench.sdk_report import sdk_final_lines, sdk_table
 from bench.server import AccessLog, BenchError, ServerProcess, running_server
 from bench.streaming import StreamingOutcome, measure_streaming
 from bench.streaming_report import streaming_final_lines, streaming_table
+from bench.web import WebOutcome, measure_web, web_final_lines, web_lines
 
-PARTS = ("ratios", "streaming", "sdk")
+PARTS = ("ratios", "streaming", "sdk", "web")
 
 
 @dataclass
@@ -70,7 +72,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool, tuple[str, ...]]
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
     parser.add_argument(
-        "--only", choices=PARTS, help="run only the ratio figures, only the streaming ones or only the SDK's"
+        "--only", choices=PARTS, help="run only the ratio figures, the streaming ones, the SDK's or the web's"
     )
     opts = parser.parse_args(argv)
     if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
@@ -206,7 +208,11 @@ def render_ratios(outcome: Outcome) -> list[str]:
 
 
 def render(
-    outcome: Outcome | None, streaming: StreamingOutcome | None, sdk: SdkOutcome | None, elapsed_s: float
+    outcome: Outcome | None,
+    streaming: StreamingOutcome | None,
+    sdk: SdkOutcome | None,
+    elapsed_s: float,
+    web: WebOutcome | None = None,
 ) -> str:
     """The ratio part, the streaming part, the SDK part; the ``NAME = VALUE`` lines of all come last."""
     lines = []
@@ -221,6 +227,9 @@ def render(
         after = ", started after the other parts' servers stopped" if outcome or streaming else ""
         lines += ["", f"Wellspring SDK figures: wellspring_client against a server of its own{after}"]
         lines += sdk_table(sdk)
+    if web is not None:
+        lines += ["", "Wellspring web figures: the demo app in Chromium and a Node client, through Envoy"]
+        lines += web_lines(web)
     lines += ["", f"total time: {elapsed_s:.1f} s", ""]
     if outcome is not None:
         lines += final_lines(outcome.final, outcome.hit_ratio)
@@ -228,6 +237,8 @@ def render(
         lines += streaming_final_lines(streaming)
     if sdk is not None:
         lines += sdk_final_lines(sdk)
+    if web is not None:
+        lines += web_final_lines(web)
     return "\n".join(lines)
 
 
@@ -246,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = measure(workdir, settings) if "ratios" in parts else None
         streaming = measure_streaming(workdir) if "streaming" in parts else None
         sdk = measure_sdk(workdir, settings.attempts) if "sdk" in parts else None
+        web = measure_web(workdir) if "web" in parts else None
     except BenchError as error:
         print(f"BENCHMARK FAILED: {error}", file=sys.stderr)
         keep = True
@@ -255,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, streaming, sdk, time.monotonic() - started), flush=True)
+    print(render(outcome, streaming, sdk, time.monotonic() - started, web), flush=True)
     ratios_ok = outcome is None or outcome.final.control_ok
     sdk_ok = sdk is None or sdk.ok
     return 0 if ratios_ok and (streaming is None or streaming.complete) and sdk_ok else 1
