@@ -39,7 +39,7 @@ from wellspring.v1 import (
 from harness.envoy import EnvoyProcess
 from tests.conftest import RedisProcess, sqlite_url_for
 from tests.e2e.process import ServerProcess, free_port
-from tests.web import built_app
+from tests.web import WEB, built_app
 from wellspring_client import Comment, WellspringClient
 
 # `make screenshots` saves them to docs/screenshots (shown in the README); else to a temporary directory.
@@ -215,6 +215,27 @@ async def test_field_violations_are_shown_beside_their_field(site: Site, page: A
     await violation.wait_for()
     assert "email" in (await violation.inner_text())
     await page.screenshot(path=str(_shot("field-violation")))
+    await form.get_by_label("Email").fill(f"mallory-{secrets.token_hex(3)}@x.test")  # fixed: it is created
+    await form.get_by_role("button", name="Create").click()
+    created = page.locator('[data-testid="created"]')
+    await created.wait_for()
+    assert await page.locator('[data-testid="violation-email"]').count() == 0
+
+
+async def test_a_page_from_an_origin_envoy_does_not_allow_gets_nothing(site: Site, page: Any) -> None:
+    """The same app served from another origin: the browser's CORS check (Envoy answers the preflight
+    without allowing it) keeps every call from being made, so the page never goes live."""
+    httpd, port = _static(WEB / "dist")  # built by the fixture
+    try:
+        api = site.url.split("?api=", 1)[1]
+        failed: list[str] = []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        await page.goto(f"http://127.0.0.1:{port}/?api={api}#/")
+        await page.wait_for_selector('[data-testid="offline"]', timeout=15_000)
+        assert await page.locator('[data-testid="users"] li').count() == 0
+        assert any(url.startswith(api) for url in failed), failed
+    finally:
+        httpd.shutdown()
 
 
 async def test_a_concurrent_edit_is_a_conflict_and_the_optimistic_change_rolls_back(
@@ -291,6 +312,39 @@ async def test_offline_then_back_with_no_event_missed(site: Site, page: Any) -> 
     await page.wait_for_selector('[data-testid="status"]:text("live")', timeout=20_000)
     await page.wait_for_selector(f'[data-testid="comments"] li[data-id="{created.id}"]', timeout=10_000)
     assert await page.locator('[data-testid="offline"]').count() == 0
+
+
+async def test_a_large_export_is_rendered_as_it_streams(site: Site, page: Any) -> None:
+    """5,000 users more, exported: the page counts each chunk as it arrives, so it shows some of them
+    before the last chunk is in (the first scan is 256 rows; later ones up to 2,000)."""
+    with grpc.insecure_channel(site.server.address) as channel:
+        users = [
+            resources_pb2.User(id=f"export-{n:04d}", email=f"e{n}@x.test", display_name=f"Export {n:04d}")
+            for n in range(5000)
+        ]
+        stub = user_service_pb2_grpc.UserServiceStub(channel)
+        stub.ImportUsers(iter([user_service_pb2.ImportUsersRequest(users=users)]), timeout=60)
+        total = len(
+            stub.ExportUsers(user_service_pb2.ExportUsersRequest(), timeout=60).__iter__().__next__().users
+        )
+    assert total > 0
+    await _live(page, site, "export")
+    await page.evaluate(
+        """() => {
+            window.__counts = [];
+            const node = document.querySelector('[data-testid=export-count]');
+            new MutationObserver(() => window.__counts.push(Number(node.textContent)))
+                .observe(node, { subtree: true, childList: true, characterData: true });
+        }"""
+    )
+    await page.get_by_role("button", name="Export all users").click()
+    await page.wait_for_selector('[data-testid="export-done"]', timeout=60_000)
+    counts = await page.evaluate("window.__counts")
+    final = int(await page.locator('[data-testid="export-count"]').inner_text())
+    assert final >= 5000 and counts[-1] == final
+    partial = [c for c in counts if 0 < c < final]
+    assert len(partial) >= 2, counts  # rendered chunk by chunk, not once at the end
+    await page.screenshot(path=str(_shot("export")))
 
 
 async def test_a_replica_stopped_under_the_page_misses_no_event(site: Site, page: Any) -> None:

@@ -12,7 +12,9 @@ export function App() {
   return (
     <>
       <header>
-        <a href="#/">Wellspring</a>
+        <nav>
+          <a href="#/">Wellspring</a> <a href="#/export">Export</a>
+        </nav>
         <span className={`status ${status}`} data-testid="status">{status}</span>
       </header>
       {status === "offline" && (
@@ -25,6 +27,8 @@ export function App() {
           <UserPage id={route[1]} />
         ) : route[0] === "posts" && route[1] ? (
           <PostPage id={route[1]} />
+        ) : route[0] === "export" ? (
+          <ExportPage />
         ) : (
           <UsersPage />
         )}
@@ -265,6 +269,51 @@ function PostPage({ id }: { id: string }) {
           <li key={comment.id} data-id={comment.id}>
             {comment.body}
           </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** Every user, streamed: each chunk is counted and rendered as it arrives (the first long before the last). */
+function ExportPage() {
+  const client = useClient();
+  const [count, setCount] = useState(0);
+  const [chunks, setChunks] = useState(0);
+  const [first, setFirst] = useState<User[]>([]);
+  const [state, setState] = useState<"idle" | "running" | "done">("idle");
+  const [error, setError] = useState<unknown>(null);
+  async function run() {
+    setState("running");
+    setError(null);
+    let received = 0;
+    try {
+      for await (const chunk of client.users.export({})) {
+        received += chunk.length;
+        setCount(received);
+        setChunks((n) => n + 1);
+        setFirst((shown) => (shown.length < 50 ? [...shown, ...chunk].slice(0, 50) : shown));
+      }
+      setState("done");
+    } catch (thrown) {
+      setError(thrown);
+      setState("idle");
+    }
+  }
+  return (
+    <section>
+      <h1>Export</h1>
+      <button type="button" disabled={state === "running"} onClick={() => void run()}>
+        Export all users
+      </button>
+      <p>
+        <span data-testid="export-count">{count}</span> users received in {chunks} chunks
+        {state === "done" && <span data-testid="export-done"> — done</span>}
+      </p>
+      {error !== null && <ErrorText error={error} />}
+      <ul className="users">
+        {first.map((user) => (
+          <li key={user.id}>{user.displayName}</li>
         ))}
       </ul>
     </section>
