@@ -14,12 +14,9 @@ data, access log on) and the real Envoy of their own:
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import json
 import statistics
 import subprocess
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ from pathlib import Path
 
 from bench.run import progress
 from bench.server import BenchError
-from harness import HarnessError, ServerProcess, free_port
+from harness import HarnessError, ServerProcess
 from harness import web as harness_web
 from harness.envoy import EnvoyProcess
 
@@ -35,16 +32,6 @@ LIVE_UPDATES = 40
 WORDS = ("Reader", "Grace", "Edsger", "Barbara", "Ada", "Reader 1")
 KEY_DELAY_MS = 140  # ~7 keys a second
 WORD_PAUSE_MS = 900
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 GRPCWEB = "grpcweb_get_vs_grpc_get"
 LIVE_P50, LIVE_P99 = "web_live_update_p50_ms", "web_live_update_p99_ms"
@@ -64,11 +51,7 @@ def measure_web(workdir: Path) -> WebOutcome:
         harness_web.build("build:bench")
     except HarnessError as error:
         raise BenchError(str(error)) from None
-    dist = harness_web.WEB / "dist"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(dist))
-    handler.log_message = lambda *_: None  # type: ignore[method-assign,assignment]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = harness_web.serve_static(harness_web.WEB / "dist")
     origin = f"http://127.0.0.1:{httpd.server_address[1]}"
     env = {"WELLSPRING_DATABASE_URL": f"sqlite:///{workdir / 'web.sqlite3'}", "WELLSPRING_ACCESS_LOG": "1"}
     try:
@@ -130,22 +113,15 @@ async def _browser(outcome: WebOutcome, server: ServerProcess, url: str) -> None
     from wellspring_client import Comment, WellspringClient
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = await playwright.chromium.launch(
+            executable_path=harness_web.CHROMIUM, args=harness_web.CHROMIUM_FLAGS
+        )
         try:
             page = await browser.new_page()
             await page.goto(f"{url}#/posts/moth")
             await page.wait_for_selector('[data-testid="status"]:text("live")', timeout=20_000)
             await page.wait_for_selector('[data-testid="comments"] li')
-            await page.evaluate(
-                """() => {
-                    window.__seen = {};
-                    new MutationObserver(() => {
-                        for (const li of document.querySelectorAll('[data-testid=comments] li')) {
-                            window.__seen[li.dataset.id] ??= Date.now();
-                        }
-                    }).observe(document.body, { subtree: true, childList: true });
-                }"""
-            )
+            await page.evaluate(harness_web.FIRST_SEEN_JS, "comments")
             progress(f"web: {LIVE_UPDATES} comments written by the SDK, each timed to the page's DOM")
             delays = []
             async with WellspringClient(server.address) as sdk:

@@ -12,12 +12,9 @@ e.g. the ones ``make run-cluster`` started (``--upstream 127.0.0.1:50051 --upstr
 from __future__ import annotations
 
 import argparse
-import functools
 import http.server
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import HarnessError, ServerProcess  # noqa: E402
+from harness import web as harness_web  # noqa: E402
 from harness.envoy import EnvoyProcess  # noqa: E402
 
 
@@ -86,19 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve_app(port: int) -> http.server.ThreadingHTTPServer:
-    """Build the demo app (npm ci once, vite build) and serve web/dist on ``port`` in a thread."""
-    web = ROOT / "web"
-    npm = shutil.which("npm")
-    if npm is None:
-        raise HarnessError("npm not found: install Node.js 20 and npm to build the demo app")
-    if not (web / "node_modules").exists():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=web, check=True)
-    subprocess.run([npm, "run", "build", "--silent"], cwd=web, check=True, stdout=subprocess.DEVNULL)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(web / "dist"))
-    handler.log_message = lambda *_: None  # type: ignore[method-assign,assignment]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+    """Build the demo app (npm ci once per lockfile, vite build) and serve web/dist on ``port``."""
+    harness_web.build("build")
+    return harness_web.serve_static(harness_web.WEB / "dist", port)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,10 @@ docs/screenshots/, as the README shows them).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import secrets
 import signal
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -37,8 +34,9 @@ from wellspring.v1 import (
 )
 
 from harness.envoy import EnvoyProcess
+from harness.web import CHROMIUM, CHROMIUM_FLAGS, FIRST_SEEN_JS, serve_static
 from tests.conftest import RedisProcess, sqlite_url_for
-from tests.e2e.process import ServerProcess, free_port
+from tests.e2e.process import ServerProcess
 from tests.web import WEB, built_app
 from wellspring_client import Comment, WellspringClient
 
@@ -46,17 +44,6 @@ from wellspring_client import Comment, WellspringClient
 SCREENSHOTS = Path(
     os.environ.get("WELLSPRING_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="wellspring-shots-")
 )
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass
@@ -80,14 +67,6 @@ class Site:
         )
 
 
-def _static(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *_: None  # type: ignore[method-assign,assignment]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, httpd.server_address[1]
-
-
 @pytest.fixture(
     scope="module", params=["embedded", pytest.param("postgres-redis", marks=pytest.mark.postgres)]
 )
@@ -98,8 +77,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         pytest.fail("chromium not found: install the Debian package chromium")
     dist = built_app()
     tmp = tmp_path_factory.mktemp("browser")
-    httpd, port = _static(dist)
-    origin = f"http://127.0.0.1:{port}"
+    httpd = serve_static(dist)
+    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
     log = {"WELLSPRING_ACCESS_LOG": "1"}
     try:
         with ExitStack() as stack:
@@ -169,7 +148,7 @@ async def page(site: Site) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         context = await browser.new_context(viewport={"width": 900, "height": 700})
         tab = await context.new_page()
         try:
@@ -225,12 +204,12 @@ async def test_field_violations_are_shown_beside_their_field(site: Site, page: A
 async def test_a_page_from_an_origin_envoy_does_not_allow_gets_nothing(site: Site, page: Any) -> None:
     """The same app served from another origin: the browser's CORS check (Envoy answers the preflight
     without allowing it) keeps every call from being made, so the page never goes live."""
-    httpd, port = _static(WEB / "dist")  # built by the fixture
+    httpd = serve_static(WEB / "dist")  # built by the fixture
     try:
         api = site.url.split("?api=", 1)[1]
         failed: list[str] = []
         page.on("requestfailed", lambda request: failed.append(request.url))
-        await page.goto(f"http://127.0.0.1:{port}/?api={api}#/")
+        await page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/?api={api}#/")
         await page.wait_for_selector('[data-testid="offline"]', timeout=15_000)
         assert await page.locator('[data-testid="users"] li').count() == 0
         assert any(url.startswith(api) for url in failed), failed
@@ -263,16 +242,7 @@ async def test_a_concurrent_edit_is_a_conflict_and_the_optimistic_change_rolls_b
 async def test_a_comment_written_by_the_sdk_appears_live_without_a_read(site: Site, page: Any) -> None:
     await _live(page, site, "posts/moth")
     await page.wait_for_selector('[data-testid="comments"] li')
-    await page.evaluate(
-        """() => {
-            window.__seen = {};
-            new MutationObserver(() => {
-                for (const li of document.querySelectorAll('[data-testid=comments] li')) {
-                    window.__seen[li.dataset.id] ??= Date.now();
-                }
-            }).observe(document.body, { subtree: true, childList: true });
-        }"""
-    )
+    await page.evaluate(FIRST_SEEN_JS, "comments")
     before = site.calls()
     async with WellspringClient(site.server.address) as sdk:
         written = await sdk.comments.create(

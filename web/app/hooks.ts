@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useState } from "react";
+import { createContext, useCallback, useContext, useEffect, useState, useSyncExternalStore } from "react";
 import type { WellspringWebClient } from "../src/client.js";
 import type { Status } from "../src/watch-bridge.js";
 
@@ -10,12 +10,13 @@ export function useClient(): WellspringWebClient {
   return client;
 }
 
-/** The Watch stream's status: live, connecting or offline. */
+/** The Watch stream's status: live, connecting or offline. An external store read with React's
+ * useSyncExternalStore: a change between the first render and the subscription is not missed (the page
+ * would say "connecting" for ever). */
 export function useStatus(): Status {
-  const client = useClient();
-  const [status, setStatus] = useState<Status>(client.bridge.status);
-  useEffect(() => client.bridge.onStatus(setStatus), [client]);
-  return status;
+  const { bridge } = useClient();
+  const subscribe = useCallback((changed: () => void) => bridge.onStatus(changed), [bridge]);
+  return useSyncExternalStore(subscribe, () => bridge.status);
 }
 
 /** `value`, once it has stopped changing for `ms`. */

@@ -148,16 +148,29 @@ describe("the Watch bridge", () => {
 
   it("resumes from the last revision after a disconnect, and from now after OUT_OF_RANGE", async () => {
     const server = new FakeServer();
+    server.put("ada", "Ada");
     const c = client(server);
+    await c.users.get("ada");
     c.start();
     server.feed.push(create(WatchResponseSchema, { revision: 10n }));
     await waitFor(() => c.bridge.status === "live");
+    await c.queryClient.refetchQueries({ queryKey: c.users.key("ada") }); // read after the stream is live
+    expect(c.queryClient.getQueryState(c.users.key("ada"))?.isInvalidated).toBe(false);
     server.feed.push(new ConnectError("gone", Code.Unavailable));
     await waitFor(() => server.feed.starts.length === 2);
     expect(server.feed.starts).toEqual([0n, 11n]);
+    server.feed.push(create(WatchResponseSchema, { revision: 11n }));
+    await waitFor(() => c.bridge.status === "live");
+    expect(c.queryClient.getQueryState(c.users.key("ada"))?.isInvalidated).toBe(false); // resumed: kept
     server.feed.push(new ConnectError("compacted", Code.OutOfRange));
     await waitFor(() => server.feed.starts.length === 3);
     expect(server.feed.starts[2]).toBe(0n);
+    server.feed.push(create(WatchResponseSchema, { revision: 40n }));
+    await waitFor(() => c.bridge.status === "live");
+    expect(c.bridge.revision).toBe(40n);
+    expect(c.bridge.connects).toBe(3);
+    // Events between 11 and 40 are lost to it: every cached read is refetched.
+    expect(c.queryClient.getQueryState(c.users.key("ada"))?.isInvalidated).toBe(true);
     await c.stop();
   });
 });
