@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run run-cluster run-web generate-web screenshots test generate check-generated migrate lint bench install clean
+.PHONY: help run run-cluster run-web generate-web generate-jvm test-jvm screenshots test generate check-generated migrate lint bench install clean
 
 # `make` alone lists the targets; `make run` and `make test` are always spelled out.
 .DEFAULT_GOAL := help
@@ -41,6 +41,14 @@ run-web: $(STAMP)
 ## generate-web: the TypeScript client's code from protos/ (web/src/gen, protoc-gen-es through buf; a test checks it)
 generate-web:
 	cd web && npm ci --no-audit --no-fund && npm run generate
+
+## generate-jvm: the JVM client's Java stubs from protos/ (clients/jvm/generated; Debian's protoc and grpc-java plugin; a test checks it)
+generate-jvm: $(STAMP)
+	$(PY) -c 'from harness import jvm; jvm.regenerate()'
+
+## test-jvm: the JVM client's JUnit 5 tests against a real server, directly and through Envoy (part of make test)
+test-jvm: $(STAMP)
+	$(PY) -m pytest -q tests/e2e/test_jvm_client.py
 
 ## screenshots: the browser tests, saving the demo app's screens to docs/screenshots (shown in the README)
 screenshots: $(STAMP)

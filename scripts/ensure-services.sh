@@ -16,6 +16,13 @@ command -v make >/dev/null 2>&1 || need_apt+=(make)
 # and Node.js with npm for the TypeScript client (web/).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The JVM client (clients/jvm/): protoc, the grpc-java plugin and jars, Kotlin, JUnit 5, Caffeine.
+for pkg in protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java libprotobuf-java kotlin junit5 \
+  libcaffeine-java libnetty-java libperfmark-java libgoogle-gson-java libanimal-sniffer-java \
+  libgeronimo-annotation-1.3-spec-java; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 fresh_postgres=0
 if [ ${#need_apt[@]} -gt 0 ]; then

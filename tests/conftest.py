@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -24,6 +25,13 @@ from service.repository.database import open_database
 from service.repository.migrate import upgrade
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+# The JUnit runs' result lines (tests/e2e/test_jvm_client.py), printed at the end of the session.
+JVM_RESULTS = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for line in config.stash.get(JVM_RESULTS, []):
+        terminalreporter.write_line(line)
 
 
 def _missing(what: str, error: BaseException) -> None:

@@ -1,5 +1,6 @@
 import { type InfiniteData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
+import { flushSync } from "react-dom";
 import type { Page } from "../src/client.js";
 import { WellspringError } from "../src/errors.js";
 import type { Comment, Post, User } from "../src/gen/wellspring/v1/resources_pb.js";
@@ -290,9 +291,14 @@ function ExportPage() {
     try {
       for await (const chunk of client.users.export({})) {
         received += chunk.length;
-        setCount(received);
-        setChunks((n) => n + 1);
-        setFirst((shown) => (shown.length < 50 ? [...shown, ...chunk].slice(0, 50) : shown));
+        // Each chunk rendered now, then the browser gets a task to paint it: chunks that arrived together
+        // would otherwise be batched by React into one render at the end.
+        flushSync(() => {
+          setCount(received);
+          setChunks((n) => n + 1);
+          setFirst((shown) => (shown.length < 50 ? [...shown, ...chunk].slice(0, 50) : shown));
+        });
+        await new Promise((resolve) => setTimeout(resolve, 0));
       }
       setState("done");
     } catch (thrown) {
