@@ -4,7 +4,8 @@ The embedded server (SQLite, in-process cache: the default) and a Redis-backed o
 redis-server of the bench's own) run side by side; their pairs share the same alternating rounds. The
 streaming figures (bench/streaming.py) follow on two fresh servers of their own, then the client SDK's
 figures (bench/sdk.py) on one more, and the browser path's (bench/web.py: the demo app in Chromium and a
-Node client, through Envoy) last; ``--only`` runs one part.
+Node client, through Envoy), then the JVM client's (bench/jvm.py: its JUnit benchmark); ``--only`` runs
+one part.
 
 Exit status: 0 when the run is trustworthy (every control pair within tolerance, every h2load call confirmed
 OK by the access log, every watcher received every write, every SDK round trip the server logged matched,
@@ -25,6 +26,7 @@ from pathlib import Path
 from bench import client as c
 from bench.auth import AuthServer, auth_deployment
 from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_ratio
+from bench.jvm import JvmOutcome, jvm_final_lines, jvm_lines, measure_jvm
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
 from bench.sdk import SdkOutcome, measure_sdk
@@ -34,7 +36,7 @@ from bench.streaming import StreamingOutcome, measure_streaming
 from bench.streaming_report import streaming_final_lines, streaming_table
 from bench.web import WebOutcome, measure_web, web_final_lines, web_lines
 
-PARTS = ("ratios", "streaming", "sdk", "web")
+PARTS = ("ratios", "streaming", "sdk", "web", "jvm")
 
 
 @dataclass
@@ -72,7 +74,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool, tuple[str, ...]]
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
     parser.add_argument(
-        "--only", choices=PARTS, help="run only the ratio figures, the streaming ones, the SDK's or the web's"
+        "--only", choices=PARTS, help="run only one part: the ratio figures, streaming, SDK, web or JVM ones"
     )
     opts = parser.parse_args(argv)
     if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
@@ -213,6 +215,7 @@ def render(
     sdk: SdkOutcome | None,
     elapsed_s: float,
     web: WebOutcome | None = None,
+    jvm: JvmOutcome | None = None,
 ) -> str:
     """The ratio part, the streaming part, the SDK part; the ``NAME = VALUE`` lines of all come last."""
     lines = []
@@ -230,6 +233,12 @@ def render(
     if web is not None:
         lines += ["", "Wellspring web figures: the demo app in Chromium and a Node client, through Envoy"]
         lines += web_lines(web)
+    if jvm is not None:
+        lines += [
+            "",
+            "Wellspring JVM figures: the Kotlin facade's JUnit benchmark against a server of its own",
+        ]
+        lines += jvm_lines(jvm)
     lines += ["", f"total time: {elapsed_s:.1f} s", ""]
     if outcome is not None:
         lines += final_lines(outcome.final, outcome.hit_ratio)
@@ -239,6 +248,8 @@ def render(
         lines += sdk_final_lines(sdk)
     if web is not None:
         lines += web_final_lines(web)
+    if jvm is not None:
+        lines += jvm_final_lines(jvm)
     return "\n".join(lines)
 
 
@@ -258,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         streaming = measure_streaming(workdir) if "streaming" in parts else None
         sdk = measure_sdk(workdir, settings.attempts) if "sdk" in parts else None
         web = measure_web(workdir) if "web" in parts else None
+        jvm = measure_jvm(workdir) if "jvm" in parts else None
     except BenchError as error:
         print(f"BENCHMARK FAILED: {error}", file=sys.stderr)
         keep = True
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, streaming, sdk, time.monotonic() - started, web), flush=True)
+    print(render(outcome, streaming, sdk, time.monotonic() - started, web, jvm), flush=True)
     ratios_ok = outcome is None or outcome.final.control_ok
     sdk_ok = sdk is None or sdk.ok
     return 0 if ratios_ok and (streaming is None or streaming.complete) and sdk_ok else 1

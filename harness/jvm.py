@@ -188,7 +188,10 @@ def run_junit(env: Mapping[str, str], reports: Path, *, select: Sequence[str] = 
     if not CONSOLE.exists():
         raise HarnessError(f"{CONSOLE} not found: install the Debian package junit5")
     reports.mkdir(parents=True, exist_ok=True)
-    chosen = [f"--select-class={name}" for name in select] or [f"--scan-classpath={BUILD / 'classes'}"]
+    chosen = [f"--select-class={name}" for name in select] or [
+        f"--scan-classpath={BUILD / 'classes'}",
+        "--exclude-tag=bench",  # the figures are make bench's (bench/jvm.py)
+    ]
     done = subprocess.run(
         [
             _tool("java"),
