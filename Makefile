@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run run-cluster run-web generate-web generate-jvm test-jvm screenshots test generate check-generated migrate lint bench install clean
+.PHONY: help run run-cluster run-web generate-web generate-jvm test-jvm contract screenshots test generate check-generated migrate lint bench install clean
 
 # `make` alone lists the targets; `make run` and `make test` are always spelled out.
 .DEFAULT_GOAL := help
@@ -63,6 +63,12 @@ generate: $(STAMP)
 	$(VENV)/bin/buf lint
 	$(PY) scripts/generate.py
 
+## contract: record protos/ as the shipped v1 contract (contract/v1.binpb) that buf breaking checks against;
+## run it when a release ships additive changes, never to make a breaking change pass (README "API policy")
+contract: $(STAMP)
+	$(VENV)/bin/buf breaking --against contract/v1.binpb
+	$(VENV)/bin/buf build --exclude-source-info -o contract/v1.binpb
+
 ## check-generated: fail if generated/ differs from what protos/ produce (a test checks it too)
 check-generated: $(STAMP)
 	$(PY) scripts/generate.py --check
@@ -71,10 +77,11 @@ check-generated: $(STAMP)
 migrate: $(STAMP)
 	$(PY) -m service migrate
 
-## lint: buf lint, ruff over the Python trees, import-linter's layer contracts, mypy --strict over service/ and wellspring_client/ (pyproject)
+## lint: buf lint, buf breaking against the shipped contract (contract/v1.binpb), ruff over the Python trees, import-linter's layer contracts, mypy --strict over service/ and wellspring_client/ (pyproject)
 lint: $(STAMP)
 	$(VENV)/bin/buf lint
-	$(VENV)/bin/ruff check service wellspring_client harness tests bench scripts
+	$(VENV)/bin/buf breaking --against contract/v1.binpb
+	$(VENV)/bin/ruff check service wellspring_client harness tests bench scripts contract
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy service wellspring_client
 

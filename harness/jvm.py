@@ -41,6 +41,7 @@ PACKAGES = (
 # guava carries failureaccess).
 COMPILE = (
     "protobuf",
+    "protobuf-util",
     "grpc-api",
     "grpc-stub",
     "grpc-protobuf",

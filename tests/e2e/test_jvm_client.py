@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.golden import GOLDEN
 from harness import HarnessError, jvm
 from harness.envoy import EnvoyProcess
 from tests.conftest import JVM_RESULTS, sqlite_url_for
@@ -60,6 +61,7 @@ def test_the_junit_suite_passes(
     env = {
         "WELLSPRING_TOKEN": token(sub="root", scopes="admin"),
         "WELLSPRING_SERVER_LOG": str(server.log_path),
+        "WELLSPRING_GOLDEN_DIR": str(GOLDEN),
     }
     if via == "direct":
         run = jvm.run_junit({**env, "WELLSPRING_TARGET": server.address}, tmp_path / "reports")
@@ -68,4 +70,4 @@ def test_the_junit_suite_passes(
             run = jvm.run_junit({**env, "WELLSPRING_TARGET": envoy.address}, tmp_path / "reports")
     pytestconfig.stash.setdefault(JVM_RESULTS, []).append(f"{run.summary} ({via})")
     assert run.returncode == 0 and run.failures == run.errors == 0, run.output[-6000:]
-    assert run.tests >= 9, run.output[-3000:]  # every test ran: none was left out by a build slip
+    assert run.tests >= 10, run.output[-3000:]  # every test ran: none was left out by a build slip

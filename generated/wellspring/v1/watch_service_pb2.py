@@ -25,14 +25,14 @@ _sym_db = _symbol_database.Default()
 from wellspring.v1 import resources_pb2 as wellspring_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!wellspring/v1/watch_service.proto\x12\rwellspring.v1\x1a\x1dwellspring/v1/resources.proto\"H\n\x0cWatchRequest\x12\x13\n\x0b\x63ollections\x18\x01 \x03(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x16\n\x0estart_revision\x18\x03 \x01(\x03\"\xc3\x02\n\x0b\x43hangeEvent\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.wellspring.v1.ChangeEvent.Kind\x12\x12\n\ncollection\x18\x03 \x01(\t\x12\n\n\x02id\x18\x04 \x01(\t\x12#\n\x04user\x18\x05 \x01(\x0b\x32\x13.wellspring.v1.UserH\x00\x12#\n\x04post\x18\x06 \x01(\x0b\x32\x13.wellspring.v1.PostH\x00\x12)\n\x07\x63omment\x18\x07 \x01(\x0b\x32\x16.wellspring.v1.CommentH\x00\"R\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_CREATED\x10\x01\x12\x10\n\x0cKIND_UPDATED\x10\x02\x12\x10\n\x0cKIND_DELETED\x10\x03\x42\n\n\x08resource\"M\n\rWatchResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.wellspring.v1.ChangeEvent\x12\x10\n\x08revision\x18\x02 \x01(\x03\x32T\n\x0cWatchService\x12\x44\n\x05Watch\x12\x1b.wellspring.v1.WatchRequest\x1a\x1c.wellspring.v1.WatchResponse0\x01\x42.\n\x11\x64\x65v.wellspring.v1B\x11WatchServiceProtoP\x01\xa2\x02\x03WSPb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!wellspring/v1/watch_service.proto\x12\rwellspring.v1\x1a\x1dwellspring/v1/resources.proto\"H\n\x0cWatchRequest\x12\x13\n\x0b\x63ollections\x18\x01 \x03(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x16\n\x0estart_revision\x18\x03 \x01(\x03\"\xc3\x02\n\x0b\x43hangeEvent\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.wellspring.v1.ChangeEvent.Kind\x12\x12\n\ncollection\x18\x03 \x01(\t\x12\n\n\x02id\x18\x04 \x01(\t\x12#\n\x04user\x18\x05 \x01(\x0b\x32\x13.wellspring.v1.UserH\x00\x12#\n\x04post\x18\x06 \x01(\x0b\x32\x13.wellspring.v1.PostH\x00\x12)\n\x07\x63omment\x18\x07 \x01(\x0b\x32\x16.wellspring.v1.CommentH\x00\"R\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_CREATED\x10\x01\x12\x10\n\x0cKIND_UPDATED\x10\x02\x12\x10\n\x0cKIND_DELETED\x10\x03\x42\n\n\x08resource\"M\n\rWatchResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.wellspring.v1.ChangeEvent\x12\x10\n\x08revision\x18\x02 \x01(\x03\x32T\n\x0cWatchService\x12\x44\n\x05Watch\x12\x1b.wellspring.v1.WatchRequest\x1a\x1c.wellspring.v1.WatchResponse0\x01\x42\x34\n\x11\x64\x65v.wellspring.v1B\x11WatchServiceProtoP\x01\xa2\x02\x03WSP\xba\x02\x03WSPb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wellspring.v1.watch_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\021dev.wellspring.v1B\021WatchServiceProtoP\001\242\002\003WSP'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\021dev.wellspring.v1B\021WatchServiceProtoP\001\242\002\003WSP\272\002\003WSP'
   _globals['_WATCHREQUEST']._serialized_start=83
   _globals['_WATCHREQUEST']._serialized_end=155
   _globals['_CHANGEEVENT']._serialized_start=158

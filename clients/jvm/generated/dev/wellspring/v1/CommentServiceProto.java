@@ -134,9 +134,9 @@ public final class CommentServiceProto {
       "quest\032%.wellspring.v1.ImportCommentsResp" +
       "onse(\001\022_\n\016ExportComments\022$.wellspring.v1" +
       ".ExportCommentsRequest\032%.wellspring.v1.E" +
-      "xportCommentsResponse0\001B0\n\021dev.wellsprin" +
-      "g.v1B\023CommentServiceProtoP\001\242\002\003WSPb\006proto" +
-      "3"
+      "xportCommentsResponse0\001B6\n\021dev.wellsprin" +
+      "g.v1B\023CommentServiceProtoP\001\242\002\003WSP\272\002\003WSPb" +
+      "\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

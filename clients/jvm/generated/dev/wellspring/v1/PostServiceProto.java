@@ -137,8 +137,8 @@ public final class PostServiceProto {
       "tsRequest\032\".wellspring.v1.ImportPostsRes" +
       "ponse(\001\022V\n\013ExportPosts\022!.wellspring.v1.E" +
       "xportPostsRequest\032\".wellspring.v1.Export" +
-      "PostsResponse0\001B-\n\021dev.wellspring.v1B\020Po" +
-      "stServiceProtoP\001\242\002\003WSPb\006proto3"
+      "PostsResponse0\001B3\n\021dev.wellspring.v1B\020Po" +
+      "stServiceProtoP\001\242\002\003WSP\272\002\003WSPb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

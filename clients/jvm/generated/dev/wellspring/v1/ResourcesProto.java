@@ -61,8 +61,8 @@ public final class ResourcesProto {
       "\0132\032.google.protobuf.Timestamp\022\014\n\004etag\030\007 " +
       "\001(\t\"J\n\013ImportError\022\r\n\005index\030\001 \001(\003\022\014\n\004cod" +
       "e\030\002 \001(\005\022\017\n\007message\030\003 \001(\t\022\r\n\005field\030\004 \001(\tB" +
-      "+\n\021dev.wellspring.v1B\016ResourcesProtoP\001\242\002" +
-      "\003WSPb\006proto3"
+      "1\n\021dev.wellspring.v1B\016ResourcesProtoP\001\242\002" +
+      "\003WSP\272\002\003WSPb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

@@ -130,8 +130,8 @@ public final class UserServiceProto {
       "\".wellspring.v1.ImportUsersResponse(\001\022V\n" +
       "\013ExportUsers\022!.wellspring.v1.ExportUsers" +
       "Request\032\".wellspring.v1.ExportUsersRespo" +
-      "nse0\001B-\n\021dev.wellspring.v1B\020UserServiceP" +
-      "rotoP\001\242\002\003WSPb\006proto3"
+      "nse0\001B3\n\021dev.wellspring.v1B\020UserServiceP" +
+      "rotoP\001\242\002\003WSP\272\002\003WSPb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

@@ -54,8 +54,8 @@ public final class WatchServiceProto {
       "lspring.v1.ChangeEvent\022\020\n\010revision\030\002 \001(\003" +
       "2T\n\014WatchService\022D\n\005Watch\022\033.wellspring.v" +
       "1.WatchRequest\032\034.wellspring.v1.WatchResp" +
-      "onse0\001B.\n\021dev.wellspring.v1B\021WatchServic" +
-      "eProtoP\001\242\002\003WSPb\006proto3"
+      "onse0\001B4\n\021dev.wellspring.v1B\021WatchServic" +
+      "eProtoP\001\242\002\003WSP\272\002\003WSPb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
