@@ -35,8 +35,13 @@ import dev.wellspring.v1.UpdatePostRequest
 import dev.wellspring.v1.UpdateUserRequest
 import dev.wellspring.v1.User
 import dev.wellspring.v1.UserServiceGrpc
+import io.grpc.stub.ClientCallStreamObserver
+import io.grpc.stub.ClientResponseObserver
 import io.grpc.stub.StreamObserver
 import java.util.concurrent.CompletableFuture
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.locks.ReentrantLock
+import kotlin.concurrent.withLock
 
 // The three collections' calls. Each is the same shape over other generated types: grpc-java generates no
 // common interface for them, so the shape is written once (Ops) and filled in here, one line per method.
@@ -96,17 +101,27 @@ private fun importResult(created: Long, updated: Long, failed: Long, errors: Lis
     ImportResult(created, updated, failed, errors.map { "#${it.index} ${it.field}: ${it.message} (code ${it.code})" })
 
 /** A client-streaming call made blocking: send `requests` in order, then wait for the one answer. grpc-java's
- * blocking stubs have no client streams; this is the async stub's observer pair. */
+ * blocking stubs have no client streams, so this is the async stub's observer pair, with flow control: a
+ * message is sent only while the call is ready, so a long sequence is never buffered whole in memory. */
 private fun <R> clientStream(open: (StreamObserver<R>) -> StreamObserver<*>, requests: Sequence<Any>): R {
     val answer = CompletableFuture<R>()
-    @Suppress("UNCHECKED_CAST")
-    val sending = open(object : StreamObserver<R> {
+    val lock = ReentrantLock()
+    val changed = lock.newCondition()
+    fun wake() = lock.withLock { changed.signalAll() }
+    val observer = object : ClientResponseObserver<Any, R> {
+        override fun beforeStart(requestStream: ClientCallStreamObserver<Any>) = requestStream.setOnReadyHandler(::wake)
         override fun onNext(value: R) { answer.complete(value) }
-        override fun onError(t: Throwable) { answer.completeExceptionally(t) }
-        override fun onCompleted() { if (!answer.isDone) answer.completeExceptionally(IllegalStateException("no answer")) }
-    }) as StreamObserver<Any>
+        override fun onError(t: Throwable) { answer.completeExceptionally(t); wake() }
+        override fun onCompleted() {
+            if (!answer.isDone) answer.completeExceptionally(IllegalStateException("no answer"))
+            wake()
+        }
+    }
+    @Suppress("UNCHECKED_CAST")
+    val sending = open(observer) as ClientCallStreamObserver<Any>
     try {
         for (request in requests) {
+            lock.withLock { while (!sending.isReady && !answer.isDone) changed.await(1, TimeUnit.SECONDS) }
             if (answer.isDone) break // refused early: its status is the answer
             sending.onNext(request)
         }

@@ -88,6 +88,17 @@ class ServerTest {
     }
 
     @Test
+    fun `a long import is sent as the server takes it`() {
+        val chunks = (0 until 40).asSequence().map { chunk ->
+            (0 until 250).map { n ->
+                User.newBuilder().setId("bulk-$run-$chunk-$n").setEmail("b$chunk.$n-$run@x.test").setDisplayName("Bulk").build()
+            }
+        }
+        assertEquals(ImportResult(10_000, 0, 0, emptyList()), client.users.import(chunks))
+        assertEquals("Bulk", client.users.get("bulk-$run-39-249").displayName)
+    }
+
+    @Test
     fun `errors carry their reason, field violations and resource names`() {
         val invalid = assertThrows(WellspringException::class.java) {
             client.users.create(User.newBuilder().setEmail("not-an-email").setDisplayName("Mallory").build())
