@@ -19,7 +19,8 @@ command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The JVM client (clients/jvm/): protoc, the grpc-java plugin and jars, Kotlin, JUnit 5, Caffeine.
 for pkg in protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java libprotobuf-java kotlin junit5 \
   libcaffeine-java libnetty-java libperfmark-java libgoogle-gson-java libanimal-sniffer-java \
-  libgeronimo-annotation-1.3-spec-java; do
+  libgeronimo-annotation-1.3-spec-java libguava-java libjsr305-java liberror-prone-java libapiguardian-java \
+  libopentest4j-java; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
