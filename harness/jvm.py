@@ -34,8 +34,8 @@ PLUGIN = Path("/usr/bin/grpc_java_plugin")
 PACKAGES = (
     "protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java libprotobuf-java kotlin junit5 "
     "libcaffeine-java libnetty-java libperfmark-java libgoogle-gson-java libanimal-sniffer-java "
-    "libgeronimo-annotation-1.3-spec-java libguava-java libjsr305-java liberror-prone-java libapiguardian-java "
-    "libopentest4j-java"
+    "libgeronimo-annotation-1.3-spec-java libguava-java libjsr305-java liberror-prone-java "
+    "libapiguardian-java libopentest4j-java"
 )
 # What the stubs and the facade compile against, and what grpc-java 1.41 needs at run time besides
 # (measured: netty, perfmark, gson and animal-sniffer's annotations are loaded on the first call; Debian's
