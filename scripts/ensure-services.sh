@@ -24,6 +24,8 @@ for pkg in protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java lib
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
+# The metrics tests: a real Prometheus (and promtool) scraping a real server.
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 fresh_postgres=0
 if [ ${#need_apt[@]} -gt 0 ]; then

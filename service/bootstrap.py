@@ -10,14 +10,17 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
 from grpc_health.v1 import _async as health_aio  # what grpc_health.v1.health exports as `aio`
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.pool import QueuePool
 from wellspring.v1 import watch_service_pb2
 from wellspring.v1 import watch_service_pb2_grpc as watch_rpc
 
@@ -42,11 +45,12 @@ from service.changes.feed import ChangeFeed, FeedLimits
 from service.config import ConfigError, Settings
 from service.domain.specs import REGISTRY
 from service.handlers.coherence import Coherence
-from service.handlers.common import Clock, wall_clock_us
+from service.handlers.common import RETRIED, Clock, wall_clock_us
 from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
 from service.handlers.resource import ResourceHandlers
 from service.malloc import return_freed_memory
+from service.observability.metrics import Metrics, Sources
 from service.repository.base import Database
 from service.repository.database import DatabaseProblem, describe, open_database, problem
 from service.repository.migrate import head_revision, is_known_revision, upgrade
@@ -110,6 +114,10 @@ class App:
     _readiness: asyncio.Task[None] | None = None
     _coherence_loop: asyncio.Task[None] | None = None
     _tailer: asyncio.Task[None] | None = None
+    # WELLSPRING_METRICS_ADDR: the registry and its HTTP endpoint (started in ``bootstrap``)
+    metrics: Metrics | None = None
+    serving: bool = False  # what health last said (the metrics' wellspring_serving)
+    _observer: asyncio.Task[None] | None = None
 
     async def start(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
         """Listen at once; health says SERVING only once the database answers (retried with backoff)
@@ -130,6 +138,29 @@ class App:
             self._tailer = group.create_task(self.feed.run(), name="change-feed tailer")
             if self.coherence is not None:
                 self._coherence_loop = group.create_task(self.coherence.run(), name="cache coherence")
+            if self.metrics is not None:
+                self._observer = group.create_task(self._observe(self.metrics), name="metrics")
+
+    async def _observe(self, metrics: Metrics, interval_s: float = 1.0, counts_every: int = 15) -> None:
+        """What the metrics read from the database, which a scrape (a thread) cannot ask for itself: the
+        change log's head each second (the feed's lag), the row counts every ``counts_every`` seconds.
+        A failed read is skipped (health reports the database); the figures keep their last values."""
+        tick = 0
+        while True:
+            try:
+                async with self.database.reading() as uow:
+                    head = await uow.changes.latest()
+                    if tick % counts_every == 0:
+                        metrics.database_state.update(
+                            change_log_rows=await uow.changes.count(),
+                            idempotency_rows=await uow.idempotency.count(),
+                            compacted=await uow.changes.compacted(),
+                        )
+                metrics.lag.observe(head, self.feed.head, time.monotonic())
+            except Exception as error:  # the database is away: readiness says so
+                log.debug("metrics: database figures skipped (%s)", type(error).__name__)
+            tick += 1
+            await asyncio.sleep(interval_s)
 
     async def _become_ready(self, max_delay_s: float = 5.0) -> None:
         """Wait for the database, then keep watching it: health follows it (NOT_SERVING while it is
@@ -290,6 +321,7 @@ class App:
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
                 await _cancelled(self._tailer)
                 await _cancelled(self._coherence_loop)
+                await _cancelled(self._observer)
                 if self._loops is not None:  # what ended it early was raised by ``until``
                     self._loops.cancel()
                     await asyncio.wait({self._loops})
@@ -300,10 +332,13 @@ class App:
                 if self.interceptor.rate_limit is not None:
                     await self.interceptor.rate_limit.budgets.close()
                 await self.database.close()
+                if self.metrics is not None:
+                    self.metrics.stop()
         except TimeoutError:
             log.warning("closing connections took over %.0fs; leaving them", _CLOSE_TIMEOUT_S)
 
     async def _set_all(self, status: int) -> None:
+        self.serving = status == health_pb2.HealthCheckResponse.SERVING
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, status)
 
@@ -443,19 +478,31 @@ async def bootstrap(
     touches (creates, migrates) the database. A failure after that closes the port again."""
     # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
     admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
+    metrics = Metrics(settings.metrics_addr) if settings.metrics_addr is not None else None
     interceptor = ServerInterceptor(
-        log_calls=settings.access_log, stall_s=settings.stream_stall_s, rate_limit=_rate_limit(settings)
+        log_calls=settings.access_log,
+        stall_s=settings.stream_stall_s,
+        rate_limit=_rate_limit(settings),
+        metrics=metrics.grpc if metrics is not None else None,
     )
-    server = _server(settings, admission, interceptor)
+    authentication = _authentication(settings)
+    server = _server(settings, admission, interceptor, authentication)
     port = _listen(server, settings)
     try:
+        if metrics is not None:
+            _listen_metrics(metrics)
         required_revision = None
         if database is None:
             database = _open_database(settings)
             required_revision = head_revision()
         app = _assemble(settings, server, port, database, cache, clock, admission, interceptor)
+        if metrics is not None:
+            app.metrics = metrics
+            _watch_metrics(app, metrics, authentication)
     except BaseException:
         await server.stop(None)
+        if metrics is not None:
+            metrics.stop()
         raise
     app.required_revision = required_revision
     app.migrate_on_start = required_revision is not None and settings.migrate_on_start
@@ -503,14 +550,84 @@ def _authentication(settings: Settings) -> list[Authentication]:
     ]
 
 
-def _server(settings: Settings, admission: Admission, interceptor: ServerInterceptor) -> grpc.aio.Server:
+def _listen_metrics(metrics: Metrics) -> None:
+    try:
+        metrics.start()
+    except OSError as error:
+        raise ListenError(
+            f"WELLSPRING_METRICS_ADDR: cannot listen on {metrics.addr}: {error.strerror or error}"
+        ) from None
+
+
+def _watch_metrics(app: App, metrics: Metrics, authentication: list[Authentication]) -> None:
+    """What the metrics read when scraped, from the parts of ``app`` that count it."""
+    feed, cache, rate_limit = app.feed, app.cache, app.interceptor.rate_limit
+
+    def feed_state() -> dict[str, int]:
+        return {"head": feed.head, "watchers": feed.watchers, "fanned_out": feed.fanned_out,
+                "too_slow": feed.too_slow}  # fmt: skip
+
+    def auth_failures() -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for check in authentication:
+            total.update(check.failures)
+        return dict(total)
+
+    metrics.watch(
+        Sources(
+            cache=cache.snapshot if cache is not None else None,
+            feed=feed_state,
+            lag=metrics.lag,
+            pool=lambda: _pool_state(app.database),
+            database=lambda: metrics.database_state,
+            auth_failures=auth_failures if authentication else None,
+            rate_limited=(lambda: rate_limit.refused) if rate_limit is not None else None,
+            retried_transactions=lambda: RETRIED["transactions"],
+            serving=lambda: app.serving,
+        )
+    )
+    engine = getattr(app.database, "engine", None)
+    engine = getattr(engine, "sync_engine", engine)  # PostgreSQL's is an AsyncEngine
+    if isinstance(engine, sa.Engine):
+        _time_statements(engine, metrics.query_seconds)
+
+
+def _pool_state(database: Database) -> dict[str, int]:
+    engine = getattr(database, "engine", None)
+    pool = getattr(getattr(engine, "sync_engine", engine), "pool", None)
+    if not isinstance(pool, QueuePool):
+        return {}
+    return {"size": pool.size(), "in_use": pool.checkedout(), "overflow": max(0, pool.overflow())}
+
+
+def _time_statements(engine: sa.Engine, histogram: Any) -> None:
+    """Every SQL statement's time into ``histogram``: SQLAlchemy's cursor events (a few µs each)."""
+
+    def before(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: bool) -> None:
+        conn.info["wellspring_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: bool) -> None:
+        started = conn.info.pop("wellspring_started", None)
+        if started is not None:
+            histogram.observe(time.perf_counter() - started)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+
+
+def _server(
+    settings: Settings,
+    admission: Admission,
+    interceptor: ServerInterceptor,
+    authentication: list[Authentication],
+) -> grpc.aio.Server:
     server = grpc.aio.server(
         # oversized metadata is refused after admission has counted the call (service/api/limits.py), and
         # before a token in it is parsed
         interceptors=[
             admission,
             MetadataLimit(settings.max_metadata_bytes, log_calls=settings.access_log),
-            *_authentication(settings),
+            *authentication,
             interceptor,
         ],
         options=[

@@ -141,6 +141,9 @@ class Settings:
     # tls_client_ca_file; a call on it without a bearer token is its certificate's principal (the first
     # subject alternative name), with auth_client_cert_scopes.
     mtls_addr: str | None = None
+    # Prometheus metrics on their own HTTP port (WELLSPRING_METRICS_ADDR: HOST:PORT, or a port alone for
+    # 127.0.0.1); None: off.
+    metrics_addr: str | None = None
     tls_client_ca_file: str | None = None
     auth_client_cert_scopes: frozenset[str] = frozenset({"read", "write", "import"})
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -283,7 +286,17 @@ class Settings:
             migrate_on_start=_bool(env, "WELLSPRING_MIGRATE_ON_START", database_url.startswith("sqlite")),
             log_level=log_level,
             cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or _DEFAULTS["cache_prefix"],
+            metrics_addr=_metrics_addr(env),
         )
+
+
+def _metrics_addr(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("WELLSPRING_METRICS_ADDR") or "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():  # a port alone: loopback, so metrics are not exposed by accident
+        raw = f"127.0.0.1:{raw}"
+    return _addr({"WELLSPRING_METRICS_ADDR": raw}, "WELLSPRING_METRICS_ADDR", "")
 
 
 def _mtls(env: Mapping[str, str], tls: bool) -> dict[str, Any]:

@@ -199,6 +199,9 @@ class FakeIdempotency:
             del self._s.keys[key], self._s.key_times[key]
         return len(old)
 
+    async def count(self) -> int:
+        return len(self._s.keys)
+
 
 class FakeOutbox:
     def __init__(self, state: _State) -> None:
@@ -252,6 +255,9 @@ class FakeChangeLog:
 
     async def compacted(self) -> int:
         return self._s.compacted
+
+    async def count(self) -> int:
+        return len(self._s.log)
 
     async def compaction_cut(self, before_us: int) -> int:
         old = [c.revision for c in self._s.log if self._s.log_times[c.revision] < before_us]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -64,6 +65,7 @@ class Authentication(InterceptorBase):
         self._certificate_scopes = certificate_scopes  # None: client certificates are not accepted
         self._scopes: dict[str, str | None] = {}  # method -> scope, filled as methods are first called
         self._by_certificate: dict[str, Handler] = {}  # method -> its handler wrapped to read the certificate
+        self.failures: Counter[str] = Counter()  # refusals by ErrorInfo reason (the metrics read it)
 
     async def intercept_service(  # type: ignore[override]  # grpc answers UNIMPLEMENTED for None
         self,
@@ -97,6 +99,7 @@ class Authentication(InterceptorBase):
             if handler is None:
                 return None
             logged_as = method if self._log_calls else None
+            self.failures[error.reason] += 1
             return refusal(handler, to_status(error), logged_as, error.reason)
         _principal.set(principal)
         return await continuation(handler_call_details)
@@ -138,6 +141,7 @@ class Authentication(InterceptorBase):
                     return await inner(request, context)
                 error = ScopeMissing(scope, method.rpartition("/")[2])
             status = to_status(error)
+            self.failures[error.reason] += 1
             if logged_as is not None:
                 log_when_over(context, logged_as, status.code.name, reason=error.reason)
             await context.abort(status.code, status.details, status.trailing_metadata)

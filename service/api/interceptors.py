@@ -26,6 +26,7 @@ from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.api.ratelimit import RateLimit
 from service.api.wire import Encoded
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
+from service.observability.metrics import GrpcMetrics, MethodMetrics
 
 error_log = logging.getLogger("wellspring.errors")
 stream_log = logging.getLogger("wellspring.streams")
@@ -39,6 +40,15 @@ def _cut(path: str) -> str:
     if len(path) <= _LOGGED_PATH_CHARS:
         return path
     return f"{path[:_LOGGED_PATH_CHARS]}...[{len(path)} chars]"
+
+
+# (request streaming, response streaming) -> grpc_type, as go-grpc-prometheus names them
+_GRPC_TYPES = {
+    (False, False): "unary",
+    (True, False): "client_stream",
+    (False, True): "server_stream",
+    (True, True): "bidi_stream",
+}
 
 
 class _Malformed(Exception):
@@ -75,10 +85,12 @@ async def _decoded(
     decode: Callable[[bytes], Any],
     idle_s: float,
     pace: Callable[[], Awaitable[None]] | None = None,
+    counted: Any = None,
 ) -> AsyncIterator[Any]:
     """The decoded request stream; one that sends nothing for ``idle_s`` ends the call
     (``RequestStreamIdle``) instead of holding it open forever. With ``pace``, each message after the
-    first waits for it (the rate limit's per-message cost) before it is read."""
+    first waits for it (the rate limit's per-message cost) before it is read; ``counted`` (a metric) is
+    incremented per message."""
     requests = aiter(raw_requests)
     first = True
     while True:
@@ -92,6 +104,8 @@ async def _decoded(
             return
         except TimeoutError:
             raise RequestStreamIdle(idle_s) from None
+        if counted is not None:
+            counted.inc()
         yield decode(raw)
 
 
@@ -99,9 +113,15 @@ class ServerInterceptor(InterceptorBase):
     """Applied to every service, health and reflection included, so every call pays the same overhead."""
 
     def __init__(
-        self, *, log_calls: bool = True, stall_s: float = 30.0, rate_limit: RateLimit | None = None
+        self,
+        *,
+        log_calls: bool = True,
+        stall_s: float = 30.0,
+        rate_limit: RateLimit | None = None,
+        metrics: GrpcMetrics | None = None,
     ) -> None:
         self._log_calls = log_calls
+        self._metrics = metrics  # WELLSPRING_METRICS_ADDR: the per-call Prometheus metrics
         self._stall_s = stall_s
         self.rate_limit = rate_limit  # checked before each call's work (service/api/ratelimit.py)
         self._wrapped: dict[str, Handler] = {}
@@ -127,13 +147,18 @@ class ServerInterceptor(InterceptorBase):
             self._wrapped[method] = wrapped
         return wrapped
 
-    def _finish(self, method: str, answer: str, started: float, peer: str, context: Context) -> None:
+    def _finish(
+        self, method: str, answer: str, started: float, peer: str, context: Context, m: MethodMetrics | None
+    ) -> None:
         """Once the call is over: the access-log line with the status the client received, and the count
         moved to it when that differs from what the handler answered."""
         code = received(answer, context)
         if code != answer:
             self.calls[method, answer] -= 1
             self.calls[method, code] += 1
+        if m is not None:
+            m.handled(code).inc()
+            m.seconds.observe(time.perf_counter() - started)
         if self._log_calls:
             log_call(method, code, peer, started)
 
@@ -150,33 +175,40 @@ class ServerInterceptor(InterceptorBase):
         serializer = _passthrough(handler.response_serializer)
 
         rate_limit = self.rate_limit
+        m = None
+        if self._metrics is not None:
+            streams = (handler.request_streaming, handler.response_streaming)
+            m = self._metrics.method(method, _GRPC_TYPES[streams])
+        received_one = m.received if m is not None else None
 
         def stream_of(raws: AsyncIterator[bytes], context: Context) -> AsyncIterator[Any]:
             cost = rate_limit.per_message(method, context) if rate_limit is not None else 0
             pace = None
             if rate_limit is not None and cost:
                 pace = lambda: rate_limit.pace(method, context, cost)  # noqa: E731
-            return _decoded(raws, decode, self._stall_s, pace)
+            return _decoded(raws, decode, self._stall_s, pace, received_one)
 
         def one(raw: bytes, _: Context) -> Any:
+            if received_one is not None:
+                received_one.inc()
             return decode(raw)
 
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary, one), response_serializer=serializer
+                self._unary(method, handler.unary_unary, one, m=m), response_serializer=serializer
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, handler.unary_stream, one),
+                self._streaming(method, handler.unary_stream, one, m=m),
                 response_serializer=serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(method, handler.stream_unary, stream_of, request_stream=True),
+                self._unary(method, handler.stream_unary, stream_of, request_stream=True, m=m),
                 response_serializer=serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._streaming(method, handler.stream_stream, stream_of),
+            self._streaming(method, handler.stream_stream, stream_of, m=m),
             response_serializer=serializer,
         )
 
@@ -187,11 +219,18 @@ class ServerInterceptor(InterceptorBase):
         decode: Callable[[Any, Context], Any],
         *,
         request_stream: bool = False,
+        m: MethodMetrics | None = None,
+        one_response: bool = True,
     ) -> Any:
+        sent = m.sent if m is not None and one_response else None
+
         async def call(raw: Any, context: Context) -> Any:
-            return await self._run(
-                method, context, lambda: behavior(decode(raw, context), context), request_stream
+            result = await self._run(
+                method, context, lambda: behavior(decode(raw, context), context), request_stream, m
             )
+            if sent is not None:
+                sent.inc()
+            return result
 
         return call
 
@@ -202,9 +241,13 @@ class ServerInterceptor(InterceptorBase):
         decode: Callable[[Any, Context], Any],
         *,
         request_stream: bool = False,
+        m: MethodMetrics | None = None,
     ) -> Any:
-        if not inspect.isasyncgenfunction(behavior):
-            return self._unary(method, behavior, decode, request_stream=request_stream)
+        if not inspect.isasyncgenfunction(behavior):  # writes its own messages: not counted one by one
+            return self._unary(
+                method, behavior, decode, request_stream=request_stream, m=m, one_response=False
+            )
+        sent = m.sent if m is not None else None
 
         # A coroutine writing each response, not a generator yielding them: grpc cancels the handler at
         # its pending write, and a generator suspended at a yield would only be closed (ending the
@@ -213,9 +256,11 @@ class ServerInterceptor(InterceptorBase):
             async with aclosing(behavior(decode(raw, context), context)) as responses:
                 async for response in responses:
                     await self._send(context, responses, response)
+                    if sent is not None:
+                        sent.inc()
 
         async def stream(raw: Any, context: Context) -> None:
-            await self._run(method, context, lambda: write_all(raw, context), request_stream)
+            await self._run(method, context, lambda: write_all(raw, context), request_stream, m)
 
         return stream
 
@@ -225,12 +270,15 @@ class ServerInterceptor(InterceptorBase):
         context: Context,
         work: Callable[[], Awaitable[Any]],
         request_stream: bool,
+        m: MethodMetrics | None = None,
     ) -> Any:
         """The call's work, its errors answered through the table. What it answered is counted now; the
         access-log line waits for the call to be over (``_finish``), for the status the client received."""
         started, peer = time.perf_counter(), context.peer() if self._log_calls else ""
         answer = ["OK"]
-        done = lambda ctx: self._finish(method, answer[0], started, peer, ctx)  # noqa: E731
+        if m is not None:
+            m.started.inc()
+        done = lambda ctx: self._finish(method, answer[0], started, peer, ctx, m)  # noqa: E731
         context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
         try:
             if self.rate_limit is not None:

@@ -9,6 +9,7 @@ Import slows down and loses nothing."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from service.api.auth import current_principal
 from service.api.grpc_types import Context
@@ -28,6 +29,7 @@ class RateLimit:
         self.budgets = budgets
         self._exempt = exempt  # keys never limited (``sub:NAME``, ``peer:ADDRESS``)
         self._costs: dict[str, tuple[int, int]] = {}  # method -> (call cost, message cost)
+        self.refused: Counter[str] = Counter()  # calls refused, by method (the metrics read it)
 
     def _cost(self, method: str) -> tuple[int, int]:
         cost = self._costs.get(method)
@@ -44,7 +46,11 @@ class RateLimit:
         """Spend the call's cost, or raise ``RateLimited``."""
         key = self._key(context)
         if key not in self._exempt:
-            await self.budgets.take(key, self._cost(method)[0])
+            try:
+                await self.budgets.take(key, self._cost(method)[0])
+            except RateLimited:
+                self.refused[method] += 1
+                raise
 
     def per_message(self, method: str, context: Context) -> int:
         """What each request message of this call costs (0: nothing)."""

@@ -248,6 +248,9 @@ class ChangeFeed:
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._closed = False
+        # For the metrics: events handed to subscriptions, watchers ended for falling behind.
+        self.fanned_out = 0
+        self.too_slow = 0
 
     def _event(self, row: LoggedChange) -> FeedEvent:
         """The row's event, encoded once for everyone; with private fields, a public variant beside it."""
@@ -364,6 +367,7 @@ class ChangeFeed:
         group = self.limits.fan_out_group
         handed = 0
         for subscriptions, matching, size in self._subscribers.route(events):
+            self.fanned_out += len(matching) * len(subscriptions)
             for subscription in subscriptions:
                 subscription.offer(matching, size)
                 handed += 1
@@ -445,6 +449,7 @@ class ChangeFeed:
                     if subscription.closing:
                         raise ServerClosing(rev)
                     if subscription.overflowed:
+                        self.too_slow += 1
                         raise WatcherTooSlow(rev)
                     if subscription.compacted > rev:
                         raise RevisionCompacted(rev + 1, subscription.compacted + 1)

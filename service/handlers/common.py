@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -49,6 +50,10 @@ def chosen_id(resource: str, given: str, in_body: str) -> tuple[str, list[FieldV
     return in_body, check_id(in_body, f"{resource}.id") if in_body else []
 
 
+# Transactions ``retrying`` ran again, in this process (read by the metrics).
+RETRIED = Counter[str]()
+
+
 async def retrying(operation: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
     """Run a write transaction again when the database aborted it for a concurrent one (deadlock,
     serialization failure): the loser of such a race succeeds on its next try."""
@@ -58,6 +63,7 @@ async def retrying(operation: Callable[[], Awaitable[T]], attempts: int = 3) -> 
         except ConcurrencyConflict:
             if attempt == attempts - 1:
                 raise
+            RETRIED["transactions"] += 1
     raise AssertionError("unreachable")
 
 

@@ -31,6 +31,7 @@ _AFTER = (
 )
 _LATEST = sa.select(sa.func.coalesce(sa.func.max(log.c.revision), 0))
 _COMPACTED = sa.select(sa.func.coalesce(sa.func.max(state.c.compacted_revision), 0))
+_COUNT = sa.select(sa.func.count()).select_from(log)
 _CUT = sa.select(sa.func.max(log.c.revision)).where(log.c.commit_time_us < sa.bindparam("before"))
 _RAISE = (
     state.update()
@@ -83,6 +84,10 @@ class SqlChangeLog:
     async def compacted(self) -> int:
         """Every revision above this one is kept; those at or below it may be gone."""
         return int((await self._ex.execute(_COMPACTED)).scalar_one())
+
+    async def count(self) -> int:
+        """Rows kept (compaction bounds them)."""
+        return int((await self._ex.execute(_COUNT)).scalar_one())
 
     async def compaction_cut(self, before_us: int) -> int:
         """The highest revision compaction may remove: committed before ``before_us``, never the newest."""

@@ -13,6 +13,7 @@ _GET = sa.select(keys.c.fingerprint, keys.c.result).where(
     keys.c.scope == sa.bindparam("scope"), keys.c.request_id == sa.bindparam("request_id")
 )
 _INSERT = keys.insert()
+_COUNT = sa.select(sa.func.count()).select_from(keys)
 _PURGE = keys.delete().where(keys.c.create_time_us < sa.bindparam("before_us"))
 
 
@@ -42,3 +43,6 @@ class SqlIdempotencyStore:
     async def purge(self, before_us: int) -> int:
         result = await self._ex.execute(_PURGE, {"before_us": before_us})
         return int(result.rowcount)
+
+    async def count(self) -> int:
+        return int((await self._ex.execute(_COUNT)).scalar_one())
