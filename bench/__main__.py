@@ -27,6 +27,7 @@ from bench import client as c
 from bench.auth import AuthServer, auth_deployment
 from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_ratio
 from bench.jvm import JvmOutcome, jvm_final_lines, jvm_lines, measure_jvm
+from bench.metrics import MetricsServer, metrics_deployment
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
 from bench.sdk import SdkOutcome, measure_sdk
@@ -101,6 +102,7 @@ def measure_with(
     server: ServerProcess,
     cached: CachedServer,
     auth: AuthServer,
+    metered: MetricsServer,
     workdir: Path,
     settings: Settings,
     outcome: Outcome,
@@ -111,6 +113,7 @@ def measure_with(
     try:
         ids = seed_both(client, cached, outcome)
         auth.ids = c.seed(auth.client)
+        metered.ids = c.seed(metered.client)
         progress(
             f"hit ratio: {settings.zipf_calls} GetUser, Zipf s={settings.zipf_s}, on the Redis-backed server"
         )
@@ -127,6 +130,7 @@ def measure_with(
                 settings,
                 cached,
                 auth,
+                metered,
                 last_attempt=attempt == settings.attempts,
             )
             outcome.attempts.append(figures)
@@ -154,9 +158,10 @@ def measure(workdir: Path, settings: Settings) -> Outcome:
             outcome.cached_database, outcome.redis_url = cached.database.description, cached.redis.url
             outcome.cached_on_postgres = cached.database.shared
             progress(f"Redis-backed server pid {cached.server.pid} SERVING on {cached.server.address}")
-            with auth_deployment(workdir) as auth:
+            with auth_deployment(workdir) as auth, metrics_deployment(workdir) as metered:
                 progress(f"server with authentication: pid {auth.server.pid} on {auth.server.address}")
-                measure_with(server, cached, auth, workdir, settings, outcome)
+                progress(f"server with metrics: pid {metered.server.pid} on {metered.server.address}")
+                measure_with(server, cached, auth, metered, workdir, settings, outcome)
             progress("stopping the Redis-backed server with SIGTERM")
         progress("stopping the embedded server with SIGTERM")
     return outcome

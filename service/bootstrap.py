@@ -478,7 +478,9 @@ async def bootstrap(
     touches (creates, migrates) the database. A failure after that closes the port again."""
     # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
     admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
-    metrics = Metrics(settings.metrics_addr) if settings.metrics_addr is not None else None
+    metrics = None
+    if settings.metrics_addr is not None:
+        metrics = Metrics(settings.metrics_addr, settings.metrics_exclude)
     interceptor = ServerInterceptor(
         log_calls=settings.access_log,
         stall_s=settings.stream_stall_s,

@@ -144,6 +144,9 @@ class Settings:
     # Prometheus metrics on their own HTTP port (WELLSPRING_METRICS_ADDR: HOST:PORT, or a port alone for
     # 127.0.0.1); None: off.
     metrics_addr: str | None = None
+    # Services (package.Service) whose calls the per-call metrics leave out, e.g. grpc.health.v1.Health
+    # for load balancers' probes (WELLSPRING_METRICS_EXCLUDE, comma-separated).
+    metrics_exclude: frozenset[str] = frozenset()
     tls_client_ca_file: str | None = None
     auth_client_cert_scopes: frozenset[str] = frozenset({"read", "write", "import"})
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -287,6 +290,11 @@ class Settings:
             log_level=log_level,
             cache_prefix=env.get("WELLSPRING_CACHE_PREFIX") or _DEFAULTS["cache_prefix"],
             metrics_addr=_metrics_addr(env),
+            metrics_exclude=frozenset(
+                name.strip()
+                for name in (env.get("WELLSPRING_METRICS_EXCLUDE") or "").split(",")
+                if name.strip()
+            ),
         )
 
 

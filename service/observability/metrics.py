@@ -102,7 +102,8 @@ class MethodMetrics:
 
 
 class GrpcMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, exclude: frozenset[str] = frozenset()) -> None:
+        self._exclude = exclude  # services left out
         self._started = Counter(
             "grpc_server_started", "RPCs started on the server.", METHOD_LABELS, registry=registry
         )
@@ -127,11 +128,14 @@ class GrpcMetrics:
         )
         self._methods: dict[str, MethodMetrics] = {}
 
-    def method(self, full_method: str, grpc_type: str) -> MethodMetrics:
-        """The children of ``/package.Service/Method`` (only methods grpc routed: the labels are bounded)."""
+    def method(self, full_method: str, grpc_type: str) -> MethodMetrics | None:
+        """The children of ``/package.Service/Method`` (only methods grpc routed: the labels are bounded);
+        None for a service left out."""
         found = self._methods.get(full_method)
         if found is None:
             service, _, name = full_method.lstrip("/").rpartition("/")
+            if service in self._exclude:
+                return None
             labels = (grpc_type, service, name)
             found = self._methods[full_method] = MethodMetrics(
                 self._started.labels(*labels),
@@ -343,13 +347,13 @@ def build_info() -> tuple[str, str]:
 class Metrics:
     """The app's registry, its per-call metrics, and the HTTP endpoint once started."""
 
-    def __init__(self, addr: str) -> None:
+    def __init__(self, addr: str, exclude: frozenset[str] = frozenset()) -> None:
         self.addr = addr
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self.grpc = GrpcMetrics(self.registry)
+        self.grpc = GrpcMetrics(self.registry, exclude)
         self.lag = FeedLag()
         self.query_seconds = Histogram(
             "wellspring_db_query_seconds",

@@ -172,3 +172,29 @@ async def test_an_address_that_cannot_listen_stops_the_start_naming_the_setting(
             await bootstrap(settings)
     finally:
         await first.stop(0)
+
+
+async def test_an_excluded_service_is_not_counted(tmp_path: Path) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    app = await start_app(
+        sqlite_url_for(tmp_path),
+        metrics_addr="127.0.0.1:0",
+        metrics_exclude=frozenset({"grpc.health.v1.Health"}),
+    )
+    assert app.metrics is not None
+    try:
+        async with grpc.aio.insecure_channel(app.address) as channel:
+            for _ in range(3):
+                await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            with pytest.raises(grpc.aio.AioRpcError):
+                await user_service_pb2_grpc.UserServiceStub(channel).GetUser(api.GetUserRequest(id="absent"))
+        samples: dict = {}
+        deadline = time.monotonic() + 10
+        while value(samples, "grpc_server_handled_total", **unary("GetUser", grpc_code="NotFound")) != 1:
+            assert time.monotonic() < deadline, "the GetUser was not counted"
+            await asyncio.sleep(0.05)
+            samples = scrape(app.metrics.port)
+        assert not [key for key in samples if ("grpc_service", "grpc.health.v1.Health") in key[1]]
+    finally:
+        await app.stop(0)
