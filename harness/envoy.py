@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.processes import ROOT, HarnessError, free_port
+from harness.processes import ROOT, HarnessError, free_port, terminate
 
 CONFIG = ROOT / "deploy" / "envoy" / "envoy.yaml"
 
@@ -170,11 +170,5 @@ class EnvoyProcess:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.running:
-            assert self.proc is not None
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)

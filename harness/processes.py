@@ -27,6 +27,18 @@ class HarnessError(RuntimeError):
     """A process could not be started or did not become ready; the message says why (with its log)."""
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> int | None:
+    """SIGTERM and wait; SIGKILL after ``timeout_s``. The exit status, or None when it had to be killed."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
 def free_port() -> int:
     """A port the kernel just handed out (the server cannot listen on port 0 and report it back)."""
     with socket.socket() as sock:
@@ -117,14 +129,7 @@ class ServerProcess:
         or None when it had to be killed."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
+        return terminate(self.proc, timeout_s)
 
     def _alive(self) -> None:
         if not self.running:

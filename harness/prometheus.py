@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.processes import ROOT, HarnessError, free_port
+from harness.processes import ROOT, HarnessError, free_port, terminate
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 CONFIG = DEPLOY / "prometheus.yml"
@@ -86,13 +86,8 @@ class PrometheusProcess:
             time.sleep(0.1)
 
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
 
     def api(self, path: str, **params: str) -> Any:
         query = urllib.parse.urlencode(params)

@@ -50,7 +50,7 @@ from service.handlers.maintenance import Maintenance
 from service.handlers.page_tokens import PageTokens
 from service.handlers.resource import ResourceHandlers
 from service.malloc import return_freed_memory
-from service.observability.metrics import Metrics, Sources
+from service.observability.metrics import GrpcMetrics, Metrics, Sources
 from service.repository.base import Database
 from service.repository.database import DatabaseProblem, describe, open_database, problem
 from service.repository.migrate import head_revision, is_known_revision, upgrade
@@ -477,17 +477,20 @@ async def bootstrap(
     """The port is bound and the TLS files read first: a start that cannot listen fails before it
     touches (creates, migrates) the database. A failure after that closes the port again."""
     # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
-    admission = Admission(max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log)
     metrics = None
     if settings.metrics_addr is not None:
         metrics = Metrics(settings.metrics_addr, settings.metrics_exclude)
+    per_call = metrics.grpc if metrics is not None else None
+    admission = Admission(
+        max_concurrent_rpcs=settings.max_concurrent_rpcs, log_calls=settings.access_log, metrics=per_call
+    )
     interceptor = ServerInterceptor(
         log_calls=settings.access_log,
         stall_s=settings.stream_stall_s,
         rate_limit=_rate_limit(settings),
-        metrics=metrics.grpc if metrics is not None else None,
+        metrics=per_call,
     )
-    authentication = _authentication(settings)
+    authentication = _authentication(settings, per_call)
     server = _server(settings, admission, interceptor, authentication)
     port = _listen(server, settings)
     try:
@@ -528,7 +531,7 @@ def _rate_limit(settings: Settings) -> RateLimit | None:
     return RateLimit(budgets, settings.rate_limit_exempt)
 
 
-def _authentication(settings: Settings) -> list[Authentication]:
+def _authentication(settings: Settings, metrics: GrpcMetrics | None = None) -> list[Authentication]:
     """The token (and client-certificate) check, when authentication is on (an empty list when off)."""
     if not settings.auth_on:
         return []
@@ -548,6 +551,7 @@ def _authentication(settings: Settings) -> list[Authentication]:
             reflection_open=settings.reflection_on,
             log_calls=settings.access_log,
             certificate_scopes=certificates,
+            metrics=metrics,
         )
     ]
 
@@ -628,7 +632,9 @@ def _server(
         # before a token in it is parsed
         interceptors=[
             admission,
-            MetadataLimit(settings.max_metadata_bytes, log_calls=settings.access_log),
+            MetadataLimit(
+                settings.max_metadata_bytes, log_calls=settings.access_log, metrics=interceptor.metrics
+            ),
             *authentication,
             interceptor,
         ],

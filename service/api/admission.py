@@ -37,6 +37,7 @@ from grpc._cython import cygrpc
 from service.api.errors import to_status
 from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.domain.errors import DomainError, ShuttingDown, TooManyCalls
+from service.observability.metrics import GrpcMetrics
 
 log = logging.getLogger("wellspring")
 access_log = logging.getLogger("wellspring.access")
@@ -64,9 +65,11 @@ class Admission(InterceptorBase):
         max_concurrent_rpcs: int,
         log_calls: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        metrics: GrpcMetrics | None = None,
     ) -> None:
         self.max_concurrent_rpcs = max_concurrent_rpcs
         self._log_calls = log_calls
+        self._metrics = metrics  # refusals bypass the server interceptor, which counts the other calls
         self._clock = clock
         self._running = 0
         self._idle = asyncio.Event()
@@ -168,7 +171,9 @@ class Admission(InterceptorBase):
             if exempt:
                 guarded = self._until_finished(coroutine) if handler.response_streaming else coroutine
             else:
-                guarded = self._guarded(method, coroutine)
+                guarded = self._guarded(
+                    method, coroutine, (handler.request_streaming, handler.response_streaming)
+                )
             return make(
                 guarded,
                 request_deserializer=handler.request_deserializer,
@@ -176,11 +181,11 @@ class Admission(InterceptorBase):
             )
         raise TypeError(f"no behavior in the handler of {method}")
 
-    def _guarded(self, method: str, behavior: Behavior) -> Behavior:
+    def _guarded(self, method: str, behavior: Behavior, streams: tuple[bool, bool]) -> Behavior:
         async def call(request: Any, context: Context) -> Any:
             refusal = self._refusal()
             if refusal is not None:
-                await self._refuse(method, refusal, context)
+                await self._refuse(method, refusal, context, streams)
             self._running += 1
             self._idle.clear()
             released = False
@@ -209,9 +214,13 @@ class Admission(InterceptorBase):
             return TooManyCalls(self.max_concurrent_rpcs)
         return None
 
-    async def _refuse(self, method: str, error: DomainError, context: Context) -> None:
+    async def _refuse(
+        self, method: str, error: DomainError, context: Context, streams: tuple[bool, bool]
+    ) -> None:
         self.refused[error.reason] += 1
         status = self._shutting_down if isinstance(error, ShuttingDown) else self._overloaded
+        if self._metrics is not None:
+            self._metrics.refused(method, *streams, status.code.name)
         if isinstance(error, TooManyCalls):
             self._warn_overloaded()
         if self._log_calls:

@@ -29,6 +29,7 @@ from service.auth.scopes import required_scope
 from service.auth.tokens import TokenVerifier
 from service.domain.errors import ScopeMissing, Unauthenticated
 from service.domain.models import Principal
+from service.observability.metrics import GrpcMetrics
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "wellspring_principal", default=None
@@ -58,7 +59,9 @@ class Authentication(InterceptorBase):
         reflection_open: bool,
         log_calls: bool = False,
         certificate_scopes: frozenset[str] | None = None,
+        metrics: GrpcMetrics | None = None,
     ) -> None:
+        self._metrics = metrics  # refusals bypass the server interceptor, which counts the other calls
         self._verifier = verifier  # None: no token is accepted (client certificates only)
         self._reflection_open = reflection_open
         self._log_calls = log_calls
@@ -98,9 +101,9 @@ class Authentication(InterceptorBase):
             handler = await continuation(handler_call_details)
             if handler is None:
                 return None
-            logged_as = method if self._log_calls else None
             self.failures[error.reason] += 1
-            return refusal(handler, to_status(error), logged_as, error.reason)
+            status = to_status(error)
+            return refusal(handler, status, method, error.reason, log=self._log_calls, metrics=self._metrics)
         _principal.set(principal)
         return await continuation(handler_call_details)
 
@@ -142,6 +145,10 @@ class Authentication(InterceptorBase):
                 error = ScopeMissing(scope, method.rpartition("/")[2])
             status = to_status(error)
             self.failures[error.reason] += 1
+            if self._metrics is not None:
+                self._metrics.refused(
+                    method, handler.request_streaming, handler.response_streaming, status.code.name
+                )
             if logged_as is not None:
                 log_when_over(context, logged_as, status.code.name, reason=error.reason)
             await context.abort(status.code, status.details, status.trailing_metadata)

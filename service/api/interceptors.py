@@ -26,7 +26,7 @@ from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.api.ratelimit import RateLimit
 from service.api.wire import Encoded
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
-from service.observability.metrics import GrpcMetrics, MethodMetrics
+from service.observability.metrics import GrpcMetrics, MethodMetrics, grpc_type
 
 error_log = logging.getLogger("wellspring.errors")
 stream_log = logging.getLogger("wellspring.streams")
@@ -40,15 +40,6 @@ def _cut(path: str) -> str:
     if len(path) <= _LOGGED_PATH_CHARS:
         return path
     return f"{path[:_LOGGED_PATH_CHARS]}...[{len(path)} chars]"
-
-
-# (request streaming, response streaming) -> grpc_type, as go-grpc-prometheus names them
-_GRPC_TYPES = {
-    (False, False): "unary",
-    (True, False): "client_stream",
-    (False, True): "server_stream",
-    (True, True): "bidi_stream",
-}
 
 
 class _Malformed(Exception):
@@ -121,7 +112,7 @@ class ServerInterceptor(InterceptorBase):
         metrics: GrpcMetrics | None = None,
     ) -> None:
         self._log_calls = log_calls
-        self._metrics = metrics  # WELLSPRING_METRICS_ADDR: the per-call Prometheus metrics
+        self.metrics = metrics  # WELLSPRING_METRICS_ADDR: the per-call Prometheus metrics
         self._stall_s = stall_s
         self.rate_limit = rate_limit  # checked before each call's work (service/api/ratelimit.py)
         self._wrapped: dict[str, Handler] = {}
@@ -176,9 +167,8 @@ class ServerInterceptor(InterceptorBase):
 
         rate_limit = self.rate_limit
         m = None
-        if self._metrics is not None:
-            streams = (handler.request_streaming, handler.response_streaming)
-            m = self._metrics.method(method, _GRPC_TYPES[streams])
+        if self.metrics is not None:
+            m = self.metrics.method(method, grpc_type(handler.request_streaming, handler.response_streaming))
         received_one = m.received if m is not None else None
 
         def stream_of(raws: AsyncIterator[bytes], context: Context) -> AsyncIterator[Any]:

@@ -21,6 +21,7 @@ from service.api.admission import log_when_over
 from service.api.errors import to_status
 from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.domain.errors import MetadataTooLarge
+from service.observability.metrics import GrpcMetrics
 
 _HPACK_ENTRY_OVERHEAD = 32
 
@@ -33,9 +34,12 @@ def metadata_bytes(metadata: Sequence[tuple[str, str | bytes]] | None) -> int:
 class MetadataLimit(InterceptorBase):
     """Place after the admission interceptor (which counts every call) and before the others."""
 
-    def __init__(self, max_bytes: int, *, log_calls: bool = False) -> None:
+    def __init__(
+        self, max_bytes: int, *, log_calls: bool = False, metrics: GrpcMetrics | None = None
+    ) -> None:
         self.max_bytes = max_bytes
         self._log_calls = log_calls  # refusals bypass the interceptor that logs the other calls
+        self._metrics = metrics  # ... and counts them
 
     async def intercept_service(  # type: ignore[override]  # grpc answers UNIMPLEMENTED for None
         self,
@@ -47,19 +51,33 @@ class MetadataLimit(InterceptorBase):
         if handler is None or size <= self.max_bytes:
             return handler
         status = to_status(MetadataTooLarge(size, self.max_bytes))
-        logged_as = handler_call_details.method if self._log_calls else None
-        return refusal(handler, status, logged_as, "METADATA_TOO_LARGE")
+        method = handler_call_details.method
+        return refusal(
+            handler, status, method, "METADATA_TOO_LARGE", log=self._log_calls, metrics=self._metrics
+        )
 
 
-def refusal(handler: Handler, status: grpc.Status, logged_as: str | None, reason: str) -> Handler:
-    """A handler that answers ``status`` at once, built per refusal (they are rare). It takes the request
-    as a stream whatever the method, so that grpc.aio calls it without waiting for a request message: a
-    unary handler is only called once the message has arrived, and a call half-closed without one would
-    keep its oversized headers until its connection ends."""
+def refusal(
+    handler: Handler,
+    status: grpc.Status,
+    method: str,
+    reason: str,
+    *,
+    log: bool,
+    metrics: GrpcMetrics | None = None,
+) -> Handler:
+    """A handler that answers ``status`` at once, built per refusal (they are rare), logged (``log``) and
+    counted (``metrics``) as the server interceptor would have. It takes the request as a stream whatever
+    the method, so that grpc.aio calls it without waiting for a request message: a unary handler is only
+    called once the message has arrived, and a call half-closed without one would keep its oversized
+    headers until its connection ends."""
+    streams = (handler.request_streaming, handler.response_streaming)
 
     async def refuse(_requests: Any, context: Context) -> None:
-        if logged_as is not None:
-            log_when_over(context, logged_as, status.code.name, reason=reason)
+        if metrics is not None:
+            metrics.refused(method, *streams, status.code.name)
+        if log:
+            log_when_over(context, method, status.code.name, reason=reason)
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     make = (

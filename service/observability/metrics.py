@@ -101,6 +101,13 @@ class MethodMetrics:
         return child
 
 
+def grpc_type(request_streaming: bool, response_streaming: bool) -> str:
+    """The grpc_type label, as go-grpc-prometheus names the four kinds."""
+    if request_streaming:
+        return "bidi_stream" if response_streaming else "client_stream"
+    return "server_stream" if response_streaming else "unary"
+
+
 class GrpcMetrics:
     def __init__(self, registry: CollectorRegistry, exclude: frozenset[str] = frozenset()) -> None:
         self._exclude = exclude  # services left out
@@ -127,6 +134,15 @@ class GrpcMetrics:
             "grpc_server_msg_sent", "Response messages sent.", METHOD_LABELS, registry=registry
         )
         self._methods: dict[str, MethodMetrics] = {}
+
+    def refused(self, full_method: str, request_streaming: bool, response_streaming: bool, code: str) -> None:
+        """A call refused before the server interceptor saw it (admission, the metadata limit,
+        authentication): started and handled with its code, like any other."""
+        m = self.method(full_method, grpc_type(request_streaming, response_streaming))
+        if m is not None:
+            m.started.inc()
+            m.handled(code).inc()
+            m.seconds.observe(0.0)
 
     def method(self, full_method: str, grpc_type: str) -> MethodMetrics | None:
         """The children of ``/package.Service/Method`` (only methods grpc routed: the labels are bounded);

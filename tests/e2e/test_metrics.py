@@ -100,7 +100,7 @@ async def test_a_known_workload_is_counted_by_code_and_the_tiers_figures_are_ser
             assert ok_gets == 5 + 30 - limited
             assert (
                 value(samples, "grpc_server_handled_total", **unary("GetUser", grpc_code="Unauthenticated"))
-                == 0
+                == 1  # refused by authentication, before the server interceptor: counted all the same
             )
             assert (
                 value(samples, "grpc_server_handled_total", **unary("GetUser", grpc_code="ResourceExhausted"))
@@ -110,7 +110,10 @@ async def test_a_known_workload_is_counted_by_code_and_the_tiers_figures_are_ser
             assert value(samples, "grpc_server_started_total", **unary("GetUser")) >= ok_gets + 3
             assert (
                 value(samples, "grpc_server_handling_seconds_count", **unary("GetUser"))
-                == ok_gets + 3 + limited
+                == ok_gets + 3 + limited + 1
+            )
+            assert (
+                value(samples, "grpc_server_started_total", **unary("GetUser")) == ok_gets + 3 + limited + 1
             )
             stream = {"grpc_service": "wellspring.v1.UserService"}
             assert value(
@@ -153,7 +156,7 @@ async def test_a_known_workload_is_counted_by_code_and_the_tiers_figures_are_ser
 async def test_metrics_are_off_unless_an_address_is_set(tmp_path: Path) -> None:
     app = await start_app(sqlite_url_for(tmp_path))
     try:
-        assert app.metrics is None and app.interceptor._metrics is None
+        assert app.metrics is None and app.interceptor.metrics is None
     finally:
         await app.stop(0)
 
