@@ -21,6 +21,7 @@ from grpc._cython.cygrpc import ExecuteBatchError  # what grpc.aio itself catche
 from grpc.aio import AbortError, UsageError
 
 from service.api.admission import log_call, received, release_slot
+from service.api.auth import current_principal
 from service.api.errors import internal_status, malformed_request_status, to_status
 from service.api.grpc_types import Context, Handler, InterceptorBase
 from service.api.ratelimit import RateLimit
@@ -44,6 +45,26 @@ def _cut(path: str) -> str:
 
 class _Malformed(Exception):
     pass
+
+
+class _CallLog:
+    """One call's outcome for its access-log line and counters: the status it answered, the bytes of its
+    request and response messages, and its principal (authentication's, if any)."""
+
+    __slots__ = ("answer", "principal", "received", "sent")
+
+    def __init__(self) -> None:
+        self.answer = "OK"
+        self.received = 0
+        self.sent = 0
+        self.principal: str | None = None
+
+
+def _size(response: Any) -> int:
+    """A response's bytes on the wire (pre-encoded ones as they are)."""
+    if response is None:
+        return 0
+    return len(response.data) if type(response) is Encoded else int(response.ByteSize())
 
 
 def _decoder(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
@@ -77,11 +98,12 @@ async def _decoded(
     idle_s: float,
     pace: Callable[[], Awaitable[None]] | None = None,
     counted: Any = None,
+    call: _CallLog | None = None,
 ) -> AsyncIterator[Any]:
     """The decoded request stream; one that sends nothing for ``idle_s`` ends the call
     (``RequestStreamIdle``) instead of holding it open forever. With ``pace``, each message after the
     first waits for it (the rate limit's per-message cost) before it is read; ``counted`` (a metric) is
-    incremented per message."""
+    incremented per message, and ``call``'s received bytes grow by each."""
     requests = aiter(raw_requests)
     first = True
     while True:
@@ -97,6 +119,8 @@ async def _decoded(
             raise RequestStreamIdle(idle_s) from None
         if counted is not None:
             counted.inc()
+        if call is not None:
+            call.received += len(raw)
         yield decode(raw)
 
 
@@ -139,10 +163,17 @@ class ServerInterceptor(InterceptorBase):
         return wrapped
 
     def _finish(
-        self, method: str, answer: str, started: float, peer: str, context: Context, m: MethodMetrics | None
+        self,
+        method: str,
+        call: _CallLog,
+        started: float,
+        peer: str,
+        context: Context,
+        m: MethodMetrics | None,
     ) -> None:
         """Once the call is over: the access-log line with the status the client received, and the count
         moved to it when that differs from what the handler answered."""
+        answer = call.answer
         code = received(answer, context)
         if code != answer:
             self.calls[method, answer] -= 1
@@ -151,7 +182,11 @@ class ServerInterceptor(InterceptorBase):
             m.handled(code).inc()
             m.seconds.observe(time.perf_counter() - started)
         if self._log_calls:
-            log_call(method, code, peer, started)
+            sizes = {"request_bytes": call.received, "response_bytes": call.sent}
+            if call.principal is not None:
+                log_call(method, code, peer, started, principal=call.principal, **sizes)
+            else:
+                log_call(method, code, peer, started, **sizes)
 
     def _status_for(self, method: str, error: BaseException) -> grpc.Status:
         if isinstance(error, DomainError):
@@ -171,16 +206,17 @@ class ServerInterceptor(InterceptorBase):
             m = self.metrics.method(method, grpc_type(handler.request_streaming, handler.response_streaming))
         received_one = m.received if m is not None else None
 
-        def stream_of(raws: AsyncIterator[bytes], context: Context) -> AsyncIterator[Any]:
+        def stream_of(raws: AsyncIterator[bytes], context: Context, call: _CallLog) -> AsyncIterator[Any]:
             cost = rate_limit.per_message(method, context) if rate_limit is not None else 0
             pace = None
             if rate_limit is not None and cost:
                 pace = lambda: rate_limit.pace(method, context, cost)  # noqa: E731
-            return _decoded(raws, decode, self._stall_s, pace, received_one)
+            return _decoded(raws, decode, self._stall_s, pace, received_one, call)
 
-        def one(raw: bytes, _: Context) -> Any:
+        def one(raw: bytes, _: Context, call: _CallLog) -> Any:
             if received_one is not None:
                 received_one.inc()
+            call.received += len(raw)
             return decode(raw)
 
         if handler.unary_unary:
@@ -206,29 +242,38 @@ class ServerInterceptor(InterceptorBase):
         self,
         method: str,
         behavior: Any,
-        decode: Callable[[Any, Context], Any],
+        decode: Callable[[Any, Context, _CallLog], Any],
         *,
         request_stream: bool = False,
         m: MethodMetrics | None = None,
         one_response: bool = True,
     ) -> Any:
         sent = m.sent if m is not None and one_response else None
+        sizes = self._log_calls and one_response
 
-        async def call(raw: Any, context: Context) -> Any:
+        async def unary(raw: Any, context: Context) -> Any:
+            call = _CallLog()
             result = await self._run(
-                method, context, lambda: behavior(decode(raw, context), context), request_stream, m
+                method,
+                context,
+                lambda: behavior(decode(raw, context, call), context),
+                request_stream,
+                m,
+                call,
             )
             if sent is not None:
                 sent.inc()
+            if sizes:
+                call.sent += _size(result)
             return result
 
-        return call
+        return unary
 
     def _streaming(
         self,
         method: str,
         behavior: Any,
-        decode: Callable[[Any, Context], Any],
+        decode: Callable[[Any, Context, _CallLog], Any],
         *,
         request_stream: bool = False,
         m: MethodMetrics | None = None,
@@ -238,19 +283,23 @@ class ServerInterceptor(InterceptorBase):
                 method, behavior, decode, request_stream=request_stream, m=m, one_response=False
             )
         sent = m.sent if m is not None else None
+        sizes = self._log_calls
 
         # A coroutine writing each response, not a generator yielding them: grpc cancels the handler at
         # its pending write, and a generator suspended at a yield would only be closed (ending the
         # servicer's transaction) when the garbage collector found it.
-        async def write_all(raw: Any, context: Context) -> None:
-            async with aclosing(behavior(decode(raw, context), context)) as responses:
+        async def write_all(raw: Any, context: Context, call: _CallLog) -> None:
+            async with aclosing(behavior(decode(raw, context, call), context)) as responses:
                 async for response in responses:
                     await self._send(context, responses, response)
                     if sent is not None:
                         sent.inc()
+                    if sizes:
+                        call.sent += _size(response)
 
         async def stream(raw: Any, context: Context) -> None:
-            await self._run(method, context, lambda: write_all(raw, context), request_stream, m)
+            call = _CallLog()
+            await self._run(method, context, lambda: write_all(raw, context, call), request_stream, m, call)
 
         return stream
 
@@ -260,15 +309,18 @@ class ServerInterceptor(InterceptorBase):
         context: Context,
         work: Callable[[], Awaitable[Any]],
         request_stream: bool,
-        m: MethodMetrics | None = None,
+        m: MethodMetrics | None,
+        call: _CallLog,
     ) -> Any:
         """The call's work, its errors answered through the table. What it answered is counted now; the
         access-log line waits for the call to be over (``_finish``), for the status the client received."""
         started, peer = time.perf_counter(), context.peer() if self._log_calls else ""
-        answer = ["OK"]
         if m is not None:
             m.started.inc()
-        done = lambda ctx: self._finish(method, answer[0], started, peer, ctx, m)  # noqa: E731
+        if self._log_calls:
+            principal = current_principal()
+            call.principal = principal.subject if principal is not None else None
+        done = lambda ctx: self._finish(method, call, started, peer, ctx, m)  # noqa: E731
         context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
         try:
             if self.rate_limit is not None:
@@ -278,21 +330,21 @@ class ServerInterceptor(InterceptorBase):
                 await _still_wanted(context)
             return result
         except AbortError:
-            answer[0] = _code_name(context)
+            call.answer = _code_name(context)
             raise
         except (asyncio.CancelledError, GeneratorExit):
-            answer[0] = "CANCELLED"
+            call.answer = "CANCELLED"
             raise
         except Exception as error:
             status = self._status_for(method, error)
-            answer[0] = status.code.name
+            call.answer = status.code.name
             try:
                 await context.abort(status.code, status.details, status.trailing_metadata)
             except ExecuteBatchError:  # the client had gone: the error never reached it
-                answer[0] = "CANCELLED"
+                call.answer = "CANCELLED"
                 raise
         finally:
-            self.calls[method, answer[0]] += 1
+            self.calls[method, call.answer] += 1
 
     async def _send(self, context: Context, responses: Any, response: Any) -> None:
         """Write one message; a timer (cheap: no task per message) notices one that the client's flow

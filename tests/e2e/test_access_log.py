@@ -237,3 +237,38 @@ async def test_a_refusal_for_oversized_metadata_is_logged(server: ServerProcess)
     # (status 8 alone), and these too were MetadataLimit's refusals, each with its line.
     line = await _next_line(server, GET_USER, seen)
     assert (line["status"], line["reason"]) == ("RESOURCE_EXHAUSTED", "METADATA_TOO_LARGE")
+
+
+async def test_a_line_carries_the_message_sizes_and_the_principal_never_the_token_or_email(
+    tmp_path: Any,
+) -> None:
+    """With authentication on: the principal (the token's subject) and the request's and response's
+    bytes are logged; the token and the email sent are nowhere in the log."""
+    from tests.e2e.tokens import AUTH_ENV, bearer
+
+    env = {**AUTH_ENV, "WELLSPRING_ACCESS_LOG": "1"}
+    with ServerProcess(tmp_path, sqlite_url_for(tmp_path), **env) as process:
+        process.wait_serving()
+        metadata = bearer("ada-subject", "read write")
+        email = f"{secrets.token_hex(6)}@secret.example"
+        request = api.CreateUserRequest(user=pb.User(id="ada-subject", email=email, display_name="Ada"))
+        async with grpc.aio.insecure_channel(process.address) as channel:
+            users = rpc.UserServiceStub(channel)
+            created = await users.CreateUser(request, metadata=metadata)
+            got = await users.GetUser(api.GetUserRequest(id=created.id), metadata=metadata)
+            exported = [
+                m async for m in users.ExportUsers(api.ExportUsersRequest(), metadata=bearer("root", "admin"))
+            ]
+        create = await _next_line(process, "/wellspring.v1.UserService/CreateUser", 0)
+        assert create["principal"] == "ada-subject"
+        assert (
+            create["request_bytes"] == request.ByteSize() and create["response_bytes"] == created.ByteSize()
+        )
+        get = await _next_line(process, "/wellspring.v1.UserService/GetUser", 0)
+        assert get["response_bytes"] == got.ByteSize() > 0
+        export = await _next_line(process, EXPORT, 0)
+        assert export["principal"] == "root"
+        assert export["response_bytes"] == sum(m.ByteSize() for m in exported)
+        log = process.log_text()
+        token = metadata[0][1].removeprefix("Bearer ")
+        assert token not in log and token.split(".")[1] not in log and email not in log
