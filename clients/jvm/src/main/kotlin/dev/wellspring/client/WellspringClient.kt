@@ -79,6 +79,9 @@ class WellspringClient(
                         live.countDown()
                     }
                 }
+                // A stream the server ended without an error is followed again like a failed one (with
+                // backoff), never in a tight loop.
+                if (!closed) throw Status.UNAVAILABLE.withDescription("the Watch stream ended").asRuntimeException()
             } catch (thrown: RuntimeException) {
                 if (closed) return
                 val error = WellspringException.from(thrown)
