@@ -573,10 +573,12 @@ def _watch_metrics(app: App, metrics: Metrics, authentication: list[Authenticati
         return {"head": feed.head, "watchers": feed.watchers, "fanned_out": feed.fanned_out,
                 "too_slow": feed.too_slow}  # fmt: skip
 
+    # A scrape runs on the metrics server's thread: counters the event loop mutates are copied with one C
+    # call each (dict(...), atomic under the GIL) before they are iterated.
     def auth_failures() -> dict[str, int]:
         total: Counter[str] = Counter()
         for check in authentication:
-            total.update(check.failures)
+            total.update(dict(check.failures))
         return dict(total)
 
     metrics.watch(
@@ -587,7 +589,7 @@ def _watch_metrics(app: App, metrics: Metrics, authentication: list[Authenticati
             pool=lambda: _pool_state(app.database),
             database=lambda: metrics.database_state,
             auth_failures=auth_failures if authentication else None,
-            rate_limited=(lambda: rate_limit.refused) if rate_limit is not None else None,
+            rate_limited=(lambda: dict(rate_limit.refused)) if rate_limit is not None else None,
             retried_transactions=lambda: RETRIED["transactions"],
             serving=lambda: app.serving,
         )
