@@ -174,8 +174,17 @@ async def test_search_as_you_type_sends_one_request_per_pause_and_pages_scroll_i
     users = page.locator('[data-testid="users"] li')
     await users.first.wait_for()
     assert await users.count() == 20  # the first page
-    await page.locator('[data-testid="end"]').scroll_into_view_if_needed()
-    await page.wait_for_function("document.querySelectorAll('[data-testid=users] li').length > 20")
+    # Scrolled to the end until every page is in and nothing is loading ("N users"): no page fetch can
+    # then land among the search's requests counted below.
+    await page.wait_for_function(
+        """() => {
+            const end = document.querySelector('[data-testid=end]');
+            end.scrollIntoView();
+            return /^\\d+ users$/.test(end.textContent);
+        }""",
+        polling=100,
+    )
+    assert await users.count() > 20  # more pages came in as it scrolled
     before = site.calls()["ListUsers"]
     await page.get_by_label("Search users").press_sequentially("Grace", delay=60)  # a fast typist
     await page.wait_for_selector('[data-testid="users"] li:has-text("Grace Hopper")')
