@@ -382,7 +382,6 @@ class Metrics:
             "wellspring_build_info", "The running build (1).", labels=["version", "git_commit"]
         )
         info.add_metric([version, commit], 1.0)
-        self._build = info
         self.registry.register(_Fixed([info]))
         self._server: WSGIServer | None = None
         self.port = 0

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from harness import HarnessError
 from service.api.bindings import BINDINGS
 from service.domain.specs import REGISTRY, CollectionSpec
+
+
+def missing_tool(error: HarnessError, hint: str = "install the Debian package") -> None:
+    """A harness tool the test needs is not installed: a skip, or a failure under REQUIRE_SERVICES; any
+    other harness error fails."""
+    if hint in str(error) and os.environ.get("REQUIRE_SERVICES") != "1":
+        pytest.skip(str(error))
+    pytest.fail(str(error))
 
 
 def details(error: grpc.aio.AioRpcError) -> dict[str, Any]:

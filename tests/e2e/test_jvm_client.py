@@ -6,7 +6,6 @@ directly and once through the project's Envoy. Their result lines are printed at
 from __future__ import annotations
 
 import filecmp
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +15,9 @@ from contract.golden import GOLDEN
 from harness import HarnessError, jvm
 from harness.envoy import EnvoyProcess
 from tests.conftest import JVM_RESULTS, sqlite_url_for
+from tests.e2e.helpers import missing_tool
 from tests.e2e.process import ServerProcess
 from tests.e2e.tokens import AUTH_ENV, token
-
-
-def _or_missing(error: HarnessError) -> None:
-    if "install the Debian packages" in str(error) and os.environ.get("REQUIRE_SERVICES") != "1":
-        pytest.skip(str(error))
-    pytest.fail(str(error))
 
 
 def test_the_generated_java_is_what_protos_produce(tmp_path: Path) -> None:
@@ -31,7 +25,7 @@ def test_the_generated_java_is_what_protos_produce(tmp_path: Path) -> None:
     try:
         jvm.generate(tmp_path / "java")
     except HarnessError as error:
-        _or_missing(error)
+        missing_tool(error)
     fresh = {p.relative_to(tmp_path / "java") for p in (tmp_path / "java").rglob("*.java")}
     committed = {p.relative_to(jvm.GENERATED) for p in jvm.GENERATED.rglob("*.java")}
     assert fresh == committed, "run `make generate-jvm`: " + ", ".join(sorted(map(str, fresh ^ committed)))
@@ -46,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     try:
         jvm.build()
     except HarnessError as error:
-        _or_missing(error)
+        missing_tool(error)
     tmp = tmp_path_factory.mktemp("jvm")
     env = {**AUTH_ENV, "WELLSPRING_ACCESS_LOG": "1", "WELLSPRING_RATE_LIMIT": "100000/second"}
     with ServerProcess(tmp, sqlite_url_for(tmp), **env) as started:

@@ -23,18 +23,11 @@ from wellspring.v1 import user_service_pb2_grpc, watch_service_pb2, watch_servic
 from harness import HarnessError, free_port
 from harness.prometheus import DEPLOY, PrometheusProcess, promtool
 from tests.conftest import sqlite_url_for
+from tests.e2e.helpers import missing_tool
 from tests.e2e.process import ROOT, ServerProcess
 from tests.e2e.tokens import AUTH_ENV
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "wellspring.json"
-
-
-def _or_missing(error: HarnessError) -> None:
-    import os
-
-    if "install the Debian package" in str(error) and os.environ.get("REQUIRE_SERVICES") != "1":
-        pytest.skip(str(error))
-    pytest.fail(str(error))
 
 
 def test_the_shipped_configuration_and_rules_pass_promtool() -> None:
@@ -42,7 +35,7 @@ def test_the_shipped_configuration_and_rules_pass_promtool() -> None:
         checks = [promtool("check", "config", "prometheus.yml"), promtool("check", "rules", "rules.yml")]
         checks.append(promtool("test", "rules", "rules_test.yml"))
     except HarnessError as error:
-        _or_missing(error)
+        missing_tool(error)
     for done in checks:
         assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in checks[-1].stdout
@@ -84,7 +77,7 @@ def test_prometheus_scrapes_the_counts_the_hit_ratio_and_the_feed_lag(
     try:
         prometheus = PrometheusProcess(tmp_path, [f"127.0.0.1:{port}"]).__enter__()
     except HarnessError as error:
-        _or_missing(error)
+        missing_tool(error)
     try:
         with grpc.insecure_channel(process.address) as channel:
             users = user_service_pb2_grpc.UserServiceStub(channel)
