@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import sqlalchemy as sa
@@ -54,6 +54,9 @@ from service.observability.metrics import GrpcMetrics, Metrics, Sources
 from service.repository.base import Database
 from service.repository.database import DatabaseProblem, describe, open_database, problem
 from service.repository.migrate import head_revision, is_known_revision, upgrade
+
+if TYPE_CHECKING:  # the SDK is imported only when tracing is on (it costs start-up time)
+    from service.observability.tracing import Tracing
 
 log = logging.getLogger("wellspring")
 
@@ -116,6 +119,8 @@ class App:
     _tailer: asyncio.Task[None] | None = None
     # WELLSPRING_METRICS_ADDR: the registry and its HTTP endpoint (started in ``bootstrap``)
     metrics: Metrics | None = None
+    # OTEL_TRACES_EXPORTER: the tracer provider and its exporter (flushed on stop)
+    tracing: Tracing | None = None
     serving: bool = False  # what health last said (the metrics' wellspring_serving)
     _observer: asyncio.Task[None] | None = None
 
@@ -334,6 +339,8 @@ class App:
                 await self.database.close()
                 if self.metrics is not None:
                     self.metrics.stop()
+                if self.tracing is not None:
+                    await asyncio.to_thread(self.tracing.shutdown)  # the last batch's export
         except TimeoutError:
             log.warning("closing connections took over %.0fs; leaving them", _CLOSE_TIMEOUT_S)
 
@@ -473,9 +480,15 @@ async def bootstrap(
     database: Database | None = None,
     cache: CacheTier | None = None,
     clock: Clock = wall_clock_us,
+    tracing: Tracing | None = None,
 ) -> App:
     """The port is bound and the TLS files read first: a start that cannot listen fails before it
-    touches (creates, migrates) the database. A failure after that closes the port again."""
+    touches (creates, migrates) the database. A failure after that closes the port again. ``tracing``
+    (a test's, with its own exporter) stands in for the one OTEL_TRACES_EXPORTER would configure."""
+    if tracing is None and settings.traces_exporter is not None:
+        from service.observability.tracing import Tracing
+
+        tracing = Tracing.from_environment(settings.traces_exporter)
     # First: refusals (overload, shutdown) cost nothing downstream, and it counts what a shutdown waits for.
     metrics = None
     if settings.metrics_addr is not None:
@@ -489,9 +502,10 @@ async def bootstrap(
         stall_s=settings.stream_stall_s,
         rate_limit=_rate_limit(settings),
         metrics=per_call,
+        trace_ids=tracing is not None,
     )
     authentication = _authentication(settings, per_call)
-    server = _server(settings, admission, interceptor, authentication)
+    server = _server(settings, admission, interceptor, authentication, tracing)
     port = _listen(server, settings)
     try:
         if metrics is not None:
@@ -500,7 +514,9 @@ async def bootstrap(
         if database is None:
             database = _open_database(settings)
             required_revision = head_revision()
-        app = _assemble(settings, server, port, database, cache, clock, admission, interceptor)
+        app = _assemble(settings, server, port, database, cache, clock, admission, interceptor, tracing)
+        if tracing is not None:
+            _instrument(app, tracing)
         if metrics is not None:
             app.metrics = metrics
             _watch_metrics(app, metrics, authentication)
@@ -508,6 +524,8 @@ async def bootstrap(
         await server.stop(None)
         if metrics is not None:
             metrics.stop()
+        if tracing is not None:
+            tracing.shutdown()
         raise
     app.required_revision = required_revision
     app.migrate_on_start = required_revision is not None and settings.migrate_on_start
@@ -594,10 +612,25 @@ def _watch_metrics(app: App, metrics: Metrics, authentication: list[Authenticati
             serving=lambda: app.serving,
         )
     )
-    engine = getattr(app.database, "engine", None)
-    engine = getattr(engine, "sync_engine", engine)  # PostgreSQL's is an AsyncEngine
-    if isinstance(engine, sa.Engine):
+    engine = _sync_engine(app.database)
+    if engine is not None:
         _time_statements(engine, metrics.query_seconds)
+
+
+def _instrument(app: App, tracing: Tracing) -> None:
+    """Statements and Redis commands into the calls' traces (service/observability/tracing.py)."""
+    app.tracing = tracing
+    engine = _sync_engine(app.database)
+    if engine is not None:
+        tracing.instrument_engine(engine)
+    if app.cache is not None and isinstance(app.cache.store, RedisStore):
+        tracing.instrument_redis(app.cache.store.client)
+
+
+def _sync_engine(database: Database) -> sa.Engine | None:
+    engine = getattr(database, "engine", None)
+    engine = getattr(engine, "sync_engine", engine)  # PostgreSQL's is an AsyncEngine
+    return engine if isinstance(engine, sa.Engine) else None
 
 
 def _pool_state(database: Database) -> dict[str, int]:
@@ -628,6 +661,7 @@ def _server(
     admission: Admission,
     interceptor: ServerInterceptor,
     authentication: list[Authentication],
+    tracing: Tracing | None = None,
 ) -> grpc.aio.Server:
     server = grpc.aio.server(
         # oversized metadata is refused after admission has counted the call (service/api/limits.py), and
@@ -637,6 +671,8 @@ def _server(
             MetadataLimit(
                 settings.max_metadata_bytes, log_calls=settings.access_log, metrics=interceptor.metrics
             ),
+            # the call's span: refusals by authentication are traced too, the others are not worth it
+            *([tracing.server_interceptor()] if tracing is not None else []),
             *authentication,
             interceptor,
         ],
@@ -700,6 +736,7 @@ def _assemble(
     clock: Clock,
     admission: Admission,
     interceptor: ServerInterceptor,
+    tracing: Tracing | None = None,
 ) -> App:
     tokens = PageTokens(settings.page_token_secret)
     if cache is None and settings.cache_enabled and (settings.redis_url or settings.is_embedded):
@@ -736,7 +773,8 @@ def _assemble(
         if (fields := private_fields(b.spec, b.message)) is not None
     }
     feed = ChangeFeed(database, encode_event, limits, public_part=public_parts(private))
-    watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(feed), server)
+    tracer = tracing.tracer if tracing is not None else None
+    watch_rpc.add_WatchServiceServicer_to_server(WatchServicer(feed, tracer), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     watch_cache(cache, health_servicer, settings.health_interval_s)

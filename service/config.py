@@ -147,6 +147,10 @@ class Settings:
     # Services (package.Service) whose calls the per-call metrics leave out, e.g. grpc.health.v1.Health
     # for load balancers' probes (WELLSPRING_METRICS_EXCLUDE, comma-separated).
     metrics_exclude: frozenset[str] = frozenset()
+    # OpenTelemetry traces (service/observability/tracing.py): the exporter OTEL_TRACES_EXPORTER names, otlp
+    # or console; None: off. The SDK reads the other OTEL_* variables itself; those it would ignore with
+    # a warning when wrong (the sampler) are checked here.
+    traces_exporter: str | None = None
     tls_client_ca_file: str | None = None
     auth_client_cert_scopes: frozenset[str] = frozenset({"read", "write", "import"})
     page_token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -295,7 +299,46 @@ class Settings:
                 for name in (env.get("WELLSPRING_METRICS_EXCLUDE") or "").split(",")
                 if name.strip()
             ),
+            traces_exporter=_traces_exporter(env),
         )
+
+
+TRACE_EXPORTERS = ("otlp", "console")
+TRACE_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+
+def _traces_exporter(env: Mapping[str, str]) -> str | None:
+    if (env.get("OTEL_SDK_DISABLED") or "").strip().lower() == "true":
+        return None
+    exporter = (env.get("OTEL_TRACES_EXPORTER") or "none").strip().lower()
+    if exporter == "none":
+        return None
+    if exporter not in TRACE_EXPORTERS:
+        raise ConfigError(f"OTEL_TRACES_EXPORTER must be otlp, console or none, got {exporter!r}")
+    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    if exporter == "otlp" and (protocol or "grpc").strip() != "grpc":
+        raise ConfigError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL must be grpc (the exporter installed), got {protocol!r}"
+        )
+    sampler = (env.get("OTEL_TRACES_SAMPLER") or "parentbased_always_on").strip().lower()
+    if sampler not in TRACE_SAMPLERS:
+        raise ConfigError(f"OTEL_TRACES_SAMPLER must be one of {', '.join(TRACE_SAMPLERS)}, got {sampler!r}")
+    arg = env.get("OTEL_TRACES_SAMPLER_ARG")
+    if sampler.endswith("traceidratio") and arg is not None:
+        try:
+            ratio = float(arg)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise ConfigError(f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got {arg!r}")
+    return exporter
 
 
 def _metrics_addr(env: Mapping[str, str]) -> str | None:

@@ -21,6 +21,7 @@ from wellspring.v1 import post_service_pb2_grpc, user_service_pb2_grpc
 from harness import HarnessError, RedisServer, create_database, drop_database
 from service.bootstrap import App, bootstrap
 from service.config import Settings
+from service.observability.tracing import Tracing
 from service.repository.database import open_database
 from service.repository.migrate import upgrade
 
@@ -127,7 +128,7 @@ async def _truncate(db: object) -> None:
         await conn.exec_driver_sql("INSERT INTO change_log_state (id, compacted_revision) VALUES (1, 0)")
 
 
-async def start_app(database_url: str, **overrides: object) -> App:
+async def start_app(database_url: str, *, tracing: Tracing | None = None, **overrides: object) -> App:
     fields: dict[str, object] = {
         "addr": "127.0.0.1:0",
         "migrate_on_start": False,
@@ -136,7 +137,7 @@ async def start_app(database_url: str, **overrides: object) -> App:
         "access_log": False,
     }
     settings = Settings(database_url=database_url, **(fields | overrides))  # type: ignore[arg-type]
-    app = await bootstrap(settings)
+    app = await bootstrap(settings, tracing=tracing)
     await app.start()
     await asyncio.wait_for(app.ready.wait(), 30)
     if app.cache is not None and app.coherence is not None:  # wait for the first read lease

@@ -22,12 +22,18 @@ def test_the_sdk_wheel_carries_the_client_and_the_stubs_and_nothing_of_the_serve
     assert {"wellspring_client/client.py", "wellspring_client/py.typed"} <= names
     assert {"wellspring/v1/user_service_pb2_grpc.py", "wellspring/v1/user_service_pb2.pyi"} <= names
     assert not any(n.startswith("service/") or "__pycache__" in n for n in names)
-    requires = {
-        line.split(":", 1)[1].strip().split(">")[0].split("<")[0].split("=")[0].split(" ")[0]
-        for line in metadata.splitlines()
-        if line.startswith("Requires-Dist:")
+    requires: dict[str, set[str]] = {}  # extra ("" for none) -> the distributions it requires
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:"):
+            spec, _, marker = line.split(":", 1)[1].partition(";")
+            extra = marker.split("==")[1].strip().strip("'\"") if "extra" in marker else ""
+            name = spec.strip().split(">")[0].split("<")[0].split("=")[0].split(" ")[0]
+            requires.setdefault(extra, set()).add(name)
+    assert requires == {
+        "": {"grpcio", "grpcio-status", "protobuf", "googleapis-common-protos"},
+        # ChannelOptions(tracing=True): OpenTelemetry's client interceptors, only when asked for
+        "tracing": {"opentelemetry-instrumentation-grpc", "opentelemetry-api"},
     }
-    assert requires == {"grpcio", "grpcio-status", "protobuf", "googleapis-common-protos"}
 
     site = tmp_path / "site"
     probe = (

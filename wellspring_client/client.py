@@ -37,7 +37,7 @@ from wellspring_client.options import (
     Shorthands,
     split,
 )
-from wellspring_client.transport import GrpcTransport, Transport
+from wellspring_client.transport import GrpcTransport, Transport, tracing_interceptors
 from wellspring_client.types import (
     ChangeEvent,
     ImportOptions,
@@ -107,6 +107,7 @@ class WellspringClient:
                 metadata=channel.metadata,
                 options=channel.options,
                 token=channel.token,
+                interceptors=tracing_interceptors(channel.tracer_provider) if channel.tracing else (),
             )
         self._transport = transport
         self._timing = timing

@@ -23,13 +23,17 @@ class ChannelOptions:
     """The channel to the target: TLS ``credentials`` (None: plaintext), per-call ``call_credentials``,
     static ``metadata`` sent with every call, grpc channel ``options``, and the client's one identity,
     ``token``: a bearer token, a ``Token``, or a provider renewed before expiry
-    (``wellspring_client.tokens``)."""
+    (``wellspring_client.tokens``). ``tracing``: each call a CLIENT span of OpenTelemetry's, its
+    ``traceparent`` sent to the server (``opentelemetry-instrumentation-grpc``'s interceptors: install
+    ``wellspring-client[tracing]``), with ``tracer_provider`` or the global one."""
 
     credentials: grpc.ChannelCredentials | None = None
     call_credentials: grpc.CallCredentials | None = None
     metadata: Metadata = ()
     options: Sequence[tuple[str, Any]] = ()
     token: TokenSource | None = None
+    tracing: bool = False
+    tracer_provider: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ class Shorthands(TypedDict, total=False):
     metadata: Metadata
     channel_options: Sequence[tuple[str, Any]]
     token: TokenSource | None
+    tracing: bool
+    tracer_provider: Any
     stale_after_s: float
     evict_after_s: float
     max_entries: int

@@ -28,6 +28,7 @@ from service.api.ratelimit import RateLimit
 from service.api.wire import Encoded
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 from service.observability.metrics import GrpcMetrics, MethodMetrics, grpc_type
+from service.observability.spans import current_ids
 
 error_log = logging.getLogger("wellspring.errors")
 stream_log = logging.getLogger("wellspring.streams")
@@ -51,13 +52,14 @@ class _CallLog:
     """One call's outcome for its access-log line and counters: the status it answered, the bytes of its
     request and response messages, and its principal (authentication's, if any)."""
 
-    __slots__ = ("answer", "principal", "received", "sent")
+    __slots__ = ("answer", "principal", "received", "sent", "trace")
 
     def __init__(self) -> None:
         self.answer = "OK"
         self.received = 0
         self.sent = 0
         self.principal: str | None = None
+        self.trace: tuple[str, str] | None = None  # (trace_id, span_id) with tracing on
 
 
 def _size(response: Any) -> int:
@@ -134,8 +136,10 @@ class ServerInterceptor(InterceptorBase):
         stall_s: float = 30.0,
         rate_limit: RateLimit | None = None,
         metrics: GrpcMetrics | None = None,
+        trace_ids: bool = False,
     ) -> None:
         self._log_calls = log_calls
+        self._trace_ids = trace_ids and log_calls  # the call's span's ids in its access-log line
         self.metrics = metrics  # WELLSPRING_METRICS_ADDR: the per-call Prometheus metrics
         self._stall_s = stall_s
         self.rate_limit = rate_limit  # checked before each call's work (service/api/ratelimit.py)
@@ -182,11 +186,12 @@ class ServerInterceptor(InterceptorBase):
             m.handled(code).inc()
             m.seconds.observe(time.perf_counter() - started)
         if self._log_calls:
-            sizes = {"request_bytes": call.received, "response_bytes": call.sent}
+            fields: dict[str, Any] = {"request_bytes": call.received, "response_bytes": call.sent}
             if call.principal is not None:
-                log_call(method, code, peer, started, principal=call.principal, **sizes)
-            else:
-                log_call(method, code, peer, started, **sizes)
+                fields["principal"] = call.principal
+            if call.trace is not None:
+                fields["trace_id"], fields["span_id"] = call.trace
+            log_call(method, code, peer, started, **fields)
 
     def _status_for(self, method: str, error: BaseException) -> grpc.Status:
         if isinstance(error, DomainError):
@@ -320,6 +325,8 @@ class ServerInterceptor(InterceptorBase):
         if self._log_calls:
             principal = current_principal()
             call.principal = principal.subject if principal is not None else None
+            if self._trace_ids:
+                call.trace = current_ids()
         done = lambda ctx: self._finish(method, call, started, peer, ctx, m)  # noqa: E731
         context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
         try:

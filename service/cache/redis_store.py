@@ -89,6 +89,11 @@ class RedisStore:
         self._put = self._client.register_script(_PUT_IF_NEWER)
         self._get_page = self._client.register_script(_GET_PAGE)
 
+    @property
+    def client(self) -> redis.Redis:
+        """The calls' client (tracing instruments it); the inline reader and the probe are apart."""
+        return self._client
+
     def _connect(self, url: str, max_connections: int, timeout_s: float) -> redis.Redis:
         return redis.Redis.from_url(
             url,

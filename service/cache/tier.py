@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from opentelemetry import trace
+
 from service.cache.breaker import CircuitBreaker
 from service.cache.budget import PAGE_OVERHEAD, ExpiringBytes
 from service.cache.entries import ABSENT, TOMBSTONE, VALUE, pack, unpack
@@ -157,6 +159,13 @@ class CacheTier:
             hit_bytes += self._sort_slots(piece, blobs, found, misses)
             if admit is not None and hit_bytes:
                 await admit(hit_bytes, [])
+        span = trace.get_current_span()
+        if span.is_recording():  # tracing on: what the cache answered, on the call's span
+            if len(unique) == 1:
+                span.set_attribute("wellspring.cache.hit", not misses)
+            else:  # a batch: how many of its ids each way
+                hits = len(unique) - len(misses)
+                span.set_attributes({"wellspring.cache.hits": hits, "wellspring.cache.misses": len(misses)})
         if misses:
             if admit is not None:
                 await admit(hit_bytes, list(misses))
@@ -231,6 +240,10 @@ class CacheTier:
                 self.counters["coalesced"] += 1
             else:
                 again.append(resource_id)
+        if candidates:
+            span = trace.get_current_span()
+            if span.is_recording():  # joined another call's load instead of loading: single-flight
+                span.set_attribute("wellspring.cache.coalesced", len(candidates) - len(again))
         if again:
             result.update(await self._load_mine(collection, again, keys, load, deadline, cache_reachable))
         return result

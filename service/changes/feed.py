@@ -56,6 +56,7 @@ class FeedEvent:
     wire: bytes  # the encoded event, shared by every watcher
     owner: str = ""
     public: bytes | None = None  # the event without the resource's private fields (None: it has none)
+    trace: str | None = None  # the W3C traceparent of the write that logged it, if it was traced
 
     def shown_to(self, viewer: Principal | None) -> bytes:
         if self.public is None or viewer is None or viewer.sees_private_of(self.owner):
@@ -69,6 +70,7 @@ class WatchBatch:
 
     events: list[bytes]
     revision: int
+    traces: tuple[str, ...] = ()  # the traceparents of the writes behind ``events`` (those traced)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,10 @@ def _discard_from(index: dict[_K, set[_Subscription]], key: _K, subscription: _S
             del index[key]
 
 
+def _traces(events: list[FeedEvent]) -> tuple[str, ...]:
+    return tuple(e.trace for e in events if e.trace is not None)
+
+
 def _size(events: list[FeedEvent]) -> int:
     return sum(len(e.wire) for e in events)
 
@@ -260,9 +266,9 @@ class ChangeFeed:
         if c.payload is not None and self._public_part is not None:
             split = self._public_part(c.collection, c.payload)
         if split is None:
-            return FeedEvent(row.revision, c.collection, c.resource_id, wire)
+            return FeedEvent(row.revision, c.collection, c.resource_id, wire, trace=row.trace)
         public = self._encode(row.revision, c.kind, c.collection, c.resource_id, split[1])
-        return FeedEvent(row.revision, c.collection, c.resource_id, wire, split[0], public)
+        return FeedEvent(row.revision, c.collection, c.resource_id, wire, split[0], public, row.trace)
 
     @property
     def watchers(self) -> int:
@@ -430,14 +436,12 @@ class ChangeFeed:
                     raise RevisionCompacted(cmd.start_revision, compacted + 1)
                 if not rows:
                     break
-                matching = [
-                    self._event(r).shown_to(viewer)
-                    for r in rows
-                    if wanted.matches(r.change.collection, r.change.resource_id)
+                caught_up = [
+                    self._event(r) for r in rows if wanted.matches(r.change.collection, r.change.resource_id)
                 ]
                 rev = rows[-1].revision
-                if matching:
-                    yield WatchBatch(matching, rev)
+                if caught_up:
+                    yield WatchBatch([e.shown_to(viewer) for e in caught_up], rev, _traces(caught_up))
             # No await between the loop's last look at ``head`` and here: the subscription gets every
             # event after ``head``, and the catch-up delivered everything up to it.
             subscription = wanted
@@ -457,7 +461,7 @@ class ChangeFeed:
                         events = [e for e in subscription.take(self.limits.batch_bytes) if e.revision > rev]
                         if events:
                             rev = events[-1].revision
-                            yield WatchBatch([e.shown_to(viewer) for e in events], rev)
+                            yield WatchBatch([e.shown_to(viewer) for e in events], rev, _traces(events))
                         continue
                     subscription.wake.clear()
                     try:

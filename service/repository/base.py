@@ -87,6 +87,7 @@ class ChangeEntry:
 class LoggedChange:
     revision: int
     change: ChangeEntry
+    trace: str | None = None  # the W3C traceparent of the write, if it was traced
 
 
 class ChangeLog(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from opentelemetry import trace
 
 from service.domain.models import ChangeKind
 from service.repository.base import ChangeEntry, LoggedChange
@@ -24,7 +25,9 @@ _LOCK_KEY = 0x5753_4C4F_4721  # "WSLOG!": one lock for every appender
 _LOCK = sa.text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{CHANNEL}', '')")
 _APPEND = log.insert().returning(log.c.revision)
 _AFTER = (
-    sa.select(log.c.revision, log.c.collection, log.c.resource_id, log.c.kind, log.c.payload)
+    sa.select(
+        log.c.revision, log.c.collection, log.c.resource_id, log.c.kind, log.c.payload, log.c.trace_parent
+    )
     .where(log.c.revision > sa.bindparam("after"))
     .order_by(log.c.revision)
     .limit(sa.bindparam("limit"))
@@ -49,6 +52,15 @@ _DELETE_BATCH = log.delete().where(
 )
 
 
+def _traceparent() -> str | None:
+    """The running call's span as a W3C traceparent, if tracing is on and sampled it (the OpenTelemetry
+    API alone: with tracing off the current span is the invalid one, and this is a context lookup)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid or not context.trace_flags.sampled:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-01"
+
+
 class SqlChangeLog:
     __slots__ = ("_dialect", "_ex")
 
@@ -62,6 +74,7 @@ class SqlChangeLog:
             return []
         if self._dialect == "postgresql":
             await self._ex.execute(_LOCK, {"key": _LOCK_KEY})
+        trace_parent = _traceparent()
         rows = [
             {
                 "collection": e.collection,
@@ -69,6 +82,7 @@ class SqlChangeLog:
                 "kind": e.kind,
                 "payload": e.payload,
                 "commit_time_us": now_us,
+                "trace_parent": trace_parent,
             }
             for e in entries
         ]
@@ -76,7 +90,7 @@ class SqlChangeLog:
 
     async def after(self, revision: int, limit: int = 1000) -> list[LoggedChange]:
         rows = (await self._ex.execute(_AFTER, {"after": revision, "limit": limit})).all()
-        return [LoggedChange(int(r[0]), ChangeEntry(r[1], r[2], ChangeKind(r[3]), r[4])) for r in rows]
+        return [LoggedChange(int(r[0]), ChangeEntry(r[1], r[2], ChangeKind(r[3]), r[4]), r[5]) for r in rows]
 
     async def latest(self) -> int:
         return int((await self._ex.execute(_LATEST)).scalar_one())

@@ -15,6 +15,7 @@ Two drivers, one repository code path (repositories ``await executor.execute(stm
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 import socket
@@ -183,6 +184,12 @@ class _SyncExecutor(_OnConnection[Connection], Executor):
             return self._conn.execute(stmt, params)
 
 
+def _in_thread(pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """``fn`` on one of ``pool``'s threads in the calling task's context (what ``asyncio.to_thread``
+    does, on a pool of ours): the statement's span, with tracing on, is a child of the call's."""
+    return asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, fn, *args)
+
+
 class _ThreadExecutor(Executor):
     """Runs statements on worker threads with their own connections (sqlite3 releases the GIL while a
     query runs): List queries, which may scan many rows, never stall the event loop."""
@@ -202,7 +209,7 @@ class _ThreadExecutor(Executor):
 
     async def execute(self, stmt: Any, params: Params = None) -> Any:
         with _TRANSLATED:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, stmt, params)
+            return await _in_thread(self._pool, self._run, stmt, params)
 
 
 class _PinnedExecutor(Executor):
@@ -220,7 +227,7 @@ class _PinnedExecutor(Executor):
             return self._conn.execute(stmt, params).freeze()()
 
         with _TRANSLATED:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+            return await _in_thread(self._thread, run)
 
 
 class _WriterThreadExecutor(Executor):
@@ -246,15 +253,13 @@ class _WriterThreadExecutor(Executor):
             return result.freeze()() if result.returns_rows else result
 
         with _TRANSLATED:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+            return await _in_thread(self._thread, run)
 
     async def commit(self) -> None:
         if not self._begun:
             return
         try:
-            await _to_the_end(
-                asyncio.get_running_loop().run_in_executor(self._thread, self._conn.exec_driver_sql, "COMMIT")
-            )
+            await _to_the_end(_in_thread(self._thread, self._conn.exec_driver_sql, "COMMIT"))
         except Exception as error:
             raise _translate(error) from error
 
@@ -486,7 +491,7 @@ class SqliteDatabase:
                 raise
 
         try:
-            conn = await loop.run_in_executor(thread, begin)
+            conn = await _in_thread(thread, begin)
         except Exception as error:
             thread.shutdown(wait=False)
             raise _translate(error) from error

@@ -127,6 +127,8 @@ change_log = _resource_log(
     sa.Column("kind", sa.SmallInteger(), nullable=False),
     sa.Column("payload", sa.LargeBinary(), nullable=True),
     sa.Column("commit_time_us", sa.BigInteger(), nullable=False),
+    # the write's W3C traceparent, when it was traced (a Watch delivery links to it); else NULL
+    sa.Column("trace_parent", sa.String(55), nullable=True),
 )
 
 # One row: every revision up to `compacted_revision` may have been deleted by compaction; every later one is

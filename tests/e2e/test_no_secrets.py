@@ -1,11 +1,13 @@
-"""No token and no email reaches a log line or a metric, under a fuzzed workload against a real server
-process with authentication, the access log and the metrics on: valid and garbage bearer tokens, users
-created, read, searched, updated (also with invalid emails, refused) and deleted; then the server's whole
-output and a scrape of its metrics endpoint are searched for every token and email the workload sent."""
+"""No token and no email reaches a log line, a metric or a span, under a fuzzed workload against a real
+server process with authentication, the access log, the metrics and tracing on: valid and garbage bearer
+tokens, users created, read, searched, updated (also with invalid emails, refused) and deleted; then the
+server's whole output (its spans included) and a scrape of its metrics endpoint are searched for every
+token and email the workload sent."""
 
 from __future__ import annotations
 
 import secrets
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +32,14 @@ SENT: dict[str, set[str]] = {"tokens": set(), "emails": set()}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, int]]:
     tmp: Path = tmp_path_factory.mktemp("secrets")
     port = free_port()
-    env = {**AUTH_ENV, "WELLSPRING_ACCESS_LOG": "1", "WELLSPRING_METRICS_ADDR": f"127.0.0.1:{port}"}
+    env = {
+        **AUTH_ENV,
+        "WELLSPRING_ACCESS_LOG": "1",
+        "WELLSPRING_METRICS_ADDR": f"127.0.0.1:{port}",
+        # traces too, written to the server's output (the console exporter), every 100 ms
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
     with ServerProcess(tmp, sqlite_url_for(tmp), **env) as process:
         process.wait_serving()
         yield process, port
@@ -87,7 +96,10 @@ def test_nothing_the_workload_sent_is_in_a_log_line_or_a_metric(server: tuple[Se
     assert len(SENT["tokens"]) >= 40 and len(SENT["emails"]) >= 20, "the workload above did not run"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         scraped = response.read().decode()
-    output = process.log_text()
+    deadline = time.monotonic() + 10
+    while '"name": "/wellspring.v1.UserService/' not in (output := process.log_text()):
+        assert time.monotonic() < deadline, "no span was exported"
+        time.sleep(0.05)
     assert '"message": "rpc"' in output and "grpc_server_handled_total" in scraped  # both were on
     for secret in sorted(SENT["tokens"]):
         payload = secret.split(".")[1] if secret.count(".") == 2 else secret

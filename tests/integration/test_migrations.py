@@ -61,33 +61,42 @@ async def _inspect(url: str, look: Callable[[sa.Connection], T]) -> T:
     return found
 
 
-async def _down_and_up(url: str) -> tuple[set[str], set[str]]:
-    """The tables after undoing the last migration (0005, comments), then after redoing it (and then the
-    schema is again exactly the declared one)."""
+def _change_log_columns(connection: sa.Connection) -> set[str]:
+    return {column["name"] for column in sa.inspect(connection).get_columns("change_log")}
+
+
+async def _down_and_up(url: str, to: str, look: Callable[[sa.Connection], T]) -> tuple[T, T]:
+    """What ``look`` sees after undoing the migrations after revision ``to``, then after redoing them (and
+    then the schema is again exactly the declared one)."""
     from alembic import command
 
     from service.repository.migrate import alembic_config, upgrade
 
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "-1")
-    down = await _inspect(url, _tables)
+    await asyncio.to_thread(command.downgrade, alembic_config(url), to)
+    down = await _inspect(url, look)
     await asyncio.to_thread(upgrade, url)
-    up = await _inspect(url, _tables)
+    up = await _inspect(url, look)
     assert await _inspect(url, _diff) == []
     return down, up
 
 
-async def test_sqlite_comments_migration_goes_down_and_up(sqlite_url: str) -> None:
-    down, up = await _down_and_up(sqlite_url)
+async def _comments_and_trace_go_down_and_up(url: str) -> None:
+    down, up = await _down_and_up(url, "0005", _change_log_columns)  # 0006: the change log's trace
+    assert "trace_parent" not in down and {"revision", "payload"} <= down
+    assert up == down | {"trace_parent"}
+    down, up = await _down_and_up(url, "0004", _tables)  # 0005: comments
     assert "comments" not in down and {"users", "posts", "change_log"} <= down
     assert up == down | {"comments"}
 
 
+async def test_sqlite_latest_migrations_go_down_and_up(sqlite_url: str) -> None:
+    await _comments_and_trace_go_down_and_up(sqlite_url)
+
+
 @pytest.mark.postgres
-async def test_postgres_comments_migration_goes_down_and_up() -> None:
+async def test_postgres_latest_migrations_go_down_and_up() -> None:
     """On a database of its own: the shared one stays at the head for the other tests."""
     from tests.conftest import fresh_pg_database
 
     async with fresh_pg_database() as url:
-        down, up = await _down_and_up(url)
-    assert "comments" not in down and {"users", "posts", "change_log"} <= down
-    assert up == down | {"comments"}
+        await _comments_and_trace_go_down_and_up(url)

@@ -235,3 +235,33 @@ def test_the_client_certificate_port_needs_its_ca_and_tls(tmp_path: Path) -> Non
     ):
         with pytest.raises(ConfigError, match=named):
             Settings.from_env(env)
+
+
+def test_tracing_is_off_unless_an_exporter_is_named() -> None:
+    assert Settings.from_env({}).traces_exporter is None
+    assert Settings.from_env({"OTEL_TRACES_EXPORTER": "none"}).traces_exporter is None
+    on = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio"}
+    assert Settings.from_env({**on, "OTEL_TRACES_SAMPLER_ARG": "0.25"}).traces_exporter == "otlp"
+    assert Settings.from_env({**on, "OTEL_SDK_DISABLED": "true"}).traces_exporter is None
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, "OTLP_PROTOCOL"),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER"),
+        (
+            {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_TRACES_SAMPLER": "traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": "2",
+            },
+            "OTEL_TRACES_SAMPLER_ARG",
+        ),
+    ],
+)
+def test_a_tracing_setting_the_sdk_would_ignore_is_refused_by_name(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named) as refused:
+        Settings.from_env(env)
+    assert "\n" not in str(refused.value)
