@@ -35,9 +35,10 @@ from bench.sdk_report import sdk_final_lines, sdk_table
 from bench.server import AccessLog, BenchError, ServerProcess, running_server
 from bench.streaming import StreamingOutcome, measure_streaming
 from bench.streaming_report import streaming_final_lines, streaming_table
+from bench.tracing import TracingOutcome, measure_tracing, tracing_final_lines, tracing_lines
 from bench.web import WebOutcome, measure_web, web_final_lines, web_lines
 
-PARTS = ("ratios", "streaming", "sdk", "web", "jvm")
+PARTS = ("ratios", "tracing", "streaming", "sdk", "web", "jvm")
 
 
 @dataclass
@@ -221,12 +222,16 @@ def render(
     elapsed_s: float,
     web: WebOutcome | None = None,
     jvm: JvmOutcome | None = None,
+    tracing: TracingOutcome | None = None,
 ) -> str:
     """The ratio part, the streaming part, the SDK part; the ``NAME = VALUE`` lines of all come last."""
     lines = []
     if outcome is not None:
         lines += ["Wellspring benchmark: ratios measured in one run against real server processes"]
         lines += render_ratios(outcome)
+    if tracing is not None:
+        lines += ["", "Wellspring tracing figures: OpenTelemetry on and off, on servers of their own"]
+        lines += tracing_lines(tracing)
     if streaming is not None:
         after = ", started after the ratio servers stopped" if outcome is not None else ""
         lines += ["", f"Wellspring streaming figures: fresh servers of their own{after}"]
@@ -247,6 +252,8 @@ def render(
     lines += ["", f"total time: {elapsed_s:.1f} s", ""]
     if outcome is not None:
         lines += final_lines(outcome.final, outcome.hit_ratio)
+    if tracing is not None:
+        lines += tracing_final_lines(tracing)
     if streaming is not None:
         lines += streaming_final_lines(streaming)
     if sdk is not None:
@@ -271,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="wellspring-bench-"))
     try:
         outcome = measure(workdir, settings) if "ratios" in parts else None
+        tracing = measure_tracing(workdir) if "tracing" in parts else None
         streaming = measure_streaming(workdir) if "streaming" in parts else None
         sdk = measure_sdk(workdir, settings.attempts) if "sdk" in parts else None
         web = measure_web(workdir) if "web" in parts else None
@@ -284,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, streaming, sdk, time.monotonic() - started, web, jvm), flush=True)
-    ratios_ok = outcome is None or outcome.final.control_ok
+    print(render(outcome, streaming, sdk, time.monotonic() - started, web, jvm, tracing), flush=True)
+    ratios_ok = (outcome is None or outcome.final.control_ok) and (tracing is None or tracing.control_ok)
     sdk_ok = sdk is None or sdk.ok
     return 0 if ratios_ok and (streaming is None or streaming.complete) and sdk_ok else 1
 

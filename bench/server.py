@@ -56,8 +56,9 @@ class Backend:
 
 
 def clean_env() -> dict[str, str]:
-    """The caller's environment without any WELLSPRING_* setting, so only what the bench sets applies."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("WELLSPRING_")}
+    """The caller's environment without any WELLSPRING_* or OTEL_* setting, so only what the bench sets
+    applies (tracing is on only where the bench turns it on)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("WELLSPRING_", "OTEL_"))}
 
 
 def server_env(backend: Backend) -> dict[str, str]:

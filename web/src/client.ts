@@ -20,6 +20,7 @@ import { UserService } from "./gen/wellspring/v1/user_service_pb.js";
 import { WatchService } from "./gen/wellspring/v1/watch_service_pb.js";
 import { DEFAULT_RETRY, type RetryPolicy, type RetryTiming, realTiming, withRetry } from "./retry.js";
 import { Credentials, type TokenSource } from "./tokens.js";
+import { tracingInterceptor } from "./tracing.js";
 import { WatchBridge, getKey, listKey } from "./watch-bridge.js";
 
 export interface WebClientOptions {
@@ -33,6 +34,9 @@ export interface WebClientOptions {
   timeoutMs?: number;
   retry?: RetryPolicy;
   timing?: RetryTiming;
+  /** A CLIENT span per call and its `traceparent` sent (./tracing.ts): on with an OpenTelemetry SDK
+   * registered in the page, a no-op without one. Default true. */
+  tracing?: boolean;
 }
 
 interface Definition {
@@ -190,6 +194,7 @@ export class WellspringWebClient {
   constructor(options: WebClientOptions) {
     this.credentials = options.token ? new Credentials(options.token) : null;
     const interceptors = this.credentials ? [this.credentials.interceptor()] : [];
+    if (options.tracing ?? true) interceptors.unshift(tracingInterceptor()); // outermost: a retry is one span each
     if (options.transport) this.transport = options.transport;
     else if (options.baseUrl) this.transport = createGrpcWebTransport({ baseUrl: options.baseUrl, interceptors });
     else throw new Error("give a baseUrl (Envoy's grpc-web URL) or a transport");
