@@ -624,7 +624,7 @@ def _instrument(app: App, tracing: Tracing) -> None:
     if engine is not None:
         tracing.instrument_engine(engine)
     if app.cache is not None and isinstance(app.cache.store, RedisStore):
-        tracing.instrument_redis(app.cache.store.client)
+        tracing.instrument_redis(app.cache.store)
 
 
 def _sync_engine(database: Database) -> sa.Engine | None:

@@ -39,6 +39,21 @@ class InlineReader:
         self._trusted = trusted_run_id
         self._sock: socket.socket | None = None
         self._reader = hiredis.Reader()
+        self._span_attributes: dict[str, str | int] = {
+            "db.system": "redis",
+            "net.peer.name": host,
+            "net.peer.port": port,
+            "net.transport": "ip_tcp",
+            "db.redis.database_index": db,
+        }
+
+    def span_attributes(self, keys: int) -> dict[str, str | int]:
+        """What OpenTelemetry's Redis instrumentation records for an MGET of ``keys`` keys (arguments as
+        ``?``, the statement cut at 1,000 characters as it cuts it)."""
+        statement = "MGET" + " ?" * keys
+        if len(statement) > 1000:
+            statement = statement[:997] + "..."
+        return {**self._span_attributes, "db.statement": statement, "db.redis.args_length": keys + 1}
 
     def _call(self, *args: str | int | float | bytes | memoryview, timeout_s: float) -> object:
         sock = self._sock

@@ -117,10 +117,12 @@ class Tracing:
         tracer_ = EngineTracer(tracer, engine, connections_usage=_NoMeter())  # type: ignore[no-untyped-call]
         self._engines.append(tracer_)
 
-    def instrument_redis(self, client: Any) -> None:
+    def instrument_redis(self, store: Any) -> None:
+        """A ``RedisStore``: its asyncio client by the instrumentation, its inline reads by hand."""
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-        RedisInstrumentor.instrument_client(client, tracer_provider=self._children)
+        RedisInstrumentor.instrument_client(store.client, tracer_provider=self._children)
+        store.trace_with(self._children.get_tracer("opentelemetry.instrumentation.redis"))
 
     def shutdown(self) -> None:
         """Export what is queued (within the processor's timeout), then stop."""

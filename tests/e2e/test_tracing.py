@@ -120,6 +120,9 @@ async def test_a_miss_runs_client_server_database_and_a_hit_has_no_database_span
             assert server.attributes["rpc.grpc.status_code"] == 0
             below = children(spans, server)
             statements = [s for s in below if s.attributes.get("db.system") in ("sqlite", "postgresql")]
+            if app.settings.redis_url:  # the read of the slot: an MGET by the inline reader, by hand
+                (read,) = [s for s in below if s.name == "MGET"]
+                assert read.attributes["db.system"] == "redis" and read.attributes["db.statement"] == "MGET ?"
             if expect_hit:
                 assert statements == []
             else:
