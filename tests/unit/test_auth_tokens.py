@@ -68,8 +68,9 @@ async def test_headers_that_hold_no_usable_token(header: str | None, expected: s
 @pytest.mark.parametrize(
     ("claims", "expected"),
     [
-        ({"exp": int(time.time()) - 60}, "TOKEN_EXPIRED"),
-        ({"nbf": int(time.time()) + 600}, "TOKEN_NOT_YET_VALID"),
+        # exp and nbf in seconds from when the test runs (not from collection: a long suite outlives 600 s)
+        ({"exp": -60}, "TOKEN_EXPIRED"),
+        ({"nbf": 600}, "TOKEN_NOT_YET_VALID"),
         ({"iss": "https://someone.else"}, "ISSUER_MISMATCH"),
         ({"aud": "another-service"}, "AUDIENCE_MISMATCH"),
         ({"exp": None}, "TOKEN_INVALID"),
@@ -79,6 +80,8 @@ async def test_headers_that_hold_no_usable_token(header: str | None, expected: s
     ],
 )
 async def test_claims_that_do_not_verify(claims: dict[str, Any], expected: str) -> None:
+    now = int(time.time())
+    claims = {k: now + v if k in ("exp", "nbf") and isinstance(v, int) else v for k, v in claims.items()}
     assert await reason(verifier(), f"Bearer {token(**claims)}") == expected
 
 
