@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from grpc._cython.cygrpc import ExecuteBatchError  # what grpc.aio itself catches for a failed batch
 from grpc.aio import AbortError, UsageError
+from opentelemetry.trace import Span
 
 from service.api.admission import log_call, received, release_slot
 from service.api.auth import current_principal
@@ -28,7 +29,7 @@ from service.api.ratelimit import RateLimit
 from service.api.wire import Encoded
 from service.domain.errors import DomainError, RequestStreamIdle, StreamStalled
 from service.observability.metrics import GrpcMetrics, MethodMetrics, grpc_type
-from service.observability.spans import current_ids
+from service.observability.spans import current_span, ids_of
 
 error_log = logging.getLogger("wellspring.errors")
 stream_log = logging.getLogger("wellspring.streams")
@@ -52,14 +53,14 @@ class _CallLog:
     """One call's outcome for its access-log line and counters: the status it answered, the bytes of its
     request and response messages, and its principal (authentication's, if any)."""
 
-    __slots__ = ("answer", "principal", "received", "sent", "trace")
+    __slots__ = ("answer", "principal", "received", "sent", "span")
 
     def __init__(self) -> None:
         self.answer = "OK"
         self.received = 0
         self.sent = 0
         self.principal: str | None = None
-        self.trace: tuple[str, str] | None = None  # (trace_id, span_id) with tracing on
+        self.span: Span | None = None  # with tracing on: its ids are formatted once the call is over
 
 
 def _size(response: Any) -> int:
@@ -189,8 +190,9 @@ class ServerInterceptor(InterceptorBase):
             fields: dict[str, Any] = {"request_bytes": call.received, "response_bytes": call.sent}
             if call.principal is not None:
                 fields["principal"] = call.principal
-            if call.trace is not None:
-                fields["trace_id"], fields["span_id"] = call.trace
+            ids = ids_of(call.span) if call.span is not None else None
+            if ids is not None:
+                fields["trace_id"], fields["span_id"] = ids
             log_call(method, code, peer, started, **fields)
 
     def _status_for(self, method: str, error: BaseException) -> grpc.Status:
@@ -326,7 +328,7 @@ class ServerInterceptor(InterceptorBase):
             principal = current_principal()
             call.principal = principal.subject if principal is not None else None
             if self._trace_ids:
-                call.trace = current_ids()
+                call.span = current_span()
         done = lambda ctx: self._finish(method, call, started, peer, ctx, m)  # noqa: E731
         context.add_done_callback(done)  # type: ignore[arg-type]  # grpc-stubs: a class, not a Callable
         try:

@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opentelemetry import trace
+from opentelemetry.trace import Span
 
 
-def current_ids() -> tuple[str, str] | None:
-    """The running call's trace and span ids (hex), for its access-log line; None outside a trace."""
-    context = trace.get_current_span().get_span_context()
+def current_span() -> Span:
+    """The running call's span (the API's invalid one outside a trace): a lookup, nothing formatted."""
+    return trace.get_current_span()
+
+
+def ids_of(span: Span) -> tuple[str, str] | None:
+    """A span's trace and span ids (hex), for an access-log line; None for the invalid span."""
+    context = span.get_span_context()
     if not context.is_valid:
         return None
     return format(context.trace_id, "032x"), format(context.span_id, "016x")

@@ -21,7 +21,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 from wellspring.v1 import user_service_pb2 as api
 from wellspring.v1 import user_service_pb2_grpc, watch_service_pb2_grpc
 from wellspring.v1 import watch_service_pb2 as watch_pb
@@ -96,6 +96,19 @@ def server_span(spans: list[ReadableSpan], method: str) -> ReadableSpan:
     return found
 
 
+async def ended(exporter: InMemorySpanExporter, method: str) -> tuple[ReadableSpan, list[ReadableSpan]]:
+    """The SERVER span of ``method`` and every span finished by then. A server span ends once grpc is done
+    with the call (its done callback), which may come just after the client has its answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        spans = list(exporter.get_finished_spans())
+        if any(s.kind == SpanKind.SERVER and s.name.endswith(f"/{method}") for s in spans):
+            return server_span(spans, method), spans
+        assert loop.time() < deadline, f"the SERVER span of {method} never ended"
+        await asyncio.sleep(0.01)
+
+
 @BACKENDS
 async def test_a_miss_runs_client_server_database_and_a_hit_has_no_database_span(
     backend: pytest.FixtureRequest, tmp_path: Path
@@ -111,8 +124,7 @@ async def test_a_miss_runs_client_server_database_and_a_hit_has_no_database_span
                 assert (await reader.users.get(user.id)).email == "ada@x.test"
             (client,) = client_spans.get_finished_spans()
             assert client.kind == SpanKind.CLIENT and client.name == "/wellspring.v1.UserService/GetUser"
-            spans = list(server_spans.get_finished_spans())
-            server = server_span(spans, "GetUser")
+            server, spans = await ended(server_spans, "GetUser")
             # the SDK's traceparent made the server's span its child, in the same trace
             assert server.context.trace_id == client.context.trace_id
             assert server.parent is not None and server.parent.span_id == client.context.span_id
@@ -158,6 +170,10 @@ async def test_statements_outside_a_call_make_no_trace_and_a_write_traces_its_st
                 )
 
             await users.ImportUsers(chunk())  # a bulk write: its statements run on the writer's thread
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await users.GetUser(api.GetUserRequest(id="nobody"))
+            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+            await ended(server_spans, "GetUser")
             # The feed's tailer reads the write and the metrics loop has read its figures: neither is a
             # call, so their statements are no trace of their own.
             deadline = asyncio.get_running_loop().time() + 10
@@ -168,7 +184,17 @@ async def test_statements_outside_a_call_make_no_trace_and_a_write_traces_its_st
                 await asyncio.sleep(0.01)
         spans = list(server_spans.get_finished_spans())
         roots = sorted(s.name for s in spans if s.parent is None or s.parent.is_remote)
-        assert roots == ["/wellspring.v1.UserService/CreateUser", "/wellspring.v1.UserService/ImportUsers"]
+        assert roots == [
+            "/wellspring.v1.UserService/CreateUser",
+            "/wellspring.v1.UserService/GetUser",
+            "/wellspring.v1.UserService/ImportUsers",
+        ]
+        # The code a call ended with; NOT_FOUND is the caller's affair, so the span is no error (the
+        # library's rule: only server-side codes such as UNAVAILABLE or INTERNAL are)
+        not_found = server_span(spans, "GetUser")
+        assert not_found.attributes["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
+        assert not_found.status.status_code == StatusCode.UNSET
+        assert server_span(spans, "CreateUser").attributes["rpc.grpc.status_code"] == 0
         server = server_span(spans, "CreateUser")
         assert format(server.context.trace_id, "032x") == caller.split("-")[1]
         assert server.parent is not None and format(server.parent.span_id, "016x") == caller.split("-")[2]
@@ -255,13 +281,13 @@ async def test_traceparent_crosses_the_real_envoy_for_grpc_web_and_native_grpc(
         async with WellspringClient(envoy.address, tracing=True, tracer_provider=client_provider) as sdk:
             user = await sdk.users.create(User(email="di@x.test", display_name="Di"))
         (client,) = client_spans.get_finished_spans()
-        created = server_span(list(server_spans.get_finished_spans()), "CreateUser")
+        created, _ = await ended(server_spans, "CreateUser")
         assert created.parent is not None and created.parent.span_id == client.context.span_id
         assert created.context.trace_id == client.context.trace_id
         # grpc-web, as a browser speaks it
         browser = "00-" + secrets.token_hex(16) + "-" + secrets.token_hex(8) + "-01"
         assert await asyncio.to_thread(_grpc_web_get, envoy.port, user.id, browser) == 200
-        got = server_span(list(server_spans.get_finished_spans()), "GetUser")
+        got, _ = await ended(server_spans, "GetUser")
         assert format(got.context.trace_id, "032x") == browser.split("-")[1]
         assert got.parent is not None and format(got.parent.span_id, "016x") == browser.split("-")[2]
 
