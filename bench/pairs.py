@@ -107,3 +107,38 @@ def measure_pairs(pairs: Sequence[Pair], rounds: int) -> dict[str, PairResult]:
         if was_enabled:
             gc.enable()
     return results
+
+
+def measure_interleaved(
+    ops: dict[str, Op], calls: int, rounds: int, *, block: int = 25
+) -> list[dict[str, float]]:
+    """Per round, the median (ns) of ``calls`` calls of each op, made in short blocks of ``block`` calls
+    of one op, then the next (the first op rotating per round): every op sees the same stretch of the
+    machine, closer than in rounds of one op then another, while a block keeps its server's code and data
+    warm as a steady stream of calls does (calls that alternate between servers one by one are each slowed
+    by the other's, by what each does, not by the same amount). For comparing ops on different servers,
+    where no single pair holds both sides."""
+    names = list(ops)
+    clock = time.perf_counter_ns
+    medians: list[dict[str, float]] = []
+    was_enabled = gc.isenabled()
+    try:
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            turn = [(name, ops[name]) for name in order]
+            samples: dict[str, list[int]] = {name: [] for name in names}
+            gc.collect()
+            gc.disable()
+            for _ in range(max(calls // block, 1)):
+                for name, op in turn:
+                    taken = samples[name]
+                    for _ in range(block):
+                        started = clock()
+                        op()
+                        taken.append(clock() - started)
+            gc.enable()
+            medians.append({name: statistics.median(values) for name, values in samples.items()})
+    finally:
+        if was_enabled:
+            gc.enable()
+    return medians
