@@ -2,6 +2,7 @@
 
 The embedded server (SQLite, in-process cache: the default) and a Redis-backed one (PostgreSQL and a
 redis-server of the bench's own) run side by side; their pairs share the same alternating rounds. The
+metrics' and tracing's costs follow, each on two servers of its own (bench/overhead.py), then the
 streaming figures (bench/streaming.py) follow on two fresh servers of their own, then the client SDK's
 figures (bench/sdk.py) on one more, and the browser path's (bench/web.py: the demo app in Chromium and a
 Node client, through Envoy), then the JVM client's (bench/jvm.py: its JUnit benchmark); ``--only`` runs
@@ -27,7 +28,8 @@ from bench import client as c
 from bench.auth import AuthServer, auth_deployment
 from bench.cached import CachedServer, HitRatio, cached_deployment, measure_hit_ratio
 from bench.jvm import JvmOutcome, jvm_final_lines, jvm_lines, measure_jvm
-from bench.metrics import MetricsServer, metrics_deployment
+from bench.metrics import MetricsOutcome, measure_metrics, metrics_lines
+from bench.overhead import overhead_final_lines
 from bench.report import final_lines, table
 from bench.run import CONTROL_TOLERANCE, RunFigures, Settings, progress, run_once
 from bench.sdk import SdkOutcome, measure_sdk
@@ -35,10 +37,10 @@ from bench.sdk_report import sdk_final_lines, sdk_table
 from bench.server import AccessLog, BenchError, ServerProcess, running_server
 from bench.streaming import StreamingOutcome, measure_streaming
 from bench.streaming_report import streaming_final_lines, streaming_table
-from bench.tracing import TracingOutcome, measure_tracing, tracing_final_lines, tracing_lines
+from bench.tracing import TracingOutcome, measure_tracing, tracing_lines
 from bench.web import WebOutcome, measure_web, web_final_lines, web_lines
 
-PARTS = ("ratios", "tracing", "streaming", "sdk", "web", "jvm")
+PARTS = ("ratios", "metrics", "tracing", "streaming", "sdk", "web", "jvm")
 
 
 @dataclass
@@ -76,7 +78,9 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool, tuple[str, ...]]
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
     parser.add_argument(
-        "--only", choices=PARTS, help="run only one part: the ratio figures, streaming, SDK, web or JVM ones"
+        "--only",
+        choices=PARTS,
+        help="run only one part: the ratio figures, metrics, tracing, streaming, SDK, web or JVM ones",
     )
     opts = parser.parse_args(argv)
     if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
@@ -103,7 +107,6 @@ def measure_with(
     server: ServerProcess,
     cached: CachedServer,
     auth: AuthServer,
-    metered: MetricsServer,
     workdir: Path,
     settings: Settings,
     outcome: Outcome,
@@ -114,7 +117,6 @@ def measure_with(
     try:
         ids = seed_both(client, cached, outcome)
         auth.ids = c.seed(auth.client)
-        metered.ids = c.seed(metered.client)
         progress(
             f"hit ratio: {settings.zipf_calls} GetUser, Zipf s={settings.zipf_s}, on the Redis-backed server"
         )
@@ -131,7 +133,6 @@ def measure_with(
                 settings,
                 cached,
                 auth,
-                metered,
                 last_attempt=attempt == settings.attempts,
             )
             outcome.attempts.append(figures)
@@ -159,10 +160,9 @@ def measure(workdir: Path, settings: Settings) -> Outcome:
             outcome.cached_database, outcome.redis_url = cached.database.description, cached.redis.url
             outcome.cached_on_postgres = cached.database.shared
             progress(f"Redis-backed server pid {cached.server.pid} SERVING on {cached.server.address}")
-            with auth_deployment(workdir) as auth, metrics_deployment(workdir) as metered:
+            with auth_deployment(workdir) as auth:
                 progress(f"server with authentication: pid {auth.server.pid} on {auth.server.address}")
-                progress(f"server with metrics: pid {metered.server.pid} on {metered.server.address}")
-                measure_with(server, cached, auth, metered, workdir, settings, outcome)
+                measure_with(server, cached, auth, workdir, settings, outcome)
             progress("stopping the Redis-backed server with SIGTERM")
         progress("stopping the embedded server with SIGTERM")
     return outcome
@@ -223,12 +223,16 @@ def render(
     web: WebOutcome | None = None,
     jvm: JvmOutcome | None = None,
     tracing: TracingOutcome | None = None,
+    metrics: MetricsOutcome | None = None,
 ) -> str:
     """The ratio part, the streaming part, the SDK part; the ``NAME = VALUE`` lines of all come last."""
     lines = []
     if outcome is not None:
         lines += ["Wellspring benchmark: ratios measured in one run against real server processes"]
         lines += render_ratios(outcome)
+    if metrics is not None:
+        lines += ["", "Wellspring metrics figures: Prometheus metrics on and off, on servers of their own"]
+        lines += metrics_lines(metrics)
     if tracing is not None:
         lines += ["", "Wellspring tracing figures: OpenTelemetry on and off, on servers of their own"]
         lines += tracing_lines(tracing)
@@ -252,8 +256,10 @@ def render(
     lines += ["", f"total time: {elapsed_s:.1f} s", ""]
     if outcome is not None:
         lines += final_lines(outcome.final, outcome.hit_ratio)
+    if metrics is not None:
+        lines += overhead_final_lines(metrics.overhead)
     if tracing is not None:
-        lines += tracing_final_lines(tracing)
+        lines += overhead_final_lines(tracing.overhead)
     if streaming is not None:
         lines += streaming_final_lines(streaming)
     if sdk is not None:
@@ -278,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="wellspring-bench-"))
     try:
         outcome = measure(workdir, settings) if "ratios" in parts else None
+        metrics = measure_metrics(workdir) if "metrics" in parts else None
         tracing = measure_tracing(workdir) if "tracing" in parts else None
         streaming = measure_streaming(workdir) if "streaming" in parts else None
         sdk = measure_sdk(workdir, settings.attempts) if "sdk" in parts else None
@@ -292,8 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, streaming, sdk, time.monotonic() - started, web, jvm, tracing), flush=True)
-    ratios_ok = (outcome is None or outcome.final.control_ok) and (tracing is None or tracing.control_ok)
+    print(render(outcome, streaming, sdk, time.monotonic() - started, web, jvm, tracing, metrics), flush=True)
+    overheads_ok = all(part.overhead.control_ok for part in (metrics, tracing) if part is not None)
+    ratios_ok = (outcome is None or outcome.final.control_ok) and overheads_ok
     sdk_ok = sdk is None or sdk.ok
     return 0 if ratios_ok and (streaming is None or streaming.complete) and sdk_ok else 1
 

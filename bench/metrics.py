@@ -1,79 +1,68 @@
-"""The cost of the Prometheus metrics on the read path: one more server, the embedded default with
-``WELLSPRING_METRICS_ADDR`` set, measured in the same alternating rounds as the others.
+"""The cost of the Prometheus metrics on the read path (``python -m bench --only metrics``): two embedded
+servers of their own (``bench.overhead``), one with ``WELLSPRING_METRICS_ADDR`` set, one without. The
+health service is left out of the per-call metrics on the metered one
+(``WELLSPRING_METRICS_EXCLUDE=grpc.health.v1.Health``, a setting operators use for load balancers'
+probes): the no-op must not pay what is measured. Figures: ``metrics_overhead`` (target ≤ 1.05),
+``metrics_get_vs_noop``, ``unmetered_get_vs_noop``, ``metrics_get_vs_unmetered_get``,
+``metrics_noop_vs_unmetered_noop``, ``metrics_control_noop_vs_noop``.
 
-* ``metrics_get_vs_noop``: a warm (in-process cached) GetUser ÷ health Check on it;
-* ``metrics_overhead``: ``metrics_get_vs_noop`` ÷ ``get_vs_noop`` — the cached Get with metrics on ÷ off,
-  each against the no-op of its own process, so that what differs between two processes cancels out
-  (the way ``auth_overhead`` is measured). For that the health service is left out of the per-call
-  metrics on this server (``WELLSPRING_METRICS_EXCLUDE=grpc.health.v1.Health``, a setting operators use
-  for load balancers' probes): the no-op must not pay what is measured;
-* ``metrics_control_noop_vs_noop``: its control pair.
-
-After the rounds, the endpoint is scraped: the GetUser calls must be there (else metrics were not on).
+Afterwards the endpoint is scraped: the timed GetUser calls must be there (else metrics were not on).
 """
 
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import client as c
-from bench.pairs import Pair
-from bench.server import Backend, BenchError, ServerProcess, running_server
+from bench.overhead import Feature, OverheadOutcome, measure_overhead, overhead_lines, servers
+from bench.server import BenchError
 from harness import free_port
 
-METRICS_CONTROL = "metrics_control_noop_vs_noop"
-METRICS_GET = "metrics_get_vs_noop"
-METRICS_OVERHEAD = "metrics_overhead"
+TARGET = 1.05
 
 
 @dataclass
-class MetricsServer:
-    server: ServerProcess
-    client: c.Client
-    port: int
-    ids: list[str] = field(default_factory=list)
-
-    def counted_gets(self) -> float:
-        """GetUser calls the endpoint counts (every code)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "grpc_server_handled_total" and sample.labels.get("grpc_method") == "GetUser"
-        )
+class MetricsOutcome:
+    overhead: OverheadOutcome
+    counted_gets: float = 0.0
 
 
-@contextmanager
-def metrics_deployment(workdir: Path) -> Iterator[MetricsServer]:
+def counted_gets(port: int) -> float:
+    """GetUser calls the endpoint counts (every code)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "grpc_server_handled_total" and sample.labels.get("grpc_method") == "GetUser"
+    )
+
+
+def measure_metrics(workdir: Path) -> MetricsOutcome:
     port = free_port()
     settings = (
         ("WELLSPRING_METRICS_ADDR", f"127.0.0.1:{port}"),
         ("WELLSPRING_METRICS_EXCLUDE", "grpc.health.v1.Health"),
     )
-    backend = Backend(f"sqlite:///{workdir / 'metrics.sqlite3'}", settings=settings)
-    with running_server(workdir, backend, name="metrics") as server:
-        client = c.connect(server.address)
-        try:
-            yield MetricsServer(server, client, port)
-        finally:
-            client.close()
+    feature = Feature("metrics", "metrics", "unmetered", TARGET, settings)
+    with servers(workdir, feature) as (metered, plain):
+        outcome = MetricsOutcome(measure_overhead(feature, metered, plain))
+        outcome.counted_gets = counted_gets(port)
+    if outcome.counted_gets < outcome.overhead.timed_gets:
+        raise BenchError(
+            f"the metrics endpoint counted {outcome.counted_gets:.0f} GetUser for"
+            f" {outcome.overhead.timed_gets} timed ones: metrics were not on"
+        )
+    return outcome
 
 
-def metrics_pairs(side: MetricsServer, calls: int) -> list[Pair]:
+def metrics_lines(outcome: MetricsOutcome) -> list[str]:
     return [
-        Pair(METRICS_CONTROL, c.check_op(side.client), c.check_op(side.client), calls),
-        Pair(METRICS_GET, c.get_user_op(side.client, side.ids), c.check_op(side.client), calls),
+        "servers: two embedded (SQLite, in-process cache, access log on); one with WELLSPRING_METRICS_ADDR",
+        f"        (health excluded): its endpoint counted {outcome.counted_gets:.0f} GetUser calls;",
+        *overhead_lines(outcome.overhead),
     ]
-
-
-def check_counted(side: MetricsServer) -> None:
-    if side.counted_gets() < 1:
-        raise BenchError("the metrics server's endpoint counted no GetUser: metrics were not on")

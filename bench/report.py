@@ -22,7 +22,6 @@ from bench.cached import (
     HitRatio,
 )
 from bench.h2load import CLIENTS, STREAMS_PER_CLIENT, QpsResult
-from bench.metrics import METRICS_CONTROL, METRICS_GET, METRICS_OVERHEAD
 from bench.pairs import PairResult
 from bench.run import BATCH, CONTROL, CONTROL_TOLERANCE, CONTROLS, GET, LIST, QPS, RunFigures
 
@@ -48,7 +47,6 @@ GOALS = {
     AUTH_GET: Goal("<=", 1.3),
     AUTH_OVERHEAD: Goal("<=", 1.1),
     RATELIMIT_OVERHEAD: Goal("<=", 1.1),
-    METRICS_OVERHEAD: Goal("<=", 1.05),
 }
 SECTIONS = (
     ("embedded server (SQLite, in-process cache)", (CONTROL, GET, QPS, BATCH, LIST)),
@@ -57,10 +55,6 @@ SECTIONS = (
     (
         "embedded server with authentication (HS256 bearer tokens) and rate limits",
         (AUTH_CONTROL, AUTH_GET, AUTH_OVERHEAD, AUTH_OVERHEAD_DIRECT, RATELIMIT_OVERHEAD),
-    ),
-    (
-        "embedded server with Prometheus metrics (WELLSPRING_METRICS_ADDR)",
-        (METRICS_CONTROL, METRICS_GET, METRICS_OVERHEAD),
     ),
 )
 ORDER = tuple(name for _, names in SECTIONS for name in names)
@@ -78,8 +72,6 @@ DESCRIPTIONS = {
     AUTH_GET: ("GetUser (warm, with a verified token)", "health Check"),
     AUTH_OVERHEAD_DIRECT: ("GetUser (warm, with a verified token)", "GetUser (warm, no authentication)"),
     RATELIMIT_OVERHEAD: ("GetUser (warm, paying the rate limit)", "GetUser (warm, exempt from it)"),
-    METRICS_CONTROL: ("health Check", "health Check"),
-    METRICS_GET: ("GetUser (warm, metrics on)", "health Check (not metered)"),
 }
 NAME_WIDTH = 30
 
@@ -92,8 +84,6 @@ def figures_of(run: RunFigures, hit_ratio: HitRatio | None) -> dict[str, float]:
         values[HIT_RATIO] = hit_ratio.measured
     if AUTH_GET in values and GET in values:  # a ratio of ratios: see bench/auth.py
         values[AUTH_OVERHEAD] = values[AUTH_GET] / values[GET]
-    if METRICS_GET in values and GET in values:  # a ratio of ratios: see bench/metrics.py
-        values[METRICS_OVERHEAD] = values[METRICS_GET] / values[GET]
     return {name: values[name] for name in ORDER if name in values}
 
 

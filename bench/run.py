@@ -26,7 +26,6 @@ from bench.cached import (
     ready,
 )
 from bench.h2load import QpsResult, Target, measure_qps_ratio, write_body
-from bench.metrics import METRICS_CONTROL, MetricsServer, check_counted, metrics_pairs
 from bench.pairs import Pair, PairResult, measure_pairs, warm_up
 from bench.server import AccessLog, ServerProcess
 
@@ -41,7 +40,6 @@ CONTROLS = {
     CACHED_CONTROL: "cached control",
     DEGRADED_CONTROL: "degraded control",
     AUTH_CONTROL: "auth control",
-    METRICS_CONTROL: "metrics control",
 }
 
 
@@ -138,7 +136,6 @@ def run_once(
     settings: Settings,
     cached: CachedServer,
     auth: AuthServer,
-    metered: MetricsServer,
     *,
     last_attempt: bool,
 ) -> RunFigures:
@@ -149,17 +146,14 @@ def run_once(
     ready(cached)  # Redis up (again), read by the server, every id cached
     c.warm(client, ids)
     c.warm(auth.client, auth.ids)
-    c.warm(metered.client, metered.ids)
     pairs = [
         *build_pairs(client, ids, settings),
         *cached_pairs(cached, settings.calls, settings.batch_calls),
         *auth_pairs(auth, client, ids, settings.calls),
-        *metrics_pairs(metered, settings.calls),
     ]
     warm_up(pairs)
     progress(f"alternating pairs: {settings.rounds} rounds x {len(pairs)} pairs on both servers")
     figures = RunFigures(measure_pairs(pairs, settings.rounds))
-    check_counted(metered)
     progress(f"control pairs read {figures.control_summary()}")
     if figures.control_ok or last_attempt:
         figures.pairs.update(measure_degraded(cached, settings))
