@@ -139,12 +139,26 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop unless ``WELLSPRING_UVLOOP=0`` (then, or where uvloop is not installed,
+    asyncio's own). grpc.aio runs on either: it hands its completion queue to the loop as a file
+    descriptor to read."""
+    if not settings.uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:  # not built for this platform (Windows): asyncio's loop serves as well, slower
+        return None
+    return uvloop.new_event_loop
+
+
 def _serve(settings: Settings, seed_demo: bool, cache_for: CacheFactory | None) -> int:
     from service.bootstrap import ListenError, serve
     from service.repository.database import DatabaseProblem
 
     try:
-        return asyncio.run(serve(settings, seed_demo=seed_demo, cache_for=cache_for))
+        with asyncio.Runner(loop_factory=_loop_factory(settings)) as runner:
+            return runner.run(serve(settings, seed_demo=seed_demo, cache_for=cache_for))
     except (ListenError, ConfigError) as error:
         print(error, file=sys.stderr)
         return 2

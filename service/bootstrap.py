@@ -189,10 +189,11 @@ class App:
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         self.ready.set()
         log.info(
-            "serving on %s (database: %s; cache: %s)",
+            "serving on %s (database: %s; cache: %s; event loop: %s)",
             self.address,
             self.settings.database_url.split("://")[0],
             describe_cache(self.settings, self.cache),
+            type(asyncio.get_running_loop()).__module__.split(".")[0],
         )
         await self._watch()
 
