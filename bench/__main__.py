@@ -2,7 +2,8 @@
 
 The embedded server (SQLite, in-process cache: the default) and a Redis-backed one (PostgreSQL and a
 redis-server of the bench's own) run side by side; their pairs share the same alternating rounds. The
-metrics' and tracing's costs follow, each on two servers of its own (bench/overhead.py), then the
+metrics' and tracing's costs follow, each on two servers of its own (bench/overhead.py), and uvloop
+against asyncio's loop (bench/uvloop.py), then the
 streaming figures (bench/streaming.py) follow on two fresh servers of their own, then the client SDK's
 figures (bench/sdk.py) on one more, and the browser path's (bench/web.py: the demo app in Chromium and a
 Node client, through Envoy), then the JVM client's (bench/jvm.py: its JUnit benchmark); ``--only`` runs
@@ -38,9 +39,10 @@ from bench.server import AccessLog, BenchError, ServerProcess, running_server
 from bench.streaming import StreamingOutcome, measure_streaming
 from bench.streaming_report import streaming_final_lines, streaming_table
 from bench.tracing import TracingOutcome, measure_tracing, tracing_lines
+from bench.uvloop import UvloopOutcome, measure_uvloop, uvloop_final_lines, uvloop_lines
 from bench.web import WebOutcome, measure_web, web_final_lines, web_lines
 
-PARTS = ("ratios", "metrics", "tracing", "streaming", "sdk", "web", "jvm")
+PARTS = ("ratios", "metrics", "tracing", "uvloop", "streaming", "sdk", "web", "jvm")
 
 
 @dataclass
@@ -80,7 +82,7 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, bool, tuple[str, ...]]
     parser.add_argument(
         "--only",
         choices=PARTS,
-        help="run only one part: the ratio figures, metrics, tracing, streaming, SDK, web or JVM ones",
+        help="run only one part: ratios, metrics, tracing, uvloop, streaming, SDK, web or JVM figures",
     )
     opts = parser.parse_args(argv)
     if opts.rounds < 4 or opts.attempts < 1 or opts.qps_rounds < 1 or opts.qps_requests < 64:
@@ -224,6 +226,7 @@ def render(
     jvm: JvmOutcome | None = None,
     tracing: TracingOutcome | None = None,
     metrics: MetricsOutcome | None = None,
+    uvloop: UvloopOutcome | None = None,
 ) -> str:
     """The ratio part, the streaming part, the SDK part; the ``NAME = VALUE`` lines of all come last."""
     lines = []
@@ -236,6 +239,9 @@ def render(
     if tracing is not None:
         lines += ["", "Wellspring tracing figures: OpenTelemetry on and off, on servers of their own"]
         lines += tracing_lines(tracing)
+    if uvloop is not None:
+        lines += ["", "Wellspring event-loop figures: uvloop and asyncio, on servers of their own"]
+        lines += uvloop_lines(uvloop)
     if streaming is not None:
         after = ", started after the ratio servers stopped" if outcome is not None else ""
         lines += ["", f"Wellspring streaming figures: fresh servers of their own{after}"]
@@ -260,6 +266,8 @@ def render(
         lines += overhead_final_lines(metrics.overhead)
     if tracing is not None:
         lines += overhead_final_lines(tracing.overhead)
+    if uvloop is not None:
+        lines += uvloop_final_lines(uvloop)
     if streaming is not None:
         lines += streaming_final_lines(streaming)
     if sdk is not None:
@@ -286,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = measure(workdir, settings) if "ratios" in parts else None
         metrics = measure_metrics(workdir) if "metrics" in parts else None
         tracing = measure_tracing(workdir) if "tracing" in parts else None
+        uvloop = measure_uvloop(workdir) if "uvloop" in parts else None
         streaming = measure_streaming(workdir) if "streaming" in parts else None
         sdk = measure_sdk(workdir, settings.attempts) if "sdk" in parts else None
         web = measure_web(workdir) if "web" in parts else None
@@ -299,8 +308,11 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcome, streaming, sdk, time.monotonic() - started, web, jvm, tracing, metrics), flush=True)
-    overheads_ok = all(part.overhead.control_ok for part in (metrics, tracing) if part is not None)
+    elapsed = time.monotonic() - started
+    print(render(outcome, streaming, sdk, elapsed, web, jvm, tracing, metrics, uvloop), flush=True)
+    overheads = [part.overhead for part in (metrics, tracing) if part is not None]
+    overheads += [uvloop.latency] if uvloop is not None else []
+    overheads_ok = all(overhead.control_ok for overhead in overheads)
     ratios_ok = (outcome is None or outcome.final.control_ok) and overheads_ok
     sdk_ok = sdk is None or sdk.ok
     return 0 if ratios_ok and (streaming is None or streaming.complete) and sdk_ok else 1

@@ -43,13 +43,14 @@ ATTEMPTS = 3
 @dataclass(frozen=True)
 class Feature:
     """``name`` (``tracing``), what its server and the other are called in the figures (``tracing``,
-    ``untraced``), its target for ``{name}_overhead``, and its server's settings."""
+    ``untraced``), its target for ``{name}_overhead``, its server's settings and the other's."""
 
     name: str
     on: str
     off: str
     target: float
     settings: tuple[tuple[str, str], ...]
+    off_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def control(self) -> str:
@@ -92,6 +93,8 @@ class OverheadOutcome:
     feature: Feature
     pairs: dict[str, PairResult] = field(default_factory=dict)
     attempts: int = 0
+    on_ids: list[str] = field(default_factory=list)  # the users seeded on each server
+    off_ids: list[str] = field(default_factory=list)
 
     @property
     def control_ok(self) -> bool:
@@ -127,7 +130,7 @@ def ratios(feature: Feature, medians: list[dict[str, float]]) -> dict[str, PairR
 def servers(workdir: Path, feature: Feature) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """The featured server and the other, each on a SQLite file of its own."""
     on = Backend(f"sqlite:///{workdir / f'{feature.on}.sqlite3'}", settings=feature.settings)
-    off = Backend(f"sqlite:///{workdir / f'{feature.off}.sqlite3'}")
+    off = Backend(f"sqlite:///{workdir / f'{feature.off}.sqlite3'}", settings=feature.off_settings)
     with (
         running_server(workdir, on, name=feature.on) as featured,
         running_server(workdir, off, name=feature.off) as plain,
@@ -140,7 +143,7 @@ def measure_overhead(feature: Feature, featured: ServerProcess, plain: ServerPro
     outcome = OverheadOutcome(feature)
     on_client, off_client = c.connect(featured.address), c.connect(plain.address)
     try:
-        on_ids, off_ids = c.seed(on_client), c.seed(off_client)
+        on_ids, off_ids = outcome.on_ids, outcome.off_ids = c.seed(on_client), c.seed(off_client)
         c.warm(on_client, on_ids)
         c.warm(off_client, off_ids)
         ops = {  # the servers take turns: each block follows one of the other server's
