@@ -140,15 +140,14 @@ def _migrate(settings: Settings) -> int:
 
 
 def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop unless ``WELLSPRING_UVLOOP=0`` (then, or where uvloop is not installed,
-    asyncio's own). grpc.aio runs on either: it hands its completion queue to the loop as a file
-    descriptor to read."""
+    """uvloop's event loop with ``WELLSPRING_UVLOOP=1`` where uvloop is installed, else asyncio's own.
+    grpc.aio runs on either: it hands its completion queue to the loop as a file descriptor to read."""
     if not settings.uvloop:
         return None
     try:
         import uvloop
-    except ImportError:  # not built for this platform (Windows): asyncio's loop serves as well, slower
-        return None
+    except ImportError:  # not built for this platform (Windows)
+        raise ConfigError("WELLSPRING_UVLOOP=1 but uvloop is not installed here; unset it") from None
     return uvloop.new_event_loop
 
 
