@@ -172,6 +172,36 @@ async def test_xfetch_refreshes_before_expiry_when_unlucky(rows: Rows) -> None:
     assert len(rows.loads) == 2 and tier.counters["early_refreshes"] == 1
 
 
+async def test_xfetch_draws_only_near_expiry(rows: Rows) -> None:
+    """Far from its expiry an entry is fresh whatever the draw could be, so none is made; near it, the
+    draw decides (a batch's hits and misses are counted as one)."""
+    wall, draws = [0], [0]
+
+    def rng() -> float:
+        draws[0] += 1
+        return 0.5
+
+    perf = FakeClock()
+    tier = CacheTier(MemoryStore(), wall_ms=lambda: wall[0], rng=rng, perf=perf, clock=FakeClock())
+
+    async def costly_load(ids: list[str]) -> Loaded:
+        perf.now += 0.005  # 5 ms: a draw can bring a refresh forward by at most ~138 ms
+        return await rows.load(ids)
+
+    await tier.read_through("u", ["a", "b"], costly_load)
+    filled = draws[0]  # the fills' TTL jitter
+    wall[0] = 299_000  # 1 s before the 300 s expiry (less the jitter's 10 %: the rng gave 0.5, none)
+    assert await tier.read_through("u", ["a", "b"], rows.load) == {"a": b"a1", "b": b"b1"}
+    assert draws[0] == filled
+    assert tier.counters["hits"] == 2 and tier.counters["misses"] == 2  # the first read's
+    assert await tier.read_through("u", ["a", "c"], rows.load) == {"a": b"a1", "c": None}
+    assert tier.counters["hits"] == 3 and tier.counters["misses"] == 3
+    filled = draws[0]  # c's fill drew its jitter
+    wall[0] = 299_900  # 100 ms before: within reach of a draw
+    await tier.read_through("u", ["a"], rows.load)
+    assert draws[0] == filled + 1
+
+
 def test_breaker_half_open_lets_one_probe() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(threshold=1, cooldown_s=1.0, clock=clock)
