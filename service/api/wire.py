@@ -48,6 +48,10 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+# The varints of the lengths most payloads have, made once: a BatchGet frames one per item.
+_SMALL_VARINTS = [varint(n) for n in range(4096)]
+
+
 def _tag(number: int, wire_type: int) -> bytes:
     return varint((number << 3) | wire_type)
 
@@ -70,8 +74,8 @@ class Shape(Generic[M]):
             self._extra_tag = _tag(field.number, _LENGTH_DELIMITED if self._extra_is_text else _VARINT)
 
     def items(self, payloads: Sequence[bytes]) -> bytes:
-        tag = self._items_tag
-        return b"".join(tag + varint(len(p)) + p for p in payloads)
+        tag, small, size = self._items_tag, _SMALL_VARINTS, len(_SMALL_VARINTS)
+        return b"".join(tag + (small[n] if (n := len(p)) < size else varint(n)) + p for p in payloads)
 
     def extra(self, value: str | int) -> bytes:
         """The scalar's encoding; nothing for its default ("" or 0), as protobuf does."""

@@ -12,7 +12,7 @@ rule closes the cache-aside race: a slow reader cannot overwrite a newer value o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 VALUE = b"v"
 ABSENT = b"n"
@@ -24,8 +24,9 @@ _EXPIRY_END = _KIND_END + 12
 HEADER = _EXPIRY_END + 6
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple: a BatchGet unpacks one per id, and a frozen dataclass costs ~1 µs more to build."""
+
     version: int
     kind: bytes
     expiry_ms: int

@@ -283,6 +283,9 @@ def check_batch_ids(ids: list[str], field_path: str = "ids") -> None:
         raise InvalidInput.of(field_path, "at least one id is required")
     if len(ids) > MAX_BATCH:
         raise InvalidInput.of(field_path, f"at most {MAX_BATCH} ids")
+    valid = ID_PATTERN.fullmatch
+    if all(map(valid, ids)):  # the usual case, without a field path built per id
+        return
     violations: list[FieldViolation] = []
     for i, value in enumerate(ids):
         violations += check_id(value, f"{field_path}[{i}]")
