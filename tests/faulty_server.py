@@ -35,6 +35,8 @@ class FaultyStore:
     a plain SET (on a client of its own) instead of ``inner``'s compare-and-set. Everything else is
     ``inner``'s."""
 
+    waits = True  # it sleeps: the tier's op timeout must bound it
+
     def __init__(self, inner: CacheStore, redis_url: str, *, delay_s: float, plain_fills: bool) -> None:
         self._inner = inner
         self._delay_s = delay_s

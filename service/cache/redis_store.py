@@ -66,6 +66,8 @@ class RedisStore:
     since then had tombstoned — is flushed of our keys by exactly one replica before any replica uses
     it again. Until then, commands on it fail, which the tier treats as a cache miss."""
 
+    waits = True
+
     def __init__(
         self,
         url: str,

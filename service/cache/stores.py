@@ -14,6 +14,10 @@ Put = tuple[str, int, bytes, int]  # key, version, blob, ttl in ms
 
 
 class CacheStore(Protocol):
+    # Whether a call may wait on anything (a network store): only then does the tier bound it with its
+    # op timeout, whose timer costs every call (~5 µs) what a store that never waits cannot use.
+    waits: bool
+
     async def mget(self, keys: Sequence[str], timeout_s: float | None = None) -> list[bytes | None]: ...
 
     async def put_if_newer(self, puts: Sequence[Put], bump: Sequence[str] = ()) -> int:
@@ -60,6 +64,8 @@ class MemoryStore:
     tombstones it meets to the young end. A walk costs what it drops plus what it moves, so a write pays
     O(1) on average. If young tombstones keep the store above a bound (a bulk import writes many ids at
     once), that limit rises by 10 % instead (geometric: a few passes per doubling)."""
+
+    waits = False  # a dict in this process: every call is over before it returns
 
     def __init__(
         self,

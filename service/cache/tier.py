@@ -103,7 +103,8 @@ class CacheTier:
     async def _guarded(
         self, call: Callable[[float], Awaitable[Any]], deadline: float | None, *, reading: bool = True
     ) -> Any:
-        """Run ``call(budget)`` within the op timeout and the caller's remaining deadline; None on failure
+        """Run ``call(budget)`` within the op timeout and the caller's remaining deadline (a store that
+        never waits is not timed: it cannot pass either); None on failure
         (the budget is passed in too, for stores that enforce it themselves, like a socket timeout).
         Reads and fills also need the read lease; invalidations are always attempted."""
         budget = self.policy.op_timeout_s
@@ -113,7 +114,10 @@ class CacheTier:
             self.counters["skipped"] += 1
             return None
         try:
-            async with asyncio.timeout(budget):
+            if getattr(self.store, "waits", True):  # a wrapper that does not say is bounded
+                async with asyncio.timeout(budget):
+                    result = await call(budget)
+            else:
                 result = await call(budget)
         except TimeoutError:
             self.counters["errors"] += 1

@@ -10,7 +10,7 @@ import pytest
 
 from service.cache.breaker import CircuitBreaker, State
 from service.cache.stores import MemoryStore
-from service.cache.tier import CacheTier, Loaded
+from service.cache.tier import CachePolicy, CacheTier, Loaded
 
 
 class FakeClock:
@@ -129,6 +129,33 @@ class BrokenStore(MemoryStore):
     async def put_if_newer(self, puts: Any, bump: Any = ()) -> int:
         self.calls += 1
         raise ConnectionError("redis down")
+
+
+class HangingStore(MemoryStore):
+    """A network store whose reads never answer."""
+
+    waits = True
+
+    async def mget(self, keys: Sequence[str], timeout_s: float | None = None) -> list[bytes | None]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_store_that_waits_is_bounded_by_the_op_timeout(rows: Rows) -> None:
+    tier = CacheTier(HangingStore(), policy=CachePolicy(op_timeout_s=0.05))
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a1"}  # the database answered
+    assert tier.counters["errors"] == 1 and tier.breaker.state is State.OPEN  # a timeout trips it
+
+
+async def test_the_in_process_store_is_not_timed(rows: Rows, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_timer(_: float) -> Any:
+        raise AssertionError("an op timeout around a store that never waits")
+
+    monkeypatch.setattr("service.cache.tier.asyncio.timeout", no_timer)
+    tier = CacheTier(MemoryStore())
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a1"}
+    assert await tier.read_through("u", ["a"], rows.load) == {"a": b"a1"}
+    assert tier.counters["hits"] == 1 and not tier.counters["errors"]
 
 
 async def test_store_failures_are_misses_and_open_the_breaker(rows: Rows) -> None:
