@@ -66,11 +66,9 @@ class ListenError(OSError):
 
 
 _CLOSE_TIMEOUT_S = 3.0
-# After the signal the server keeps dispatching for gRPC's core to hand over the calls it had already
-# accepted (Admission.settled: while core still holds some and keeps handing them over) for at most this
-# share of the grace; the rest is for those calls to finish. Core's hand-over rate varies: under CPU
-# contention on uvloop it was ~100 calls/s, and a fixed 1 s left 13-27 of a 150-call burst to be refused.
-_SETTLE_SHARE = 0.5
+# After the signal the server keeps dispatching at most this long for gRPC's core to hand over the calls
+# it had already accepted (Admission.settled); counted within the grace.
+_SETTLE_MAX_S = 1.0
 # Once every admitted call has finished, gRPC's own stop waits at most this for what is left (see _drain):
 # it returns as soon as nothing is left, so only streams stalled behind an unread message hold it all.
 # 0.25 s was too short on a loaded 2-core machine: a late call's refusal still being answered was
@@ -276,7 +274,7 @@ class App:
            default; skipped when never SERVING, cut short by ``hurry``) the port stays open and new
            calls still run, for load balancers to see NOT_SERVING and move away (Settings says how long
            they need); then the server keeps dispatching until gRPC's core has handed over every call
-           it had accepted (``Admission.settled``, at most half the grace): core's shutdown cancels
+           it had accepted (``Admission.settled``, at most ``_SETTLE_MAX_S``): core's shutdown cancels
            the calls still queued in it, so ``server.stop`` must wait. From then on new calls
            are refused UNAVAILABLE with RetryInfo.
         2. In-flight calls run to completion within the grace. Then ``server.stop``: GOAWAY, the port
@@ -306,7 +304,7 @@ class App:
     async def _drain(self, grace_s: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
-        await self.admission.settled(grace_s * _SETTLE_SHARE)
+        await self.admission.settled(min(_SETTLE_MAX_S, grace_s))
         self.admission.close()
         finished = await self.admission.drained(deadline - loop.time())
         if not finished:
@@ -316,7 +314,7 @@ class App:
                 self.admission.running,
             )
         # Calls that arrived meanwhile are answered (refused) before core's shutdown could cancel them.
-        await self.admission.settled(max(deadline - loop.time(), 0.0) * _SETTLE_SHARE)
+        await self.admission.settled(min(_SETTLE_MAX_S, max(deadline - loop.time(), 0.0)))
         self.admission.finish()
         # What is left: refusals finishing their answer, health Watches just told to end, and streams
         # ended for stalling whose answer waits behind a message their client does not read (they gave

@@ -223,8 +223,8 @@ class Settings:
     cache_list_max_bytes: int = setting(16 * 1024 * 1024, "WELLSPRING_CACHE_LIST_MAX_BYTES")
     # Large blocks from mmap, so RSS falls back after large reads
     malloc_return_freed: bool = setting(True, "WELLSPRING_MALLOC_RETURN_FREED")
-    # The server's event loop: asyncio's own, or uvloop's (libuv) where it is installed (opt-in: README,
-    # WELLSPRING_UVLOOP)
+    # The server's event loop: asyncio's own, or uvloop's (libuv) where it is installed. Not the default:
+    # under load, a SIGTERM on uvloop refused calls it had accepted (README, WELLSPRING_UVLOOP)
     uvloop: bool = setting(False, "WELLSPRING_UVLOOP")
     redis_timeout_s: float = setting(0.05, "WELLSPRING_REDIS_TIMEOUT_S")
     # A cache-outbox row still pending this long counts as abandoned (its writer died between commit and
