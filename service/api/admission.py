@@ -8,8 +8,6 @@ how many are running — which is what a graceful shutdown waits for.
   answered on a busy replica too; and it cannot share its count with the shutdown below.
 * On shutdown (``close()``) new calls are answered UNAVAILABLE ``SERVER_SHUTTING_DOWN`` with RetryInfo at
   once; ``drained()`` waits for the admitted ones; ``finish()`` ends the health Watch streams.
-* A call handed over while the server still admitted is never refused for shutting down, although its
-  handler starts later (grpc reads its request first): ``drained()`` waits for those too.
 * ``settled()`` waits until gRPC's core has handed over every call it had accepted. grpc.aio asks core
   for one call per method at a time, so a burst waits inside core, accepted by HTTP/2 but not dispatched;
   core's shutdown cancels whatever still waits there (the client sees CANCELLED). So the server keeps
@@ -76,8 +74,6 @@ class Admission(InterceptorBase):
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._pending = 0  # handed over while admitting, handler not started yet
-        self._started = asyncio.Event()  # set whenever one of those starts
         self._closing = False
         self._finished = asyncio.Event()
         self._arrivals = 0  # every call grpc hands over, known method or not
@@ -102,16 +98,10 @@ class Admission(InterceptorBase):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         self._arrivals += 1
-        admitting = not self._closing
         handler = await continuation(handler_call_details)
         if handler is None:
             return None  # unknown method: grpc answers UNIMPLEMENTED; nothing is remembered
         method = handler_call_details.method
-        if admitting and not method.startswith(HEALTH_PREFIX):
-            # Seen by this call's handler only: grpc runs each call in its own task, and awaits this
-            # interceptor and then the handler in it.
-            _arrived_admitting.set(True)
-            self._pending += 1
         cached = self._wrapped.get(method)
         if cached is None or cached[0] is not handler:
             cached = (handler, self._wrap(method, handler))
@@ -156,24 +146,15 @@ class Admission(InterceptorBase):
                 seen, moved = self._arrivals, self._clock()
 
     async def drained(self, timeout_s: float) -> bool:
-        """Once every admitted call has finished (True), or after ``timeout_s`` (False). Admitted includes
-        the calls handed over before ``close()`` whose handler has not started; one that grpc never starts
-        (its request did not decode, its client went away meanwhile) is given up once no call has
-        started for ``SETTLE_STALL_S``."""
+        """Once every admitted call has finished (True), or after ``timeout_s`` (False)."""
+        if self._idle.is_set():
+            return True
         try:
             async with asyncio.timeout(max(timeout_s, 0.0)):
-                while True:
-                    await self._idle.wait()
-                    if self._pending <= 0:
-                        return True
-                    self._started.clear()
-                    try:
-                        async with asyncio.timeout(SETTLE_STALL_S):
-                            await self._started.wait()
-                    except TimeoutError:
-                        return True
+                await self._idle.wait()
         except TimeoutError:
             return False
+        return True
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
         exempt = method.startswith(HEALTH_PREFIX)
@@ -202,11 +183,7 @@ class Admission(InterceptorBase):
 
     def _guarded(self, method: str, behavior: Behavior, streams: tuple[bool, bool]) -> Behavior:
         async def call(request: Any, context: Context) -> Any:
-            arrived_admitting = _arrived_admitting.get()
-            if arrived_admitting:
-                self._pending -= 1
-                self._started.set()
-            refusal = self._refusal(arrived_admitting)
+            refusal = self._refusal()
             if refusal is not None:
                 await self._refuse(method, refusal, context, streams)
             self._running += 1
@@ -230,8 +207,8 @@ class Admission(InterceptorBase):
 
         return call
 
-    def _refusal(self, arrived_admitting: bool) -> DomainError | None:
-        if self._closing and not arrived_admitting:
+    def _refusal(self) -> DomainError | None:
+        if self._closing:
             return ShuttingDown()
         if self._running >= self.max_concurrent_rpcs:
             return TooManyCalls(self.max_concurrent_rpcs)
@@ -315,9 +292,6 @@ def log_when_over(context: Context, method: str, answer: str, **extra: object) -
 
 
 # The running call's way to give its slot back early (see ``release_slot``); set per call, in its task.
-_arrived_admitting: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "wellspring_arrived_admitting", default=False
-)
 _release_slot: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
     "wellspring_release_slot", default=None
 )
